@@ -1,0 +1,37 @@
+"""Domain exceptions, raised deep and turned into messages and exit codes only in the CLI."""
+
+from __future__ import annotations
+
+
+class ResorbError(Exception):
+    """Base for every user-facing error: the CLI prints it in one line and exits 2."""
+
+    exit_code = 2
+
+
+class ConfigError(ResorbError):
+    """params.yaml or a mapping file is missing, malformed or breaks a constraint."""
+
+
+class InputError(ResorbError):
+    """An input file cannot be read or has the wrong shape (empty, wrong extension...)."""
+
+
+class DataValidationError(ResorbError):
+    """A frame breaks the data dictionary; carries the full report of problems."""
+
+    def __init__(self, report: object) -> None:
+        self.report = report
+        super().__init__(str(report))
+
+
+class LeakageError(ResorbError):
+    """A pipeline would use an identifier, red flag, outcome or synthetic truth as a feature."""
+
+
+class TrainingError(ResorbError):
+    """The data cannot support the requested training (one class, too few rows...)."""
+
+
+class ModelNotFoundError(ResorbError):
+    """A model URI or path names no model."""

@@ -1,0 +1,265 @@
+"""The data dictionary: one table that drives validation, encoding, generation and docs.
+
+Every column a resorb frame may hold is declared once, in :data:`COLUMNS`, with its clinical
+role, type, unit, allowed values and how a model should encode it. Validation
+(:mod:`resorb.validate`), the feature pipeline (:mod:`resorb.features`), the cohort generator
+(:mod:`resorb.cohort`) and the documentation (``resorb schema``) all read this table, so a
+column is added in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a column is for; decides whether it may ever become a model feature."""
+
+    IDENTIFIER = "identifier"
+    CLINICAL = "clinical"
+    IMAGING = "imaging"
+    RED_FLAG = "red_flag"
+    HORIZON = "horizon"
+    OUTCOME = "outcome"
+    SYNTHETIC = "synthetic"
+
+
+class Kind(StrEnum):
+    """Storage type of a column in a canonical frame."""
+
+    STRING = "string"
+    DATE = "date"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CATEGORY = "category"
+
+
+class Encoding(StrEnum):
+    """How the feature pipeline turns a predictor into model inputs."""
+
+    NONE = "none"  # never a feature
+    NUMERIC = "numeric"  # scaled, linear in the logistic model
+    SPLINE = "spline"  # non-linear effect in the literature: splines in the logistic model
+    ORDINAL = "ordinal"  # ordered grade, kept as its rank
+    ONEHOT = "onehot"  # nominal category, one indicator per level
+    BOOLEAN = "boolean"  # 0/1
+
+
+PREDICTOR_ROLES = frozenset({Role.CLINICAL, Role.IMAGING})
+FEATURE_ROLES = PREDICTOR_ROLES | {Role.HORIZON}
+FORBIDDEN_FEATURE_ROLES = frozenset(
+    {Role.IDENTIFIER, Role.RED_FLAG, Role.OUTCOME, Role.SYNTHETIC}
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One entry of the data dictionary.
+
+    Parameters
+    ----------
+    name : str
+        Canonical column name.
+    role : Role
+        Clinical role; identifiers, red flags, outcomes and synthetic truth never become features.
+    kind : Kind
+        Storage type.
+    description : str
+        What the column means, in clinical words.
+    unit : str
+        Unit of measurement ("" when unitless).
+    minimum, maximum : float or None
+        Inclusive allowed range for numbers and integers.
+    categories : tuple of str
+        Allowed values of a category, in clinical order when ``ordered``.
+    ordered : bool
+        Whether the categories are ordered (encoded by rank).
+    required : bool
+        Whether the column must be present and complete in a baseline (scoring) file.
+    encoding : Encoding
+        How the feature pipeline encodes it.
+    missing_means : str
+        What a missing value means clinically, when it is informative ("" otherwise).
+    hints : dict
+        Likely fix per rule (``"above"``, ``"below"``, ``"category"``, ``"type"``).
+    """
+
+    name: str
+    role: Role
+    kind: Kind
+    description: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] = ()
+    ordered: bool = False
+    required: bool = True
+    encoding: Encoding = Encoding.NONE
+    missing_means: str = ""
+    hints: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def is_feature(self) -> bool:
+        """Whether the column may enter a model (predictors and the horizon)."""
+        return self.role in FEATURE_ROLES
+
+    @property
+    def allowed(self) -> str:
+        """Human-readable allowed values, for reports and docs."""
+        if self.categories:
+            return " / ".join(self.categories)
+        if self.kind in (Kind.NUMBER, Kind.INTEGER):
+            lo = "" if self.minimum is None else f"{self.minimum:g}"
+            hi = "" if self.maximum is None else f"{self.maximum:g}"
+            return f"{lo}-{hi}" if hi else f">= {lo}"
+        if self.kind is Kind.BOOLEAN:
+            return "true / false"
+        if self.kind is Kind.DATE:
+            return "ISO date (YYYY-MM-DD)"
+        return "text"
+
+
+_C, _I = Role.CLINICAL, Role.IMAGING
+_VAS_HINT = "recorded on 0-100? divide by 10, or map it with a unit conversion (--mapping)"
+
+COLUMNS: tuple[Column, ...] = (
+    # identifiers: never features, never logged
+    Column("patient_id", Role.IDENTIFIER, Kind.STRING, "Patient identifier"),
+    Column("site", Role.IDENTIFIER, Kind.STRING, "Hospital or scanner site", required=False),
+    Column("baseline_date", Role.IDENTIFIER, Kind.DATE, "Date of the baseline MRI",
+           required=False, hints={"type": "write dates as YYYY-MM-DD"}),
+    # clinical predictors
+    Column("age", _C, Kind.NUMBER, "Age at baseline", "years", 18, 100,
+           encoding=Encoding.SPLINE, hints={"above": "is it a birth year or age in months?"}),
+    Column("sex", _C, Kind.CATEGORY, "Sex", categories=("female", "male"),
+           encoding=Encoding.ONEHOT, hints={"category": "recode with a mapping (F -> female)"}),
+    Column("bmi", _C, Kind.NUMBER, "Body-mass index", "kg/m2", 12, 70, required=False,
+           encoding=Encoding.NUMERIC),
+    Column("smoker", _C, Kind.BOOLEAN, "Current smoker", required=False,
+           encoding=Encoding.BOOLEAN),
+    Column("diabetes", _C, Kind.BOOLEAN, "Diabetes mellitus", required=False,
+           encoding=Encoding.BOOLEAN),
+    Column("symptom_duration_days", _C, Kind.INTEGER, "Duration of radicular symptoms",
+           "days", 1, 3650, encoding=Encoding.SPLINE,
+           hints={"below": "recorded in weeks or months? convert with a mapping",
+                  "above": "recorded in hours? convert with a mapping"}),
+    Column("vas_leg", _C, Kind.NUMBER, "Leg pain, visual analogue scale", "0-10", 0, 10,
+           encoding=Encoding.NUMERIC, hints={"above": _VAS_HINT}),
+    Column("vas_back", _C, Kind.NUMBER, "Back pain, visual analogue scale", "0-10", 0, 10,
+           encoding=Encoding.NUMERIC, hints={"above": _VAS_HINT}),
+    Column("odi", _C, Kind.NUMBER, "Oswestry Disability Index", "%", 0, 100,
+           encoding=Encoding.NUMERIC,
+           hints={"above": "is it the raw 0-50 score doubled twice?"}),
+    Column("slr_positive", _C, Kind.BOOLEAN, "Positive straight-leg raise",
+           encoding=Encoding.BOOLEAN),
+    Column("motor_deficit", _C, Kind.BOOLEAN, "Motor deficit in the root's myotome",
+           encoding=Encoding.BOOLEAN),
+    Column("sensory_deficit", _C, Kind.BOOLEAN, "Sensory deficit in the root's dermatome",
+           encoding=Encoding.BOOLEAN),
+    Column("treatment", _C, Kind.CATEGORY, "Conservative treatment given",
+           categories=("conservative", "epidural_steroid", "periradicular_infiltration"),
+           encoding=Encoding.ONEHOT),
+    # imaging predictors
+    Column("level", _I, Kind.CATEGORY, "Herniated level",
+           categories=("L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"), encoding=Encoding.ONEHOT,
+           hints={"category": "write levels as L4-L5 (map L4/L5 or IVD labels with --mapping)"}),
+    Column("herniation_type", _I, Kind.CATEGORY, "Herniation morphology (MSU/NASS)",
+           categories=("bulge", "protrusion", "extrusion", "sequestration"), ordered=True,
+           encoding=Encoding.ORDINAL),
+    Column("migration_grade", _I, Kind.INTEGER, "Migration grade (Komori 1996)", "grade", 0, 3,
+           encoding=Encoding.ORDINAL),
+    Column("rim_enhancement", _I, Kind.CATEGORY, "Rim enhancement on gadolinium MRI",
+           categories=("none", "partial", "complete"), ordered=True, required=False,
+           encoding=Encoding.ORDINAL, missing_means="no contrast given"),
+    Column("t2_signal", _I, Kind.CATEGORY, "T2 signal of the herniated mass",
+           categories=("low", "iso", "high"), ordered=True, encoding=Encoding.ORDINAL),
+    Column("herniation_volume_mm3", _I, Kind.NUMBER, "Herniation volume at baseline", "mm3",
+           10, 20000, encoding=Encoding.SPLINE,
+           hints={"below": "recorded in mL or cm3? multiply by 1000 with a mapping"}),
+    Column("canal_occupation_pct", _I, Kind.NUMBER, "Spinal canal occupied by the herniation",
+           "%", 0, 100, encoding=Encoding.NUMERIC,
+           hints={"below": "recorded as a fraction? multiply by 100"}),
+    Column("pfirrmann_grade", _I, Kind.INTEGER, "Disc degeneration (Pfirrmann)", "grade", 1, 5,
+           encoding=Encoding.ORDINAL),
+    Column("modic_type", _I, Kind.INTEGER, "Modic endplate change (0 = none)", "type", 0, 3,
+           encoding=Encoding.ONEHOT),
+    Column("multifidus_fat_pct", _I, Kind.NUMBER, "Multifidus fatty infiltration", "%", 0, 100,
+           required=False, encoding=Encoding.NUMERIC),
+    # red flags: decide eligibility for waiting, never predictors
+    Column("cauda_equina", Role.RED_FLAG, Kind.BOOLEAN, "Cauda equina syndrome"),
+    Column("progressive_motor_deficit", Role.RED_FLAG, Kind.BOOLEAN,
+           "Progressive or profound motor deficit"),
+    # horizon
+    Column("followup_days", Role.HORIZON, Kind.INTEGER,
+           "Baseline to follow-up MRI (training) or the horizon asked about (scoring)", "days",
+           1, 3650, encoding=Encoding.NUMERIC, required=False,
+           hints={"below": "recorded in months? convert with a mapping"}),
+    # outcomes: never features
+    Column("volume_followup_mm3", Role.OUTCOME, Kind.NUMBER, "Herniation volume at follow-up",
+           "mm3", 0, 40000, required=False,
+           hints={"below": "recorded in mL or cm3? multiply by 1000 with a mapping"}),
+    Column("resorbed", Role.OUTCOME, Kind.BOOLEAN,
+           "Resorbed at follow-up, by the label rule in params.yaml", required=False),
+    Column("resorption_grade", Role.OUTCOME, Kind.CATEGORY, "Change at follow-up (Komori 1998)",
+           categories=("disappeared", "marked_decrease", "slight_decrease", "no_change",
+                       "enlargement"), required=False),
+    Column("surgery", Role.OUTCOME, Kind.BOOLEAN,
+           "Operated before the follow-up MRI (competing event)", required=False),
+    Column("vas_leg_followup", Role.OUTCOME, Kind.NUMBER, "Leg pain at follow-up", "0-10", 0, 10,
+           required=False, hints={"above": _VAS_HINT}),
+    Column("odi_followup", Role.OUTCOME, Kind.NUMBER, "ODI at follow-up", "%", 0, 100,
+           required=False),
+    # synthetic truth
+    Column("true_resorption_probability", Role.SYNTHETIC, Kind.NUMBER,
+           "Generator's exact resorption probability at the row's horizon", "", 0, 1,
+           required=False),
+)
+
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+IDENTIFIERS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role is Role.IDENTIFIER)
+PREDICTORS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role in PREDICTOR_ROLES)
+FEATURES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.is_feature)
+RED_FLAGS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role is Role.RED_FLAG)
+OUTCOMES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.role is Role.OUTCOME)
+
+
+def column(name: str) -> Column:
+    """Return the dictionary entry for ``name``.
+
+    Raises
+    ------
+    KeyError
+        With the list of known columns, when ``name`` is not in the dictionary.
+    """
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"'{name}' is not in the data dictionary; known: {', '.join(NAMES)}") from None
+
+
+def columns_with_role(*roles: Role) -> tuple[Column, ...]:
+    """Dictionary entries whose role is one of ``roles``, in dictionary order."""
+    return tuple(c for c in COLUMNS if c.role in roles)
+
+
+def dictionary_frame():
+    """The data dictionary as a DataFrame (one row per column), for docs and ``resorb schema``."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "column": c.name,
+            "role": c.role.value,
+            "type": c.kind.value,
+            "unit": c.unit,
+            "allowed": c.allowed,
+            "required": c.required,
+            "encoding": c.encoding.value,
+            "missing_means": c.missing_means,
+            "description": c.description,
+        }
+        for c in COLUMNS
+    )
