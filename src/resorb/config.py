@@ -70,7 +70,9 @@ def read_params_file(path: str | os.PathLike[str] | None = None) -> dict[str, An
         with open(p, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}
     except FileNotFoundError:
-        raise ConfigError(f"params file {p} not found; set {PARAMS_ENV} or run from the project") from None
+        raise ConfigError(
+            f"params file {p} not found; set {PARAMS_ENV} or run from the project"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"params file {p} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

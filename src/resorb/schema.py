@@ -145,9 +145,9 @@ COLUMNS: tuple[Column, ...] = (
            "days", 1, 3650, encoding=Encoding.SPLINE,
            hints={"below": "recorded in weeks or months? convert with a mapping",
                   "above": "recorded in hours? convert with a mapping"}),
-    Column("vas_leg", _C, Kind.NUMBER, "Leg pain, visual analogue scale", "0-10", 0, 10,
+    Column("vas_leg", _C, Kind.NUMBER, "Leg pain, visual analogue scale", "points", 0, 10,
            encoding=Encoding.NUMERIC, hints={"above": _VAS_HINT}),
-    Column("vas_back", _C, Kind.NUMBER, "Back pain, visual analogue scale", "0-10", 0, 10,
+    Column("vas_back", _C, Kind.NUMBER, "Back pain, visual analogue scale", "points", 0, 10,
            encoding=Encoding.NUMERIC, hints={"above": _VAS_HINT}),
     Column("odi", _C, Kind.NUMBER, "Oswestry Disability Index", "%", 0, 100,
            encoding=Encoding.NUMERIC,
@@ -207,7 +207,7 @@ COLUMNS: tuple[Column, ...] = (
                        "enlargement"), required=False),
     Column("surgery", Role.OUTCOME, Kind.BOOLEAN,
            "Operated before the follow-up MRI (competing event)", required=False),
-    Column("vas_leg_followup", Role.OUTCOME, Kind.NUMBER, "Leg pain at follow-up", "0-10", 0, 10,
+    Column("vas_leg_followup", Role.OUTCOME, Kind.NUMBER, "Leg pain at follow-up", "points", 0, 10,
            required=False, hints={"above": _VAS_HINT}),
     Column("odi_followup", Role.OUTCOME, Kind.NUMBER, "ODI at follow-up", "%", 0, 100,
            required=False),
@@ -237,7 +237,8 @@ def column(name: str) -> Column:
     try:
         return BY_NAME[name]
     except KeyError:
-        raise KeyError(f"'{name}' is not in the data dictionary; known: {', '.join(NAMES)}") from None
+        known = ", ".join(NAMES)
+        raise KeyError(f"'{name}' is not in the data dictionary; known: {known}") from None
 
 
 def columns_with_role(*roles: Role) -> tuple[Column, ...]:

@@ -1,0 +1,61 @@
+"""Writing tables so that an interrupted run never leaves a half-written file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from resorb.errors import InputError
+
+WRITABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` has a supported extension and a writable folder.
+
+    Raises
+    ------
+    InputError
+        Unsupported extension or missing folder.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise InputError(f"{p.name}: unsupported output type '{p.suffix or '(none)'}'; "
+                         f"use .csv or .parquet")
+    if not p.parent.exists():
+        raise InputError(f"{p.parent}: folder does not exist; create it first")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` to CSV or Parquet atomically; returns the final path.
+
+    Parquet is written without the pandas index; CSV with ISO dates and empty cells for
+    missing values, so that ``resorb validate`` reads back what was written.
+    """
+    p = check_output_path(path)
+    with atomic_path(p) as tmp:
+        if p.suffix.lower() == ".csv":
+            df.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+        else:
+            df.to_parquet(tmp, index=False)
+    return p
