@@ -31,3 +31,52 @@ def baseline_rows(n: int = 3, with_outcomes: bool = False) -> pd.DataFrame:
     data = {c.name: [valid_value(c)] * n for c in cols}
     data["patient_id"] = [f"P{i:04d}" for i in range(n)]
     return pd.DataFrame(data)
+
+
+def random_canonical(n: int = 200, seed: int = 0, missing: float = 0.1) -> pd.DataFrame:
+    """A canonical frame of ``n`` rows with random valid values and a learnable outcome.
+
+    Optional columns are missing with probability ``missing``; ``resorbed`` depends on the
+    herniation type, rim enhancement and the horizon so that models have something to learn.
+    """
+    import numpy as np
+
+    from resorb.intake import conform
+
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {}
+    for c in schema.COLUMNS:
+        if c.role in (schema.Role.OUTCOME, schema.Role.SYNTHETIC):
+            continue
+        if c.categories:
+            v = rng.choice(np.asarray(c.categories, dtype=object), n)
+        elif c.kind in (Kind.NUMBER, Kind.INTEGER):
+            lo = c.minimum if c.minimum is not None else 0.0
+            hi = c.maximum if c.maximum is not None else lo + 100
+            hi = min(hi, lo + 1000) if c.name != "followup_days" else 720
+            v = rng.uniform(lo, hi, n)
+            v = np.round(v) if c.kind is Kind.INTEGER else v
+        elif c.kind is Kind.BOOLEAN:
+            v = rng.random(n) < 0.3
+        elif c.kind is Kind.DATE:
+            v = np.datetime64("2024-01-01") + rng.integers(0, 365, n).astype("timedelta64[D]")
+        else:
+            v = np.asarray([f"P{i:05d}" for i in range(n)], dtype=object)
+        s = pd.Series(v)
+        if not c.required and c.name != "followup_days":
+            s = s.where(rng.random(n) >= missing)
+        data[c.name] = s
+    frame = pd.DataFrame(data)
+    frame["site"] = rng.choice(np.asarray(["A", "B", "C"], dtype=object), n)
+    rank = frame["herniation_type"].map({"bulge": 0, "protrusion": 1, "extrusion": 2,
+                                          "sequestration": 3}).to_numpy(float)
+    rim = frame["rim_enhancement"].map({"none": 0, "partial": 1, "complete": 2}).fillna(0.5)
+    logit = -2.0 + 0.9 * rank + 0.8 * rim.to_numpy(float) + np.log(
+        frame["followup_days"].to_numpy(float) / 90)
+    p = 1 / (1 + np.exp(-logit))
+    frame["resorbed"] = rng.random(n) < p
+    frame["surgery"] = False
+    frame["true_resorption_probability"] = p
+    canonical, report = conform(frame, purpose="training")
+    assert report.ok, report.render()
+    return canonical
