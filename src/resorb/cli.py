@@ -154,3 +154,157 @@ def cohort_check(
 def run() -> None:  # pragma: no cover - console entry for `python -m resorb`
     """Entry point used by ``python -m resorb``."""
     sys.exit(app())
+
+
+# ---------------------------------------------------------------- training and the registry
+models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+DataOpt = Annotated[Path | None, typer.Option(
+    "--data", help="Training table (CSV/Parquet) in the data dictionary, or with --mapping.")]
+SyntheticOpt = Annotated[int | None, typer.Option(
+    "--synthetic", min=50, help="Train on a synthetic cohort of N rows instead of a file.")]
+PresetOpt = Annotated[str, typer.Option(help="Synthetic preset (with --synthetic).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the synthetic cohort and of every model.")]
+MappingOpt = Annotated[Path | None, typer.Option(
+    "--mapping", help="YAML column mapping from the file's columns and units to resorb's.")]
+RegisterOpt = Annotated[bool, typer.Option(
+    "--register", help="Add the model as a new version of the registered model 'resorb'.")]
+
+
+def _progress(message: str) -> None:
+    err(f"  .. {message}")
+
+
+def _training_data(data, synthetic, preset, seed, mapping):
+    from resorb.jobs import load_training_data
+
+    return load_training_data(data, synthetic, preset, seed, mapping)
+
+
+def _print_job(result, title: str) -> None:
+    from resorb.display import print_leaderboard
+
+    print_leaderboard(result.leaderboard, title=title)
+    typer.echo(f"data: {result.account}")
+    typer.echo(f"sample size: {result.sample_size}")
+    typer.echo(f"run: {result.run_id}  model: {result.model_uri}")
+    if result.version:
+        typer.echo(f"registered: resorb version {result.version}")
+    typer.echo(f"tracking store: {result.tracking_uri}  (browse it with `resorb ui`)")
+
+
+@app.command()
+@domain_errors
+def train(
+    data: DataOpt = None,
+    synthetic: SyntheticOpt = None,
+    preset: PresetOpt = "literature",
+    seed: SeedOpt = 2026,
+    mapping: MappingOpt = None,
+    model: Annotated[str, typer.Option(help="Candidate name from params.yaml.")] = "logistic",
+    register: RegisterOpt = False,
+    strict: Annotated[bool, typer.Option(
+        help="Refuse to train on real data below the Riley minimum sample size.")] = False,
+) -> None:
+    """Train one candidate, validate it (with intervals) and log it to MLflow."""
+    from resorb.config import load_params
+    from resorb.jobs import train_job
+
+    params = load_params()
+    td = _training_data(data, synthetic, preset, seed, mapping)
+    result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
+    if "below" in result.sample_size.lower() or "warning" in result.sample_size.lower():
+        err(f"warning: {result.sample_size}")
+    _print_job(result, f"{model}: validation ({td.source.describe()})")
+
+
+@app.command()
+@domain_errors
+def compare(
+    data: DataOpt = None,
+    synthetic: SyntheticOpt = None,
+    preset: PresetOpt = "literature",
+    seed: SeedOpt = 2026,
+    mapping: MappingOpt = None,
+    register: RegisterOpt = False,
+    candidate: Annotated[list[str] | None, typer.Option(
+        help="Compare only these candidates (repeat the option); default: all.")] = None,
+) -> None:
+    """Compare every candidate on identical folds; the champion weighs calibration."""
+    from resorb.config import load_params
+    from resorb.jobs import compare_job
+
+    params = load_params()
+    td = _training_data(data, synthetic, preset, seed, mapping)
+    result = compare_job(td, params, register=register, candidates=candidate,
+                         progress=_progress)
+    _print_job(result, f"leaderboard ({td.source.describe()}); champion: {result.champion}")
+
+
+@models_app.command("list")
+@domain_errors
+def models_list() -> None:
+    """Registered versions, their aliases, what each was trained on and key metrics."""
+    from resorb import tracking
+    from resorb.config import load_params
+    from resorb.display import print_frame
+
+    tracking.configure(load_params().tracking.get("uri"))
+    frame = tracking.list_versions()
+    if frame.empty:
+        typer.echo("no registered versions yet: run `resorb compare --synthetic 5000 --register`")
+        return
+    print_frame(frame, title="registered model 'resorb'")
+
+
+@models_app.command("promote")
+@domain_errors
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version number to promote.")],
+    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
+) -> None:
+    """Point an alias (default: champion) at a version; the move is kept in the history."""
+    from resorb import tracking
+    from resorb.config import load_params
+
+    tracking.configure(load_params().tracking.get("uri"))
+    entry = tracking.promote(version, alias)
+    was = f" (was version {entry['previous']})" if entry["previous"] else ""
+    typer.echo(f"resorb@{alias} -> version {version}{was}, by {entry['by']} at {entry['at']}")
+
+
+@models_app.command("history")
+@domain_errors
+def models_history() -> None:
+    """Every alias move: which alias, to which version, from which, who and when."""
+    import pandas as pd
+
+    from resorb import tracking
+    from resorb.config import load_params
+    from resorb.display import print_frame
+
+    tracking.configure(load_params().tracking.get("uri"))
+    history = tracking.alias_history()
+    if not history:
+        typer.echo("no alias has been moved yet")
+        return
+    print_frame(pd.DataFrame(history), title="alias history")
+
+
+@models_app.command("export")
+@domain_errors
+def models_export(
+    to: Annotated[Path, typer.Option(help="Folder to export into (e.g. models/).")],
+    alias: Annotated[str | None, typer.Option(help="Alias to export.")] = "champion",
+    version: Annotated[str | None, typer.Option(help="Version (instead of an alias).")] = None,
+    name: Annotated[str, typer.Option(help="Sub-folder name.")] = "reference",
+) -> None:
+    """Export a registered model (MLmodel + skops file + metadata) into a folder."""
+    from resorb import tracking
+    from resorb.config import load_params
+
+    tracking.configure(load_params().tracking.get("uri"))
+    uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
+    path = tracking.export(uri, to / name)
+    typer.echo(f"exported {uri} to {path}")

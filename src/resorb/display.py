@@ -42,3 +42,18 @@ def print_fidelity(table: pd.DataFrame, title: str = "") -> None:
     shown["passed"] = [("[green]pass[/green]" if ok else "[red]FAIL[/red]")
                        for ok in table["passed"].astype(bool)]
     print_frame(shown, title=title)
+
+
+LEADERBOARD_COLUMNS = ("candidate", "champion", "auroc", "auroc_ci", "calibration_slope",
+                       "calibration_slope_ci", "calibration_intercept", "ici", "ici_ci",
+                       "brier", "scaled_brier", "d_auroc_vs_champion", "d_auroc_ci")
+
+
+def print_leaderboard(board: pd.DataFrame, title: str = "") -> None:
+    """Print the key columns of a leaderboard (all columns are in the logged CSV)."""
+    if "metric" in board.columns:  # a single model's metric table
+        print_frame(board[[c for c in ("metric", "estimate", "ci_low", "ci_high")
+                           if c in board.columns]], title=title)
+        return
+    cols = [c for c in LEADERBOARD_COLUMNS if c in board.columns]
+    print_frame(board[cols], title=title)

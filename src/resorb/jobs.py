@@ -1,0 +1,206 @@
+"""The main jobs as named steps: load data -> train or compare -> log -> register.
+
+Each job returns a small result the CLI prints; MLflow is imported only through
+:mod:`resorb.tracking`, and only when a job runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from resorb.config import Params
+from resorb.errors import DataValidationError, InputError, TrainingError
+from resorb.training import Progress, compare_candidates, train_candidate, training_params
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A canonical frame and what it is, for tags (never identifiers)."""
+
+    frame: pd.DataFrame
+    source: Any  # tracking.DataSource
+    notes: tuple[str, ...] = ()
+
+
+def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | None,
+                       preset: str, seed: int, mapping: str | os.PathLike[str] | None = None
+                       ) -> TrainingData:
+    """Read a file (optionally through a column mapping) or generate a synthetic cohort.
+
+    Raises
+    ------
+    InputError
+        Neither or both of ``data`` and ``synthetic`` given.
+    DataValidationError
+        The file breaks the data dictionary (the report lists every problem).
+    """
+    from resorb.tracking import DataSource
+
+    if (data is None) == (synthetic is None):
+        raise InputError("give either --data FILE or --synthetic N (not both, not neither)")
+    if synthetic is not None:
+        from resorb.cohort import make_cohort
+
+        frame = make_cohort(n=synthetic, seed=seed, preset=preset)
+        return TrainingData(frame, DataSource("synthetic", preset, seed, synthetic))
+    notes: list[str] = []
+    if mapping is not None:
+        from resorb.mapping import describe, read_mapped
+
+        frame, report, result = read_mapped(data, mapping, purpose="training")
+        if result is not None:
+            notes.append(describe(result))
+    else:
+        from resorb.intake import check_file
+
+        frame, report = check_file(Path(data), purpose="training")
+    if not report.ok:
+        raise DataValidationError(report)
+    return TrainingData(frame, DataSource("real"), tuple(notes))
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a training job produced."""
+
+    run_id: str
+    leaderboard: pd.DataFrame
+    champion: str
+    model_uri: str
+    version: str | None
+    account: str
+    sample_size: str
+    tracking_uri: str
+
+
+def _metadata(result: Any, source: Any, params: Params, threshold: float) -> dict[str, Any]:
+    from resorb import __version__
+
+    return {"candidate": result.name, "kind": result.spec.kind,
+            "calibration": result.spec.calibration, "trained_on": source.describe(),
+            "label_rule": params.label.model_dump(), "decision_threshold": threshold,
+            "resorb_version": __version__,
+            "metrics": dict(zip(result.evaluation.metrics["metric"],
+                                result.evaluation.metrics["estimate"].astype(float),
+                                strict=True))}
+
+
+def _ranges(X: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in X.columns:
+        s = X[name]
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            out[name] = [float(s.min()), float(s.max())] if s.notna().any() else None
+        else:
+            out[name] = sorted(str(v) for v in s.dropna().unique())
+    return out
+
+
+def _log_final_model(result: Any, data: TrainingData, params: Params, threshold: float,
+                     register: bool, strict: bool) -> tuple[str, str | None]:
+    from resorb import tracking
+    from resorb.features import model_input
+
+    if strict and data.source.kind == "real" and not result.sample_size.ok:
+        raise TrainingError(f"--strict: {result.sample_size.message}")
+    meta = _metadata(result, data.source, params, threshold)
+    meta["training_ranges"] = _ranges(model_input(result.data.frame))
+    info = tracking.log_model(result.model, result.X_example, meta)
+    tracking.log_text(result.sample_size.message, "validation/sample_size.txt")
+    version = None
+    if register:
+        tags = {"candidate": result.name, "trained_on": data.source.describe(),
+                "data_kind": data.source.kind,
+                "label_rule": f"{params.label.name} (>= {params.label.min_reduction_pct:g}%)",
+                "decision_threshold": f"{threshold:g}"}
+        version = tracking.register(info.model_uri, tags)
+    return info.model_uri, version
+
+
+def train_job(data: TrainingData, params: Params, model: str, register: bool = False,
+              strict: bool = False, progress: Progress | None = None) -> JobResult:
+    """Train one candidate, validate it, log one MLflow run, optionally register it."""
+    from resorb import tracking
+
+    tp = training_params(params)
+    uri = tracking.configure(params.tracking.get("uri"))
+    seed = data.source.seed if data.source.seed is not None else tp.seed
+    result = train_candidate(data.frame, model, params, seed=seed, progress=progress)
+    if strict and data.source.kind == "real" and not result.sample_size.ok:
+        raise TrainingError(f"--strict: {result.sample_size.message}")
+    fp = tracking.fingerprint(model_input_frame(result), result.data.y)
+    with tracking.start_run(f"train-{model}"):
+        tracking.log_params({"candidate": model, "spec": result.spec.model_dump(),
+                             "label": params.label.model_dump(), "seed": seed,
+                             "training": tp.model_dump(exclude={"candidates"})})
+        tracking.log_fingerprint(fp)
+        for k, v in tracking.run_tags(data.source, fp, params).items():
+            tracking.mlflow.set_tag(k, v)
+        tracking.log_evaluation(result.evaluation)
+        tracking.log_figures({model: result.evaluation})
+        tracking.log_text(result.data.account(), "validation/data_account.txt")
+        model_uri, version = _log_final_model(result, data, params, tp.decision_threshold,
+                                              register, strict)
+        run_id = tracking.active_run_id()
+    board = result.evaluation.metrics.assign(candidate=model)
+    return JobResult(run_id, board, model, model_uri, version, result.data.account(),
+                     result.sample_size.message, uri)
+
+
+def model_input_frame(result: Any) -> pd.DataFrame:
+    """The non-identifier model inputs of a result's training rows, for fingerprints."""
+    from resorb.features import model_input
+
+    return model_input(result.data.frame)
+
+
+def compare_job(data: TrainingData, params: Params, register: bool = False,
+                candidates: list[str] | None = None,
+                progress: Progress | None = None) -> JobResult:
+    """Compare candidates on identical folds: parent run, child run per candidate, champion."""
+    from resorb import tracking
+
+    tp = training_params(params)
+    uri = tracking.configure(params.tracking.get("uri"))
+    seed = data.source.seed if data.source.seed is not None else tp.seed
+    comp = compare_candidates(data.frame, params, seed=seed, names=candidates,
+                              progress=progress)
+    from resorb.features import model_input
+
+    fp = tracking.fingerprint(model_input(comp.data.frame), comp.y)
+    with tracking.start_run("compare"):
+        tags = tracking.run_tags(data.source, fp, params)
+        for k, v in tags.items():
+            tracking.mlflow.set_tag(k, v)
+        tracking.log_params({"candidates": list(comp.evaluations), "label":
+                             params.label.model_dump(), "seed": seed,
+                             "training": tp.model_dump(exclude={"candidates"}),
+                             "champion": comp.champion})
+        tracking.log_fingerprint(fp)
+        for name, ev in comp.evaluations.items():
+            with tracking.start_run(name, nested=True):
+                for k, v in tags.items():
+                    tracking.mlflow.set_tag(k, v)
+                tracking.log_params({"candidate": name,
+                                     "spec": tp.candidates[name].model_dump()})
+                tracking.log_evaluation(ev)
+                tracking.log_figures({name: ev})
+        tracking.log_table(comp.leaderboard, "leaderboard.csv")
+        tracking.log_table(comp.differences, "paired_differences.csv")
+        tracking.log_figures(comp.evaluations)
+        tracking.log_text(comp.data.account(), "validation/data_account.txt")
+        if progress:
+            progress(f"champion {comp.champion}: fitting on all {len(comp.y):,} rows")
+        champion = train_candidate(data.frame, comp.champion, params, seed=seed,
+                                   evaluation=comp.evaluations[comp.champion])
+        tracking.log_evaluation(champion.evaluation)
+        model_uri, version = _log_final_model(champion, data, params, tp.decision_threshold,
+                                              register, strict=False)
+        run_id = tracking.active_run_id()
+    return JobResult(run_id, comp.leaderboard, comp.champion, model_uri, version,
+                     comp.data.account(), champion.sample_size.message, uri)

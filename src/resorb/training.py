@@ -1,0 +1,364 @@
+"""Train, validate and compare candidates: pure functions from frames to results.
+
+Nothing here touches MLflow, files or the terminal; :mod:`resorb.tracking` logs what these
+functions return and :mod:`resorb.cli` prints it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, ValidationError
+
+from resorb import validation
+from resorb.config import Frozen, Params
+from resorb.errors import ConfigError, TrainingError
+from resorb.features import model_input
+from resorb.label import LabelledData, labelled_rows
+from resorb.models import CandidateSpec, build_model, predict_resorption
+
+Progress = Callable[[str], None]
+
+
+class Thresholds(Frozen):
+    """Decision-curve threshold grid."""
+
+    start: float = Field(default=0.05, gt=0, lt=1)
+    stop: float = Field(default=0.95, gt=0, lt=1)
+    step: float = Field(default=0.05, gt=0)
+
+    def grid(self) -> np.ndarray:
+        """The thresholds as an array."""
+        return np.round(np.arange(self.start, self.stop + self.step / 2, self.step), 6)
+
+
+class ChampionRule(Frozen):
+    """How the champion is chosen: a weighted score that weighs calibration."""
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0}
+    )
+    slope_range: tuple[float, float] = (0.8, 1.2)
+
+
+class TrainingParams(Frozen):
+    """The ``training`` section of params.yaml."""
+
+    seed: int = 2026
+    folds: int = Field(default=5, ge=2)
+    repeats: int = Field(default=1, ge=1)
+    n_boot: int = Field(default=200, ge=10)
+    optimism_below_rows: int = 3000
+    optimism_n_boot: int = Field(default=50, ge=5)
+    decision_thresholds: Thresholds = Thresholds()
+    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
+    anticipated_c: float = Field(default=0.75, gt=0.5, lt=1)
+    champion: ChampionRule = ChampionRule()
+    candidates: dict[str, CandidateSpec]
+
+
+def training_params(params: Params) -> TrainingParams:
+    """Parse and validate the ``training`` section."""
+    try:
+        return TrainingParams.model_validate(params.training)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"params.yaml training.{where}: {first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Validated performance of one set of predictions."""
+
+    metrics: pd.DataFrame  # metric, estimate, ci_low, ci_high
+    calibration: pd.DataFrame  # predicted, observed
+    decision: pd.DataFrame  # threshold, model, ci_low, ci_high, treat_all, treat_none
+    roc: pd.DataFrame  # fpr, tpr
+    method: str
+
+    def metric(self, name: str) -> float:
+        """Point estimate of one metric."""
+        row = self.metrics.loc[self.metrics["metric"] == name, "estimate"]
+        return float(row.iloc[0]) if len(row) else float("nan")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A fitted candidate with its validation and an account of the data."""
+
+    name: str
+    spec: CandidateSpec
+    model: Any
+    data: LabelledData
+    evaluation: Evaluation
+    oof: np.ndarray
+    sample_size: Any
+    X_example: pd.DataFrame = field(repr=False)
+
+
+def make_folds(
+    y: np.ndarray, groups: np.ndarray | None, folds: int, repeats: int, seed: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Identical folds for every candidate: repeated stratified, or leave one site out.
+
+    Raises
+    ------
+    TrainingError
+        Too few events or non-events for the folds, or a training fold with one class.
+    """
+    from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
+
+    n_events, n_non = int(y.sum()), int(len(y) - y.sum())
+    if groups is not None and len(np.unique(groups)) >= 3:
+        splits = list(LeaveOneGroupOut().split(np.zeros(len(y)), y, groups))
+        method = f"leave-one-site-out ({len(splits)} sites)"
+    else:
+        if min(n_events, n_non) < folds:
+            raise TrainingError(
+                f"too few rows for {folds} folds: {n_events} events and "
+                f"{n_non} non-events; each fold needs both (use fewer folds)"
+            )
+        rskf = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+        splits = list(rskf.split(np.zeros(len(y)), y))
+        method = f"{folds}-fold stratified cross-validation x {repeats}"
+    for i, (train, _) in enumerate(splits, start=1):
+        if np.unique(y[train]).size < 2:
+            raise TrainingError(
+                f"training fold {i} ({method}) holds a single outcome class; "
+                f"use fewer folds or ungrouped validation"
+            )
+    return splits, method
+
+
+def out_of_fold(
+    spec: CandidateSpec,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+) -> np.ndarray:
+    """Cross-validated predictions, averaged over repeats; shape (n_rows,)."""
+    total = np.zeros(len(y))
+    count = np.zeros(len(y))
+    for train, test in splits:
+        model = build_model(spec, seed=seed).fit(X.iloc[train], y[train])
+        total[test] += predict_resorption(model, X.iloc[test])
+        count[test] += 1
+    return total / np.maximum(count, 1)
+
+
+def evaluate(
+    y: np.ndarray, p: np.ndarray, tp: TrainingParams, method: str, seed: int
+) -> Evaluation:
+    """Metrics with bootstrap intervals, calibration curve, decision curve and ROC."""
+    from sklearn.metrics import roc_curve
+
+    metrics = validation.bootstrap_metrics(y, p, n_boot=tp.n_boot, seed=seed)
+    calib = validation.smoothed_calibration_curve(y, p)
+    decision = validation.bootstrap_net_benefit(
+        y, p, tp.decision_thresholds.grid(), n_boot=tp.n_boot, seed=seed
+    )
+    fpr, tpr, _ = roc_curve(y, p)
+    return Evaluation(
+        metrics=metrics,
+        calibration=calib,
+        decision=decision,
+        roc=pd.DataFrame({"fpr": fpr, "tpr": tpr}),
+        method=method,
+    )
+
+
+def count_parameters(model: Any) -> int:
+    """Candidate parameters for the sample-size check: encoded features of the pipeline."""
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    pipe = calibrated[0].estimator if calibrated else model
+    if hasattr(pipe, "named_steps"):
+        return len(pipe.named_steps["features"].get_feature_names_out())
+    return 0
+
+
+def prepare(
+    frame: pd.DataFrame, params: Params
+) -> tuple[LabelledData, pd.DataFrame, np.ndarray | None]:
+    """Labelled rows, model inputs and site groups (when present) from a canonical frame."""
+    data = labelled_rows(frame, params.label)
+    X = model_input(data.frame)
+    groups = None
+    if "site" in data.frame and data.frame["site"].notna().all():
+        groups = data.frame["site"].astype(str).to_numpy()
+    return data, X, groups
+
+
+def train_candidate(
+    frame: pd.DataFrame,
+    name: str,
+    params: Params,
+    seed: int | None = None,
+    progress: Progress | None = None,
+    evaluation: Evaluation | None = None,
+) -> TrainResult:
+    """Fit one candidate on every labelled row and validate it.
+
+    Large data: cross-validated predictions with bootstrap intervals. Small data (below
+    ``optimism_below_rows``): Harrell's optimism-corrected bootstrap, refitting the whole
+    pipeline (imputation included) in each resample, for the headline metrics.
+    An ``evaluation`` already computed on the same rows (by :func:`compare_candidates`) is
+    reused instead of validating again.
+    """
+    tp = training_params(params)
+    if name not in tp.candidates:
+        raise ConfigError(
+            f"no candidate '{name}' in params.yaml; choose one of {', '.join(tp.candidates)}"
+        )
+    seed = tp.seed if seed is None else seed
+    spec = tp.candidates[name]
+    say = progress or (lambda _msg: None)
+    data, X, groups = prepare(frame, params)
+    reuse = evaluation is not None
+    oof = np.full(len(data.y), np.nan)
+    if evaluation is None:
+        splits, method = make_folds(data.y, groups, tp.folds, tp.repeats, seed)
+        say(f"{name}: {method}")
+        oof = out_of_fold(spec, X, data.y, splits, seed)
+        evaluation = evaluate(data.y, oof, tp, method, seed)
+    method = evaluation.method
+    say(f"{name}: fitting on all {len(data.y):,} rows")
+    model = build_model(spec, seed=seed).fit(X, data.y)
+    if len(data.y) < tp.optimism_below_rows and not reuse:
+        say(f"{name}: optimism-corrected bootstrap ({tp.optimism_n_boot} refits)")
+
+        def fit_predict(x_tr, y_tr, x_ev):
+            return predict_resorption(build_model(spec, seed=seed).fit(x_tr, y_tr), x_ev)
+
+        opt = validation.optimism_corrected(
+            fit_predict, X, data.y, n_boot=tp.optimism_n_boot, seed=seed
+        )
+        metrics = opt.rename(columns={"corrected": "estimate"})[
+            ["metric", "estimate", "ci_low", "ci_high", "apparent", "optimism"]
+        ]
+        evaluation = Evaluation(
+            metrics=metrics,
+            calibration=evaluation.calibration,
+            decision=evaluation.decision,
+            roc=evaluation.roc,
+            method=f"optimism-corrected bootstrap x {tp.optimism_n_boot} (curves: {method})",
+        )
+    n_params = count_parameters(model)
+    sample = validation.sample_size_check(
+        len(data.y), data.n_events, max(n_params, 1), c_statistic=tp.anticipated_c
+    )
+    return TrainResult(
+        name=name,
+        spec=spec,
+        model=model,
+        data=data,
+        evaluation=evaluation,
+        oof=oof,
+        sample_size=sample,
+        X_example=X.head(5),
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every candidate on identical folds, the leaderboard and the champion."""
+
+    leaderboard: pd.DataFrame
+    evaluations: dict[str, Evaluation]
+    oof: dict[str, np.ndarray]
+    differences: pd.DataFrame
+    champion: str
+    method: str
+    data: LabelledData
+    y: np.ndarray
+
+
+def champion_score(metrics: dict[str, float], rule: ChampionRule) -> tuple[bool, float]:
+    """(inside the slope range, weighted score) for one candidate; higher is better."""
+    derived = dict(metrics)
+    derived["abs_slope_error"] = abs(1.0 - metrics.get("calibration_slope", np.nan))
+    score = sum(w * derived.get(k, np.nan) for k, w in rule.weights.items())
+    lo, hi = rule.slope_range
+    inside = lo <= metrics.get("calibration_slope", np.nan) <= hi
+    return inside, float(score)
+
+
+def compare_candidates(
+    frame: pd.DataFrame,
+    params: Params,
+    seed: int | None = None,
+    names: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Comparison:
+    """Cross-validate every candidate on identical folds and rank them.
+
+    The leaderboard has one row per candidate with every metric's estimate and 95% interval,
+    the champion score, and the paired bootstrap difference in AUROC and Brier against the
+    champion (same resamples for both).
+    """
+    tp = training_params(params)
+    seed = tp.seed if seed is None else seed
+    say = progress or (lambda _msg: None)
+    data, X, groups = prepare(frame, params)
+    splits, method = make_folds(data.y, groups, tp.folds, tp.repeats, seed)
+    chosen = names or list(tp.candidates)
+    unknown = [n for n in chosen if n not in tp.candidates]
+    if unknown:
+        raise ConfigError(
+            f"unknown candidates {unknown}; params.yaml has {', '.join(tp.candidates)}"
+        )
+    evaluations, oof, rows = {}, {}, []
+    for name in chosen:
+        say(f"{name}: {method}")
+        oof[name] = out_of_fold(tp.candidates[name], X, data.y, splits, seed)
+        evaluations[name] = evaluate(data.y, oof[name], tp, method, seed)
+        m = dict(
+            zip(
+                evaluations[name].metrics["metric"],
+                evaluations[name].metrics["estimate"],
+                strict=True,
+            )
+        )
+        inside, score = champion_score(m, tp.champion)
+        rows.append({"candidate": name, "score": score, "slope_ok": inside})
+    ranking = pd.DataFrame(rows).sort_values(["slope_ok", "score"], ascending=[False, False])
+    champion = str(ranking["candidate"].iloc[0])
+    diffs = []
+    for name in chosen:
+        d = validation.paired_bootstrap_difference(
+            data.y, oof[name], oof[champion], n_boot=tp.n_boot, seed=seed
+        )
+        diffs.append(d.assign(candidate=name))
+    differences = pd.concat(diffs, ignore_index=True)
+    board = []
+    for r in ranking.itertuples(index=False):
+        ev = evaluations[r.candidate]
+        row: dict[str, Any] = {
+            "candidate": r.candidate,
+            "champion": r.candidate == champion,
+            "score": r.score,
+            "slope_ok": r.slope_ok,
+        }
+        for m in ev.metrics.itertuples(index=False):
+            row[m.metric] = m.estimate
+            row[f"{m.metric}_ci"] = f"{m.ci_low:.3f}-{m.ci_high:.3f}"
+        for m in differences[differences["candidate"] == r.candidate].itertuples(index=False):
+            if m.metric in ("auroc", "brier", "ici"):
+                row[f"d_{m.metric}_vs_champion"] = m.difference
+                row[f"d_{m.metric}_ci"] = f"{m.ci_low:+.3f} to {m.ci_high:+.3f}"
+        board.append(row)
+    return Comparison(
+        leaderboard=pd.DataFrame(board),
+        evaluations=evaluations,
+        oof=oof,
+        differences=differences,
+        champion=champion,
+        method=method,
+        data=data,
+        y=data.y,
+    )
