@@ -69,13 +69,26 @@ def validate(
     purpose: Annotated[str, typer.Option(
         help="Which columns are required: 'any' (baseline predictors and red flags), "
              "'scoring' (same) or 'training' (also the follow-up horizon).")] = "any",
+    mapping: Annotated[Path | None, typer.Option(
+        help="YAML column mapping (renames, recodes, units) applied before checking.")] = None,
 ) -> None:
-    """Check a file against the data dictionary; exit 0 when valid, 2 with a report when not."""
-    from resorb.intake import check_file
+    """Check a file against the data dictionary; exit 0 when valid, 2 with a report when not.
 
+    With --mapping, shows what the mapping did (renames, recodes, unit conversions, filtered
+    rows) and then every remaining problem, with row numbers of the source file.
+    """
     if purpose not in ("any", "scoring", "training"):
         raise typer.BadParameter("choose 'any', 'scoring' or 'training'", param_hint="--purpose")
-    _, report = check_file(file, purpose=purpose)  # type: ignore[arg-type]
+    if mapping is not None:
+        from resorb.mapping import describe, read_mapped
+
+        _, report, result = read_mapped(file, mapping, purpose=purpose)  # type: ignore[arg-type]
+        if result is not None:
+            typer.echo(describe(result))
+    else:
+        from resorb.intake import check_file
+
+        _, report = check_file(file, purpose=purpose)  # type: ignore[arg-type]
     if report.ok:
         typer.echo(f"{file.name}: {report.summary()}")
         return

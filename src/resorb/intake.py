@@ -79,8 +79,13 @@ class ValidationReport:
             return f"valid: {self.n_rows:,} rows, {self.n_columns} columns ({self.purpose})"
         n = len(self.problems)
         cols = len({p.column for p in self.problems})
-        return (f"invalid: {n} problem{'s' * (n != 1)} in {cols} column{'s' * (cols != 1)}, "
-                f"{self.n_bad_rows:,} of {self.n_rows:,} rows affected")
+        out = (f"invalid: {n} problem{'s' * (n != 1)} in {cols} column{'s' * (cols != 1)}, "
+               f"{self.n_bad_rows:,} of {self.n_rows:,} rows affected")
+        missing = [p.column for p in self.problems if p.rule == "missing_column"]
+        if missing:
+            shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
+            out += f"; {len(missing)} required column{'s' * (len(missing) != 1)} absent ({shown})"
+        return out
 
     def render(self) -> str:
         """The full report, grouped by column, one problem per line."""
@@ -372,3 +377,112 @@ def check_file(path: str | os.PathLike[str],
                purpose: Purpose = "any") -> tuple[pd.DataFrame, ValidationReport]:
     """Read a file and conform it; convenience for the CLI's ``validate``."""
     return conform(read_table(path), purpose=purpose)
+
+
+def conform_rows(df: pd.DataFrame,
+                 purpose: Purpose = "scoring") -> tuple[pd.DataFrame, pd.Series]:
+    """Coerce the dictionary's columns and say, row by row, which rules each row breaks.
+
+    The per-row counterpart of :func:`conform`, for scoring files chunk by chunk: the same
+    cell rules (type, category, whole number, range, required cell) through the same code,
+    but the result is a reason per row instead of a grouped report. Column-level checks
+    (absent, unknown or duplicated columns) are left to :func:`conform`, and so is the
+    cross-row rule (one row per patient and level), which a chunk cannot decide alone.
+    Cell values are never quoted, so identifiers cannot leak into the reasons.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Raw table (text cells or typed columns) with unique column names; not modified.
+        Columns that are not in the dictionary are ignored.
+    purpose : {"any", "scoring", "training"}
+        Which cells are required (training also needs the horizon).
+
+    Returns
+    -------
+    (DataFrame, Series)
+        The canonical frame of the dictionary columns present (dictionary order, same index,
+        invalid cells missing), and a ``str`` Series with one entry per row: ``""`` for a
+        valid row, else its problems joined by ``"; "``, e.g.
+        ``"vas_leg above 10 points; sex: unknown category"``.
+    """
+    reasons = np.full(len(df), "", dtype=object)
+    out: dict[str, pd.Series] = {}
+    for col in schema.COLUMNS:
+        if col.name not in df.columns:
+            continue
+        raw = df[col.name]
+        values, problems, bad = _conform_column(raw, col, purpose)
+        out[col.name] = values
+        if problems:
+            for rows, text in _row_reasons(raw, col, problems, bad):
+                current = reasons[rows]
+                reasons[rows] = np.where(current == "", text, current + "; " + text)
+    canonical = pd.DataFrame(out, index=df.index)
+    return canonical, pd.Series(reasons, index=df.index, dtype="str", name="reason")
+
+
+def _row_text(col: Column, key: str) -> str:
+    """How one broken rule reads in a row's reason (never the cell's value)."""
+    unit = f" {col.unit}" if col.unit else ""
+    singular = {Kind.NUMBER: "a number", Kind.INTEGER: "a whole number",
+                Kind.BOOLEAN: "true/false", Kind.DATE: "a date (YYYY-MM-DD)"}
+    return {
+        "required": f"{col.name} missing",
+        "category": f"{col.name}: unknown category",
+        "unparsed": f"{col.name}: not {singular.get(col.kind, 'text')}",
+        "nonfinite": f"{col.name}: infinite",
+        "integer": f"{col.name}: not a whole number",
+        "below": f"{col.name} below {col.minimum:g}{unit}" if col.minimum is not None else "",
+        "above": f"{col.name} above {col.maximum:g}{unit}" if col.maximum is not None else "",
+    }[key]
+
+
+def _rule_key(problem: Problem) -> str:
+    if problem.rule == "type":
+        return "nonfinite" if "infinite" in problem.message else "unparsed"
+    return problem.rule
+
+
+def _row_reasons(raw: pd.Series, col: Column, problems: list[Problem],
+                 bad: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    """(row positions, text) per rule broken in one column; rules re-derived on bad rows only."""
+    rows = np.flatnonzero(bad)
+    keys = list(dict.fromkeys(_rule_key(p) for p in problems))
+    if len(keys) == 1:  # the common case: the column's bad rows all break the same rule
+        key = "category" if keys[0] == "unparsed" and col.kind is Kind.CATEGORY else keys[0]
+        return [(rows, _row_text(col, key))]
+    sub = raw.iloc[rows]
+    if not (pd.api.types.is_numeric_dtype(sub.dtype) or pd.api.types.is_bool_dtype(sub.dtype)
+            or pd.api.types.is_datetime64_any_dtype(sub.dtype)):
+        sub = sub.where(sub.astype("str").str.strip() != "")
+    missing = sub.isna().to_numpy()
+    masks: dict[str, np.ndarray] = {"required": missing}
+    if col.kind in (Kind.NUMBER, Kind.INTEGER):
+        arr = _to_float(sub).to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(arr)
+        masks["unparsed"] = np.isnan(arr) & ~missing
+        masks["nonfinite"] = ~finite & ~np.isnan(arr)
+        masks["integer"] = finite & (np.abs(arr - np.round(arr)) > 1e-9)
+        if col.minimum is not None:
+            masks["below"] = finite & (arr < col.minimum)
+        if col.maximum is not None:
+            masks["above"] = finite & (arr > col.maximum)
+    elif col.kind is Kind.BOOLEAN:
+        masks["unparsed"] = _to_boolean(sub).isna().to_numpy() & ~missing
+    elif col.kind is Kind.DATE:
+        parsed = pd.to_datetime(sub, errors="coerce", format="ISO8601")
+        masks["unparsed"] = parsed.isna().to_numpy() & ~missing
+    elif col.kind is Kind.CATEGORY:
+        masks["category"] = _to_category(sub, col).isna().to_numpy() & ~missing
+    out = []
+    covered = np.zeros(rows.size, dtype=bool)
+    for key in keys:
+        key = "category" if key == "unparsed" and col.kind is Kind.CATEGORY else key
+        mask = masks.get(key)
+        if mask is not None and mask.any():
+            out.append((rows[mask], _row_text(col, key)))
+            covered |= mask
+    if not covered.all():  # defensive: a rule this function does not know
+        out.append((rows[~covered], f"{col.name}: invalid value"))
+    return out

@@ -5,13 +5,11 @@ installed resorb package, so the skops allow-list used to load the estimator com
 project's code (:mod:`resorb.serialization`), never from the model being loaded.
 """
 
-from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 from mlflow.models import set_model
 
@@ -27,7 +25,7 @@ class ResorbModel(mlflow.pyfunc.PythonModel):
         meta = context.artifacts.get("metadata")
         self.metadata = json.loads(Path(meta).read_text()) if meta else {}
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         """Probability of resorption, shape (n_rows,)."""
         from resorb.features import model_input as to_model_input
         from resorb.models import predict_resorption

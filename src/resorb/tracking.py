@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,12 +148,19 @@ def log_model(model: Any, X_example: pd.DataFrame, metadata: dict[str, Any]) -> 
         preds = predict_resorption(model, X_example)
         signature = infer_signature(X_example, preds)
         code = Path(__file__).with_name("mlflow_model.py")
-        return mlflow.pyfunc.log_model(
-            name="model", python_model=str(code),
-            artifacts={"estimator": str(path), "metadata": str(meta)},
-            signature=signature, input_example=X_example.head(3),
-            pip_requirements=[f"resorb=={__version__}"],
-        )
+        with warnings.catch_warnings():
+            # MLflow compares the example's columns with a range (deprecated in pandas 3)
+            warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+            return _log_pyfunc(code, path, meta, signature, X_example)
+
+
+def _log_pyfunc(code: Path, path: Path, meta: Path, signature: Any, X_example: pd.DataFrame):
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=str(code),
+        artifacts={"estimator": str(path), "metadata": str(meta)},
+        signature=signature, input_example=X_example.head(3),
+        pip_requirements=[f"resorb=={__version__}"],
+    )
 
 
 def run_tags(source: DataSource, fp: dict[str, Any], params: Any) -> dict[str, str]:
