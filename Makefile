@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv pip install --python $(BIN)/python --quiet
 OUT    := out
 
-.PHONY: setup demo test lint bench lock clean
+.PHONY: setup demo reference test lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,20 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 
 setup: $(VENV)/.installed  ## create .venv with the pinned dependencies
 
-demo: setup  ## synthetic cohort -> fidelity check -> validation
+demo: setup  ## cohort -> fidelity -> validate -> compare -> register -> promote -> export
 	@mkdir -p $(OUT)
 	$(BIN)/resorb cohort generate --n 5000 --seed 2026 --preset literature --out $(OUT)/cohort.parquet
 	$(BIN)/resorb cohort check --preset literature --n 200000 --seed 2026
 	$(BIN)/resorb validate $(OUT)/cohort.parquet --purpose training
+	$(MAKE) --no-print-directory reference
+	@echo "browse the runs: $(BIN)/resorb ui   (MLflow UI on http://127.0.0.1:5000)"
+
+# The reference predictor in models/reference: compare the candidates on the default synthetic
+# cohort (20,000 rows, seed 2026), register and promote the champion, export it.
+reference: setup
+	$(BIN)/resorb compare --synthetic 20000 --seed 2026 --register
+	$(BIN)/resorb models promote latest --alias champion
+	$(BIN)/resorb models export --alias champion --to models --name reference
 
 test: setup  ## lint and run every test
 	$(BIN)/ruff check src tests benchmarks

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from resorb.errors import ResorbError
+from resorb.errors import ModelNotFoundError, ResorbError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -274,7 +274,7 @@ def models_list() -> None:
 @models_app.command("promote")
 @domain_errors
 def models_promote(
-    version: Annotated[str, typer.Argument(help="Version number to promote.")],
+    version: Annotated[str, typer.Argument(help="Version number to promote, or 'latest'.")],
     alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
 ) -> None:
     """Point an alias (default: champion) at a version; the move is kept in the history."""
@@ -282,9 +282,25 @@ def models_promote(
     from resorb.config import load_params
 
     tracking.configure(load_params().tracking.get("uri"))
+    if version == "latest":
+        versions = tracking.list_versions()
+        if versions.empty:
+            raise ModelNotFoundError("no registered version to promote; train with --register")
+        version = str(int(versions["version"].max()))
     entry = tracking.promote(version, alias)
     was = f" (was version {entry['previous']})" if entry["previous"] else ""
     typer.echo(f"resorb@{alias} -> version {version}{was}, by {entry['by']} at {entry['at']}")
+
+
+@app.command()
+@domain_errors
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Start the MLflow UI on the project's tracking store, on 127.0.0.1 only."""
+    from resorb.browse import serve_ui
+
+    serve_ui(port=port, announce=typer.echo)
 
 
 @models_app.command("history")
@@ -321,3 +337,121 @@ def models_export(
     uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
     path = tracking.export(uri, to / name)
     typer.echo(f"exported {uri} to {path}")
+
+
+# ------------------------------------------------------------------------------- scoring
+class _ScoreProgress:
+    """A rich progress bar (rows, rows/s) on stderr when it is a terminal; silent otherwise."""
+
+    def __enter__(self) -> Callable[[int, int | None], None] | None:
+        self._bar = None
+        if not sys.stderr.isatty():
+            return None
+        import time
+
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("scoring"), BarColumn(),
+                             TextColumn("{task.completed:,.0f}{task.fields[of]} rows"),
+                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                             console=Console(stderr=True), transient=True)
+        self._bar.start()
+        task = self._bar.add_task("scoring", total=None, of="", rate="")
+        start = time.perf_counter()
+
+        def update(done: int, total: int | None) -> None:
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            self._bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s",
+                             of=f" of {total:,}" if total else "")
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # so that SIGTERM, like Ctrl-C, removes the partial output
+
+
+# Typer keeps single line breaks of a docstring in --help; these paragraphs are single lines
+_SCORE_HELP = (
+    "Score follow-up candidates: P(resorption), band, eligibility for waiting, reasons.\n\n"
+    "One output row per input row, in input order, with the identifiers passed through. A row "
+    "that breaks the data dictionary is kept as 'rejected' with its reasons. A red flag "
+    "(cauda equina syndrome, progressive motor deficit) makes a patient ineligible for "
+    "watchful waiting whatever the model says. Inputs outside the model's training ranges "
+    "are listed.\n\n"
+    "Exit codes: 0 every row scored; 3 some rows rejected (see the status and reason "
+    "columns); 2 nothing scored (the output still lists every row), or bad input or usage "
+    "(a required column absent, an unknown model: nothing is written)."
+)
+
+
+@app.command(help=_SCORE_HELP)
+@domain_errors
+def score(
+    input_file: Annotated[Path, typer.Option(
+        "--input", "-i", help="Candidates to score: CSV or Parquet, one row per herniation, "
+                              "in the data dictionary's columns (or any, with --mapping).")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Scored table to write (.csv or .parquet); it appears only "
+                               "once complete, an interrupted run leaves none.")],
+    model: Annotated[str | None, typer.Option(
+        help="Registry URI (models:/resorb@champion, models:/resorb/3, runs:/ID/model) or an "
+             "exported model folder. Without a registry here (no mlflow.db, no "
+             "MLFLOW_TRACKING_URI) the default is the reference predictor models/reference.",
+        show_default="models:/resorb@champion")] = None,
+    mapping: MappingOpt = None,
+    horizon_days: Annotated[int | None, typer.Option(
+        min=1, max=3650, help="Horizon asked about, in days, for rows without a followup_days "
+                              "value (a followup_days column wins row by row).",
+        show_default="params.yaml scoring.horizon_days, 180")] = None,
+    explain: Annotated[int | None, typer.Option(
+        "--explain", min=0, help="Reasons per patient (reason_1..reason_K: the K findings that "
+                                 "move the probability most); 0 disables.",
+        show_default="params.yaml scoring.explain, 3")] = None,
+    chunk_rows: Annotated[int | None, typer.Option(
+        min=1, help="Rows read, scored and written at a time; bounds memory.",
+        show_default="params.yaml scoring.chunk_rows, 200000")] = None,
+    engine: Annotated[str, typer.Option(
+        help="Where the model runs: 'local' (this process) or 'spark' (a Spark UDF; "
+             "pip install 'resorb\\[spark]').")] = "local",
+    spark_master: Annotated[str, typer.Option(
+        help="Spark master URL for --engine spark.")] = "local[*]",
+) -> None:
+    """Score follow-up candidates from a file into a file (help text: ``_SCORE_HELP``)."""
+    import signal
+
+    from resorb.config import load_params
+    from resorb.scoring import score_file, scoring_params
+
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter(f"choose 'local' or 'spark', not {engine!r}",
+                                 param_hint="--engine")
+    params = scoring_params(load_params())
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _ScoreProgress() as progress:
+            summary = score_file(input_file, output, model, mapping=mapping,
+                                 horizon_days=horizon_days, explain_k=explain,
+                                 chunk_rows=chunk_rows, engine=engine,
+                                 spark_master=spark_master, params=params, progress=progress)
+    except KeyboardInterrupt:
+        err(f"interrupted: {output} not written (an existing file is left as it was)")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err(f"{input_file.name}: {summary.rows_in:,} rows in = {summary.scored:,} scored + "
+        f"{summary.rejected:,} rejected -> {summary.output} ({summary.seconds:.1f} s)")
+    err(f"model: {summary.model}")
+    if summary.ignored_columns:
+        err(f"ignored {len(summary.ignored_columns)} column"
+            f"{'s' * (len(summary.ignored_columns) != 1)} not used for scoring: "
+            f"{', '.join(summary.ignored_columns)}")
+    if summary.rejections:
+        common = "; ".join(f"{why} ({n:,})" for why, n in summary.rejections)
+        err(f"rejected rows, commonest reasons: {common}")
+    raise typer.Exit(summary.exit_code)

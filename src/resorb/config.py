@@ -107,3 +107,23 @@ def _load_cached(resolved: str) -> Params:
         raise ConfigError(f"params file {resolved}: '{where}' {first['msg']}") from None
 
 
+DEFAULT_TRACKING_DB = "mlflow.db"
+DEFAULT_ARTIFACTS = "mlartifacts"
+
+
+def tracking_uri(configured: str | None = None) -> str:
+    """``$MLFLOW_TRACKING_URI``, else params.yaml ``tracking.uri``, else SQLite in the cwd."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    if configured:
+        return configured
+    return f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_DB}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where artifacts go beside a SQLite store (``mlartifacts/`` next to the file)."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / DEFAULT_ARTIFACTS).as_uri()
+    return None
+

@@ -28,12 +28,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from resorb import __version__, schema
+from resorb.config import artifact_root, tracking_uri
 from resorb.errors import ModelNotFoundError, ResorbError
 
 EXPERIMENT = "resorb"
 REGISTERED_MODEL = "resorb"
-DEFAULT_DB = "mlflow.db"
-DEFAULT_ARTIFACTS = "mlartifacts"
 HISTORY_TAG = "alias_history"
 
 
@@ -53,26 +52,13 @@ class DataSource:
         return "real data"
 
 
-def tracking_uri(configured: str | None = None) -> str:
-    """``$MLFLOW_TRACKING_URI``, else params.yaml ``tracking.uri``, else SQLite in the cwd."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    if configured:
-        return configured
-    return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
-
-
 def configure(configured_uri: str | None = None) -> str:
     """Point MLflow at the store and make sure the experiment exists; returns the URI."""
     uri = tracking_uri(configured_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        artifacts = None
-        if uri.startswith("sqlite:///"):
-            artifacts = (Path(uri.removeprefix("sqlite:///")).parent / DEFAULT_ARTIFACTS).as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts)
+        mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri))
     mlflow.set_experiment(EXPERIMENT)
     return uri
 
