@@ -22,7 +22,7 @@ def free_port() -> int:
 def get(url: str, payload: dict | None = None) -> dict:
     data = None if payload is None else json.dumps(payload).encode()
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
         return json.loads(resp.read())
 
 
