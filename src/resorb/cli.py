@@ -303,6 +303,44 @@ def ui(
     serve_ui(port=port, announce=typer.echo)
 
 
+@app.command("explain")
+@domain_errors
+def explain_cmd(
+    model: Annotated[str | None, typer.Option(
+        help="Model: models:/resorb@champion (default), models:/resorb/3, or a folder.")] = None,
+    data: DataOpt = None,
+    synthetic: SyntheticOpt = None,
+    preset: PresetOpt = "literature",
+    seed: SeedOpt = 2026,
+    mapping: MappingOpt = None,
+    rows: Annotated[int, typer.Option(min=10, help="Rows explained (a random sample).")] = 2000,
+    out: Annotated[Path | None, typer.Option(
+        help="Write per-row contributions (one column per variable) to CSV/Parquet.")] = None,
+) -> None:
+    """SHAP contributions per clinical variable; global importance and beeswarm to MLflow."""
+    from resorb.config import load_params
+    from resorb.display import print_frame
+    from resorb.jobs import explain_job
+
+    td = _training_data(data, synthetic, preset, seed, mapping)
+    result = explain_job(model, td, load_params(), rows=rows, seed=seed)
+    table = result.importance.rename("mean |SHAP| (probability)").reset_index()
+    print_frame(table.rename(columns={"index": "variable"}).head(15),
+                title=f"what drives {result.model}")
+    typer.echo(f"method: {result.method}; base value {result.base_value:.3f}")
+    if result.agreement is not None:
+        a = result.agreement
+        typer.echo(f"against the generator's true effects: Spearman {a['spearman']:.2f}, "
+                   f"top-{a['k']} overlap {a['top_k_overlap']:.0%} ({', '.join(a['top_k_shared'])})")
+    if out is not None:
+        from resorb.files import write_table
+
+        write_table(result.contributions.reset_index(drop=True), out)
+        typer.echo(f"contributions of {len(result.contributions):,} rows written to {out}")
+    if result.run_id:
+        typer.echo(f"plots logged to run {result.run_id} (see `resorb ui`)")
+
+
 @models_app.command("history")
 @domain_errors
 def models_history() -> None:
