@@ -330,8 +330,9 @@ def explain_cmd(
     typer.echo(f"method: {result.method}; base value {result.base_value:.3f}")
     if result.agreement is not None:
         a = result.agreement
+        shared = ", ".join(a["top_k_shared"])
         typer.echo(f"against the generator's true effects: Spearman {a['spearman']:.2f}, "
-                   f"top-{a['k']} overlap {a['top_k_overlap']:.0%} ({', '.join(a['top_k_shared'])})")
+                   f"top-{a['k']} overlap {a['top_k_overlap']:.0%} ({shared})")
     if out is not None:
         from resorb.files import write_table
 
