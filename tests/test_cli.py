@@ -1,0 +1,177 @@
+"""The command line through Typer's runner (and one real subprocess): exit codes, messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from resorb.cli import app
+from resorb.cohort import make_cohort
+from tests.factories import baseline_rows
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def cohort_file(tmp_path):
+    path = tmp_path / "cohort.csv"
+    make_cohort(n=300, seed=1).to_csv(path, index=False)
+    return path
+
+
+def test_help_is_fast_and_lists_commands():
+    # a real subprocess: mlflow, shap and sklearn stay out of the start-up path
+    code = ("import sys, resorb.cli; "
+            "heavy = [m for m in ('mlflow', 'shap', 'sklearn') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("validate", "cohort", "train", "compare", "models", "explain", "ui"):
+        assert command in result.output
+
+
+def test_validate_a_valid_file(cohort_file):
+    result = run("validate", str(cohort_file), "--purpose", "training")
+    assert result.exit_code == 0, result.output
+    assert "valid: 300 rows" in result.output
+
+
+def test_validate_reports_every_problem_without_identifiers(tmp_path):
+    df = baseline_rows(12).assign(patient_id=[f"SECRET{i}" for i in range(12)])
+    df = df.assign(vas_leg=["80"] * 3 + ["5"] * 9, sex=["F"] + ["male"] * 11)
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    result = run("validate", str(path))
+    assert result.exit_code == 2
+    assert "'vas_leg' has 3 values above 10 points (rows 1, 2, 3): recorded on 0-100?" \
+        in result.output
+    assert "'sex' has 1 value outside female / male (found 'F') (row 1)" in result.output
+    assert "SECRET" not in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("data.xlsx", "x", "unsupported file type '.xlsx'"),
+    ("empty.csv", "", "the file is empty"),
+    ("header.csv", "patient_id,age\n", "has a header but no data rows"),
+    ("broken.parquet", "nope", "cannot be read as PARQUET"),
+])
+def test_validate_bad_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    result = run("validate", str(path))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_missing_file(tmp_path):
+    result = run("validate", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_validate_with_mapping_names_missing_clinical_columns():
+    from pathlib import Path
+
+    spider = Path(__file__).resolve().parents[2] / "shared" / "data" \
+        / "spider_radiological_gradings.csv"
+    if not spider.exists():
+        spider = Path("/work/shared/data/spider_radiological_gradings.csv")
+    result = run("validate", str(spider), "--mapping", "examples/spider_mapping.yaml")
+    assert result.exit_code == 2
+    assert "level <- IVD label" in result.output
+    assert "17 required columns absent (age, sex" in result.output
+
+
+def test_cohort_generate_is_deterministic(tmp_path):
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    for path in (a, b):
+        result = run("cohort", "generate", "--n", "500", "--seed", "9", "--out", str(path))
+        assert result.exit_code == 0, result.output
+    assert a.read_bytes() == b.read_bytes()
+    assert run("validate", str(a), "--purpose", "training").exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--out", "{tmp}/c.txt"], "unsupported output type '.txt'"),
+    (["--out", "{tmp}/missing/c.csv"], "folder does not exist"),
+    (["--out", "{tmp}/c.csv", "--preset", "nope"], "nope"),
+])
+def test_cohort_generate_bad_options_write_nothing(tmp_path, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
+    result = run("cohort", "generate", "--n", "50", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not list(tmp_path.rglob("c.*"))
+
+
+def test_cohort_check_passes_for_the_default_preset():
+    result = run("cohort", "check", "--n", "60000")
+    assert result.exit_code == 0, result.output
+    assert "targets met" in result.output
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"resorbed": False, "drop_outcomes": True}, "no events"),
+    ({"drop_outcomes": True, "no_label": True}, "no row has an observed outcome"),
+])
+def test_train_refuses_unusable_outcomes_and_registers_nothing(tmp_path, monkeypatch, change,
+                                                                message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    frame = make_cohort(n=200, seed=2).drop(columns=["volume_followup_mm3",
+                                                     "resorption_grade"])
+    if change.get("no_label"):
+        frame = frame.drop(columns=["resorbed"])
+    else:
+        frame = frame.assign(resorbed=change["resorbed"])
+    path = tmp_path / "hospital.csv"
+    frame.to_csv(path, index=False)
+    result = run("train", "--data", str(path), "--register")
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "mlartifacts").exists()
+
+
+def test_train_too_few_rows_for_the_folds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    frame = make_cohort(n=200, seed=2)
+    kept = frame[frame["surgery"].eq(False)]
+    frame = pd.concat([kept[kept["resorbed"].eq(True)].head(3),
+                       kept[kept["resorbed"].eq(False)].head(9)])
+    path = tmp_path / "tiny.csv"
+    frame.to_csv(path, index=False)
+    result = run("train", "--data", str(path))
+    assert result.exit_code == 2, result.output
+    assert "too few rows for 5 folds: 3 events and 9 non-events" in result.output
+
+
+def test_train_needs_exactly_one_data_source():
+    result = run("train")
+    assert result.exit_code == 2
+    assert "give either --data FILE or --synthetic N" in result.output
+
+
+def test_unknown_candidate(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("train", "--synthetic", "300", "--model", "svm")
+    assert result.exit_code == 2
+    assert "no candidate 'svm'" in result.output
+
+
+def test_frame_written_by_cli_reads_back(tmp_path):
+    path = tmp_path / "c.csv"
+    run("cohort", "generate", "--n", "100", "--out", str(path))
+    assert len(pd.read_csv(path)) == 100
