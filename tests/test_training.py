@@ -112,3 +112,20 @@ def test_small_data_gets_optimism_corrected_metrics(cohort, fast_params):
     assert result.evaluation.method.startswith("optimism-corrected bootstrap")
     assert {"apparent", "optimism"} <= set(result.evaluation.metrics.columns)
     assert "Riley minimum sample size" in result.sample_size.message
+
+
+def test_subgroup_table_is_aggregate_and_anonymises_sites(cohort):
+    from resorb.training import missingness_table, subgroup_table
+
+    frame = cohort.assign(site=np.where(np.arange(len(cohort)) % 2, "St Mary", "General"))
+    y = np.arange(len(frame)) % 3 == 0
+    p = np.linspace(0.1, 0.9, len(frame))
+    table = subgroup_table(frame, y.astype(int), p)
+    assert set(table["variable"]) == {"sex", "age band", "level", "site"}
+    assert set(table.loc[table["variable"] == "site", "subgroup"]) == {"site 1", "site 2"}
+    assert "St Mary" not in table.to_csv()
+    sexes = table[table["variable"] == "sex"]
+    assert sexes["rows"].sum() == len(frame)
+    miss = missingness_table(cohort)
+    assert miss.set_index("variable").loc["rim_enhancement", "missing_means"] == \
+        "no contrast given"

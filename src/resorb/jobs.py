@@ -144,12 +144,33 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
         tracking.log_evaluation(result.evaluation)
         tracking.log_figures({model: result.evaluation})
         tracking.log_text(result.data.account(), "validation/data_account.txt")
+        _log_aggregates(result.data.frame, result.data.y, result.oof)
         model_uri, version = _log_final_model(result, data, params, tp.decision_threshold,
                                               register, strict)
         run_id = tracking.active_run_id()
     board = result.evaluation.metrics.assign(candidate=model)
     return JobResult(run_id, board, model, model_uri, version, result.data.account(),
                      result.sample_size.message, uri)
+
+
+def _log_aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> None:
+    """Subgroup performance, missingness and data aggregates (no rows, no identifiers)."""
+    import numpy as np
+
+    from resorb import tracking
+    from resorb.training import missingness_table, subgroup_table
+
+    if np.isfinite(oof).all():
+        tracking.log_table(subgroup_table(frame, y, oof), "validation/subgroups.csv")
+    tracking.log_table(missingness_table(frame), "data/missingness.csv")
+    summary = {"rows": len(frame), "events": int(np.sum(y)),
+               "prevalence": round(float(np.mean(y)), 4)}
+    if "site" in frame and frame["site"].notna().any():
+        summary["sites"] = int(frame["site"].nunique())
+    if "baseline_date" in frame and frame["baseline_date"].notna().any():
+        dates = pd.to_datetime(frame["baseline_date"])
+        summary["baseline_period"] = f"{dates.min():%Y-%m} to {dates.max():%Y-%m}"
+    tracking.log_table(pd.DataFrame([summary]), "data/summary.csv")
 
 
 def model_input_frame(result: Any) -> pd.DataFrame:
@@ -194,6 +215,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
         tracking.log_table(comp.differences, "paired_differences.csv")
         tracking.log_figures(comp.evaluations)
         tracking.log_text(comp.data.account(), "validation/data_account.txt")
+        _log_aggregates(comp.data.frame, comp.y, comp.oof[comp.champion])
         if progress:
             progress(f"champion {comp.champion}: fitting on all {len(comp.y):,} rows")
         champion = train_candidate(data.frame, comp.champion, params, seed=seed,

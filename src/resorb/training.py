@@ -362,3 +362,59 @@ def compare_candidates(
         data=data,
         y=data.y,
     )
+
+
+def _age_band(age: pd.Series) -> pd.Series:
+    bands = pd.cut(age.astype(float), [17, 30, 40, 50, 60, 101],
+                   labels=["18-30", "31-40", "41-50", "51-60", "61+"])
+    return bands.astype(object)
+
+
+def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray,
+                   min_rows: int = 30) -> pd.DataFrame:
+    """Discrimination and calibration per subgroup (sex, age band, level, site).
+
+    Aggregates only: one row per subgroup with rows, events, mean predicted and observed
+    resorption, their ratio (O/E), AUROC and calibration slope; subgroups below ``min_rows``
+    rows, or with one outcome class, get no AUROC or slope.
+    """
+    groupings = {"sex": frame.get("sex"), "age band": _age_band(frame["age"])
+                 if "age" in frame else None, "level": frame.get("level")}
+    if "site" in frame and frame["site"].notna().any():
+        # site names are identifiers: report them as anonymous site numbers
+        codes, _ = pd.factorize(frame["site"], sort=True)
+        groupings["site"] = pd.Series([f"site {c + 1}" if c >= 0 else None for c in codes],
+                                      index=frame.index)
+    rows = []
+    for variable, values in groupings.items():
+        if values is None:
+            continue
+        v = pd.Series(values).reset_index(drop=True)
+        for level in sorted(v.dropna().unique(), key=str):
+            mask = (v == level).to_numpy()
+            n, events = int(mask.sum()), int(y[mask].sum())
+            row = {"variable": variable, "subgroup": str(level), "rows": n, "events": events,
+                   "observed": events / n if n else np.nan,
+                   "predicted": float(p[mask].mean()) if n else np.nan,
+                   "auroc": np.nan, "calibration_slope": np.nan}
+            row["o_e_ratio"] = row["observed"] / row["predicted"] if n else np.nan
+            if n >= min_rows and 0 < events < n:
+                row["auroc"] = validation.auroc(y[mask], p[mask])
+                row["calibration_slope"] = validation.calibration_intercept_slope(
+                    y[mask], p[mask])[1]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def missingness_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Share of missing values per predictor (aggregates only), with what missing means."""
+    from resorb import schema
+
+    rows = []
+    for col in schema.COLUMNS:
+        if not col.is_feature:
+            continue
+        share = float(frame[col.name].isna().mean()) if col.name in frame else 1.0
+        rows.append({"variable": col.name, "missing_pct": round(100 * share, 1),
+                     "missing_means": col.missing_means})
+    return pd.DataFrame(rows)
