@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv pip install --python $(BIN)/python --quiet
 OUT    := out
 
-.PHONY: setup demo reference test lint bench lock clean
+.PHONY: setup system-deps demo reference test lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv with the pinned dependencies
+
+# Headless Chromium for the report's browser test, and Java for Spark (Debian packages).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    echo "installing Debian's chromium (browser test of the report)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v java >/dev/null 2>&1 || { \
+	    echo "installing a Java runtime (Spark scoring)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
 demo: setup  ## cohort -> fidelity -> validate -> compare -> register -> promote -> export
 	@mkdir -p $(OUT)
@@ -34,7 +43,7 @@ reference: setup
 	$(BIN)/resorb models promote latest --alias champion
 	$(BIN)/resorb models export --alias champion --to models --name reference
 
-test: setup  ## lint and run every test
+test: setup system-deps  ## lint and run every test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 
