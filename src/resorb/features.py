@@ -213,3 +213,26 @@ def feature_variable(feature: str) -> str:
 def horizon_features(feature_names: Iterable[str]) -> list[str]:
     """Output features derived from the horizon (constrained to a non-negative effect)."""
     return [f for f in feature_names if feature_variable(f) == HORIZON]
+
+
+def dictionary_example(n_rows: int = 2) -> pd.DataFrame:
+    """Model input built from the data dictionary alone (typical values, no patient's data).
+
+    Used as MLflow's input example and to infer the model signature, so that no training
+    row is ever stored with a model.
+    """
+    values: dict[str, list[object]] = {}
+    for name in schema.FEATURES:
+        col = schema.BY_NAME[name]
+        if col.categories:
+            cats = list(col.categories)
+            values[name] = [cats[i % len(cats)] for i in range(n_rows)]
+        elif col.kind is Kind.BOOLEAN:
+            values[name] = [float(i % 2) for i in range(n_rows)]
+        else:
+            lo = col.minimum if col.minimum is not None else 0.0
+            hi = col.maximum if col.maximum is not None else lo + 100.0
+            mid = float(round((lo + hi) / 2)) if name != HORIZON else 180.0
+            values[name] = [mid] * n_rows
+    return model_input(pd.DataFrame(values))
+

@@ -91,14 +91,32 @@ def _metadata(result: Any, source: Any, params: Params, threshold: float) -> dic
 
 
 def _ranges(X: pd.DataFrame) -> dict[str, Any]:
+    """What the model was trained on, as aggregates: the central 98% of each number (1st and
+    99th percentiles, rounded outwards to 2 significant digits, so that no single patient's
+    value is stored) and the categories seen."""
+    import numpy as np
+
     out: dict[str, Any] = {}
     for name in X.columns:
         s = X[name]
         if pd.api.types.is_numeric_dtype(s.dtype):
-            out[name] = [float(s.min()), float(s.max())] if s.notna().any() else None
+            if not s.notna().any():
+                out[name] = None
+                continue
+            lo, hi = (float(v) for v in s.quantile([0.01, 0.99]))
+            out[name] = [_round_out(lo, np.floor), _round_out(hi, np.ceil)]
         else:
             out[name] = sorted(str(v) for v in s.dropna().unique())
     return out
+
+
+def _round_out(x: float, how: Any) -> float:
+    import math
+
+    if x == 0 or not math.isfinite(x):
+        return x
+    step = 10 ** (math.floor(math.log10(abs(x))) - 1)
+    return float(how(x / step) * step)
 
 
 def _log_final_model(result: Any, data: TrainingData, params: Params, threshold: float,

@@ -121,23 +121,30 @@ def log_figures(evaluations: dict[str, Any]) -> None:
 
 
 def log_model(model: Any, X_example: pd.DataFrame, metadata: dict[str, Any]) -> Any:
-    """Log a fitted pipeline as a pyfunc model (from code) with its input signature."""
+    """Log a fitted pipeline as a pyfunc model (from code) with its input signature.
+
+    ``X_example`` only gives the column dtypes; the logged example is built from the data
+    dictionary (:func:`resorb.features.dictionary_example`), so no patient row is stored.
+    """
     from mlflow.models import infer_signature
 
+    from resorb.features import dictionary_example
     from resorb.models import predict_resorption
     from resorb.serialization import save_estimator
 
+    # the example and the signature come from the data dictionary, never from training rows
+    example = dictionary_example().astype({c: X_example[c].dtype for c in X_example.columns})
     with tempfile.TemporaryDirectory() as tmp:
         path = save_estimator(model, Path(tmp) / "model.skops")
         meta = Path(tmp) / "resorb.json"
         meta.write_text(json.dumps(metadata, indent=2, default=str))
-        preds = predict_resorption(model, X_example)
-        signature = infer_signature(X_example, preds)
+        preds = predict_resorption(model, example)
+        signature = infer_signature(example, preds)
         code = Path(__file__).with_name("mlflow_model.py")
         with warnings.catch_warnings():
             # MLflow compares the example's columns with a range (deprecated in pandas 3)
             warnings.filterwarnings("ignore", message="Operation with range is deprecated")
-            return _log_pyfunc(code, path, meta, signature, X_example)
+            return _log_pyfunc(code, path, meta, signature, example)
 
 
 def _log_pyfunc(code: Path, path: Path, meta: Path, signature: Any, X_example: pd.DataFrame):
