@@ -397,10 +397,12 @@ class _ScoreProgress:
                              console=Console(stderr=True), transient=True)
         self._bar.start()
         task = self._bar.add_task("scoring", total=None, of="", rate="")
-        start = time.perf_counter()
+        start = [time.perf_counter()]
 
         def update(done: int, total: int | None) -> None:
-            rate = done / max(time.perf_counter() - start, 1e-9)
+            if done == 0:  # the model is loaded: rows/s counts from here
+                start[0] = time.perf_counter()
+            rate = done / max(time.perf_counter() - start[0], 1e-9)
             self._bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s",
                              of=f" of {total:,}" if total else "")
 
@@ -494,3 +496,33 @@ def score(
         common = "; ".join(f"{why} ({n:,})" for why, n in summary.rejections)
         err(f"rejected rows, commonest reasons: {common}")
     raise typer.Exit(summary.exit_code)
+
+
+# -------------------------------------------------------------------------------- report
+@app.command("report")
+@domain_errors
+def report_cmd(
+    model: Annotated[str | None, typer.Option(
+        help="Registry URI of the model: models:/resorb@champion, models:/resorb/3 or "
+             "runs:/ID/model.", show_default="models:/resorb@champion")] = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", help="MLflow run id whose model to report on (instead of --model).")] = None,
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Table in the data dictionary to compute SHAP explanations on; needed "
+                       "for a model trained on real data (a synthetic model is explained on a "
+                       "fresh synthetic cohort).")] = None,
+) -> None:
+    """Write a model report a clinical reviewer can read: one self-contained HTML file.
+
+    Intended use, data, label rule, sample size, discrimination and calibration with
+    intervals, curves, subgroups, SHAP, the leaderboard and the TRIPOD+AI checklist; also
+    logged to the model's MLflow run as report/report.html.
+    """
+    from resorb.report import make_report
+
+    result = make_report(model=model, run=run, out=out, data=data)
+    typer.echo(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB) for {result.model} "
+               f"in {result.seconds:.1f} s")
+    if result.logged_as:
+        typer.echo(f"logged to run {result.run_id} as {result.logged_as}")

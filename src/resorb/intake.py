@@ -412,7 +412,7 @@ def conform_rows(df: pd.DataFrame,
         if col.name not in df.columns:
             continue
         raw = df[col.name]
-        values, problems, bad = _conform_column(raw, col, purpose)
+        values, problems, bad = _conform_by_value(raw, col, purpose)
         out[col.name] = values
         if problems:
             for rows, text in _row_reasons(raw, col, problems, bad):
@@ -486,3 +486,25 @@ def _row_reasons(raw: pd.Series, col: Column, problems: list[Problem],
     if not covered.all():  # defensive: a rule this function does not know
         out.append((rows[~covered], f"{col.name}: invalid value"))
     return out
+
+
+def _conform_by_value(raw: pd.Series, col: Column,
+                      purpose: Purpose) -> tuple[pd.Series, list[Problem], np.ndarray]:
+    """:func:`_conform_column` on the distinct cells of a text column, spread back to rows.
+
+    Every rule is a function of the cell alone, so checking each distinct text once gives the
+    same values and bad rows; category, boolean and date columns hold a few distinct texts
+    in millions of rows. Problem counts and row numbers refer to the distinct values (the
+    caller only uses their rules).
+    """
+    typed = (pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype)
+             or pd.api.types.is_datetime64_any_dtype(raw.dtype))
+    if typed or len(raw) < 1000:
+        return _conform_column(raw, col, purpose)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+    if len(uniques) * 4 > len(raw):
+        return _conform_column(raw, col, purpose)
+    distinct = pd.Series(uniques, dtype=raw.dtype)
+    values, problems, bad = _conform_column(distinct, col, purpose)
+    spread = values.iloc[codes].set_axis(raw.index)
+    return spread.rename(col.name), problems, bad[codes]

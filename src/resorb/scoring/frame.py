@@ -1,0 +1,370 @@
+"""Scoring a frame of follow-up candidates: validate, predict, explain, decide. No files.
+
+:func:`score_frame` is a pure function from a table of candidates (canonical column names,
+raw or typed cells) to the output table, one row per input row in the same order. A row
+that breaks a rule of the data dictionary is never dropped: it comes out ``rejected`` with
+its reasons. Red flags override the model: a patient with cauda equina syndrome or a
+progressive motor deficit is never offered watchful waiting, whatever the probability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import Field, ValidationError, model_validator
+
+from resorb import schema
+from resorb.config import Frozen, Params
+from resorb.errors import ConfigError, DataValidationError
+from resorb.features import HORIZON, model_input
+from resorb.intake import conform, conform_rows
+from resorb.schema import Role
+from resorb.scoring.model import LoadedModel
+
+Predictor = Callable[[pd.DataFrame], np.ndarray]
+
+#: columns scoring reads; outcomes and synthetic truth are ignored (they do not exist yet)
+USED_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in schema.COLUMNS if c.role not in (Role.OUTCOME, Role.SYNTHETIC))
+SCORED, REJECTED = "scored", "rejected"
+NOT_SCORED = "not scored: the input breaks the data dictionary (see reason)"
+
+
+class RiskBands(Frozen):
+    """Bands of P(resorption): ``labels[i]`` for ``cuts[i-1] <= p < cuts[i]``."""
+
+    cuts: tuple[float, ...] = (0.3, 0.6)
+    labels: tuple[str, ...] = ("low", "intermediate", "high")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskBands:
+        if len(self.labels) != len(self.cuts) + 1:
+            raise ValueError(f"needs one label more than cut-points; got {len(self.cuts)} "
+                             f"cuts and {len(self.labels)} labels")
+        if any(not 0 < c < 1 for c in self.cuts) or list(self.cuts) != sorted(set(self.cuts)):
+            raise ValueError(f"cuts must increase strictly within (0, 1); got {list(self.cuts)}")
+        return self
+
+    def band_index(self, p: np.ndarray) -> np.ndarray:
+        """Position in ``labels`` of each probability's band, shape of ``p``."""
+        return np.searchsorted(self.cuts, p, side="right").astype(np.int64)
+
+
+class ScoringParams(Frozen):
+    """The ``scoring`` section of params.yaml."""
+
+    horizon_days: int = Field(default=180, ge=1, le=3650)
+    explain: int = Field(default=3, ge=0)
+    chunk_rows: int = Field(default=200_000, ge=1)
+    risk_bands: RiskBands = RiskBands()
+    max_background: int = Field(default=200, ge=1)
+
+
+def scoring_params(params: Params | None = None) -> ScoringParams:
+    """Validate the ``scoring`` section of params.yaml (defaults when ``params`` is None).
+
+    Raises
+    ------
+    ConfigError
+        A value breaks its constraint; the message names the key.
+    """
+    if params is None:
+        return ScoringParams()
+    try:
+        return ScoringParams.model_validate(params.scoring)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"params.yaml 'scoring.{where}': {first['msg']}") from None
+
+
+def output_columns(identifiers: Sequence[str], explain_k: int) -> list[str]:
+    """Columns of the scored table, in order."""
+    return [*identifiers, "p_resorption", "risk_band", "eligible_for_waiting",
+            "eligibility_reason", *(f"reason_{i}" for i in range(1, explain_k + 1)),
+            "out_of_range", "model_name", "model_version", "horizon_days", "status", "reason"]
+
+
+def check_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """Check a table's header for scoring; returns the columns scoring ignores.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The header (canonical names, after any mapping).
+
+    Returns
+    -------
+    tuple of str
+        Columns that are not read: unknown to the dictionary, outcomes, synthetic truth.
+
+    Raises
+    ------
+    DataValidationError
+        A required column is absent or a column is given twice (the report says which).
+    """
+    return _check_header(tuple(str(c) for c in columns))
+
+
+@lru_cache(maxsize=32)
+def _check_header(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`check_columns`, once per distinct header (every chunk of a file shares one)."""
+    _, report = conform(pd.DataFrame(columns=pd.Index(columns)), purpose="scoring",
+                        allow_unknown=True)
+    if not report.ok:
+        raise DataValidationError(report)
+    return tuple(c for c in columns if c not in USED_COLUMNS)
+
+
+def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | None = None,
+                explain_k: int | None = None, params: ScoringParams | None = None, *,
+                background: pd.DataFrame | None = None, predict: Predictor | None = None,
+                rejected: pd.Series | None = None) -> pd.DataFrame:
+    """Score follow-up candidates: P(resorption), band, eligibility for waiting, reasons.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, n_columns)
+        Candidates with the dictionary's column names (text cells as read from CSV, or typed
+        columns); not modified. Outcome, synthetic and unknown columns are ignored.
+    model : LoadedModel
+        From :func:`resorb.scoring.load_model`.
+    horizon_days : int, optional
+        Horizon asked about, in days, for rows whose ``followup_days`` cell is empty or
+        absent (default ``params.horizon_days``, 180).
+    explain_k : int, optional
+        Reasons per scored row (``reason_1`` ..); 0 for none (default ``params.explain``).
+    params : ScoringParams, optional
+        Bands and defaults; ``ScoringParams()`` when None.
+    background : DataFrame, optional
+        Reference rows (model input) for explaining a linear model; without it the scored
+        rows of ``frame`` are their own reference, so pass a fixed sample to make reasons
+        independent of how a file is cut into chunks. Tree models explain against their
+        training distribution and ignore it.
+    predict : callable, optional
+        ``predict(X) -> P(resorption)`` for model input ``X``; default ``model.predict``
+        (e.g. a Spark UDF instead).
+    rejected : Series of str, optional
+        Per-row reasons, from earlier steps (e.g. a mapping's filter), to reject rows
+        whatever their values (``""``: no objection; otherwise it replaces the row's
+        validation problems); aligned with ``frame``.
+
+    Returns
+    -------
+    DataFrame of shape (n_rows, len(output_columns(...)))
+        Identifiers present in ``frame`` (passed through), ``p_resorption`` (float, missing
+        when rejected), ``risk_band``, ``eligible_for_waiting`` (bool), ``eligibility_reason``,
+        ``reason_1..k`` (``"rim_enhancement = complete: +0.18"``, probability points),
+        ``out_of_range`` (inputs outside the training ranges, ``""`` when none),
+        ``model_name``, ``model_version``, ``horizon_days`` (days, missing when rejected),
+        ``status`` (scored / rejected) and ``reason`` (why rejected, ``""`` when scored).
+        Same index as ``frame``.
+
+    Raises
+    ------
+    DataValidationError
+        A required column is absent (a usage error: no row could be scored).
+    """
+    params = params or ScoringParams()
+    horizon = params.horizon_days if horizon_days is None else int(horizon_days)
+    k = params.explain if explain_k is None else int(explain_k)
+    n = len(frame)
+    canonical, reasons, days, X = prepare_rows(frame, model, horizon, rejected)
+    ok = reasons == ""
+    rows = np.flatnonzero(ok)
+    p_valid = np.asarray((predict or model.predict)(X), dtype=float) if len(X) else np.empty(0)
+
+    idx = frame.index
+    # position of each output row among the scored rows; -1 for a rejected row
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[rows] = np.arange(rows.size)
+    p = np.full(n, np.nan)
+    p[rows] = p_valid
+    band = np.full(n, -1, dtype=np.int64)
+    band[rows] = params.risk_bands.band_index(p_valid)
+    eligible, why_code, why_text = _eligibility(canonical, rows, p_valid,
+                                                model.decision_threshold)
+    eligible_all = np.zeros(n, dtype=bool)
+    eligible_all[rows] = eligible
+    why = np.full(n, len(why_text), dtype=np.int64)
+    why[rows] = why_code
+    out_range = np.full(n, "", dtype=object)
+    out_range[rows] = out_of_range(X, model.training_ranges)
+
+    out: dict[str, Any] = {c: frame[c] for c in schema.IDENTIFIERS if c in frame.columns}
+    out["p_resorption"] = p
+    out["risk_band"] = _labels(band, params.risk_bands.labels, idx)
+    out["eligible_for_waiting"] = eligible_all
+    out["eligibility_reason"] = _labels(why, [*why_text, NOT_SCORED], idx)
+    if k:
+        top = _top_reasons(model, X, k, background)
+        for name in top.columns:
+            cells = pa.array(top[name]).take(pa.array(pos, mask=pos < 0))
+            out[name] = pd.Series(cells, index=idx, dtype="str")
+    out["out_of_range"] = _text(out_range, idx)
+    out["model_name"] = _labels(np.zeros(n, dtype=np.int64), [model.name], idx)
+    out["model_version"] = _labels(np.zeros(n, dtype=np.int64), [model.version], idx)
+    horizon_out = pd.array(np.rint(days), dtype="Int64")
+    horizon_out[~ok] = pd.NA
+    out["horizon_days"] = horizon_out
+    out["status"] = _labels((~ok).astype(np.int64), [SCORED, REJECTED], idx)
+    out["reason"] = _text(reasons, idx)
+    return pd.DataFrame(out, index=idx)
+
+
+def _labels(codes: np.ndarray, labels: Sequence[str], index: pd.Index) -> pd.Series:
+    """``labels[codes]`` as a ``str`` Series (code -1: missing), built in Arrow."""
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
+                                         pa.array(list(labels), type=pa.string()))
+    return pd.Series(arr.dictionary_decode(), index=index, dtype="str")
+
+
+def _text(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """An object array of mostly repeated strings as a ``str`` Series."""
+    codes, uniques = pd.factorize(values)
+    return _labels(codes.astype(np.int64), [str(u) for u in uniques], index)
+
+
+def prepare_rows(frame: pd.DataFrame, model: LoadedModel, horizon_days: int,
+                 rejected: pd.Series | None = None
+                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Validate candidates row by row and build the model input of the valid ones.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, n_columns)
+        As for :func:`score_frame`; not modified.
+    model : LoadedModel
+    horizon_days : int
+        Horizon for rows without a ``followup_days`` value, in days.
+    rejected : Series of str, optional
+        As for :func:`score_frame`.
+
+    Returns
+    -------
+    canonical : DataFrame of shape (n_rows, n_used_columns)
+        Coerced values (invalid cells missing).
+    reasons : ndarray of str, shape (n_rows,)
+        Why each row is rejected; ``""`` for rows to score.
+    days : ndarray of float, shape (n_rows,)
+        Horizon of each row: its ``followup_days`` where given, else ``horizon_days``.
+    X : DataFrame of shape (n_valid_rows, n_features)
+        Model input of the rows to score, in order.
+
+    Raises
+    ------
+    DataValidationError
+        A required column is absent, or a column is given twice.
+    """
+    check_columns(frame.columns)
+    canonical, problems = conform_rows(frame[[c for c in USED_COLUMNS if c in frame.columns]],
+                                       purpose="scoring")
+    reasons = problems.to_numpy(dtype=object)
+    if rejected is not None:
+        extra = rejected.to_numpy(dtype=object)
+        reasons = np.where(extra == "", reasons, extra)
+    rows = np.flatnonzero(reasons == "")
+    days = np.full(len(frame), float(horizon_days))
+    if HORIZON in canonical.columns:
+        given = canonical[HORIZON].to_numpy(dtype=float, na_value=np.nan)
+        days = np.where(np.isnan(given), days, given)
+    valid = canonical if rows.size == len(canonical) else canonical.iloc[rows]
+    valid = valid.assign(**{HORIZON: days[rows]})
+    return canonical, reasons, days, model_input(valid, columns=model.features)
+
+
+def _eligibility(canonical: pd.DataFrame, rows: np.ndarray, p: np.ndarray,
+                 threshold: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Eligibility for watchful waiting of the scored rows, and its reason (code, texts).
+
+    Red flags override the model: a flagged row is never eligible, whatever ``p``.
+    """
+    flags = [c for c in schema.columns_with_role(Role.RED_FLAG) if c.name in canonical.columns]
+    texts = [f"P(resorption) at or above the decision threshold {threshold:g}",
+             f"P(resorption) below the decision threshold {threshold:g}"]
+    code = np.where(p >= threshold, 0, 1)
+    flag_bits = np.zeros(len(p), dtype=np.int64)
+    for bit, col in enumerate(flags):
+        hit = canonical[col.name].to_numpy(dtype=bool, na_value=False)[rows]
+        flag_bits |= hit.astype(np.int64) << bit
+    for combo in range(1, 2 ** len(flags)):
+        hit = flag_bits == combo
+        if hit.any():
+            words = " and ".join(c.description.lower() for bit, c in enumerate(flags)
+                                 if combo >> bit & 1)
+            code[hit] = len(texts)
+            texts.append(f"red flag: {words}; needs urgent surgical assessment, "
+                         f"not watchful waiting")
+    return (code == 0) & (flag_bits == 0), code, texts
+
+
+def _top_reasons(model: LoadedModel, X: pd.DataFrame, k: int,
+                 background: pd.DataFrame | None) -> pd.DataFrame:
+    names = [f"reason_{i}" for i in range(1, k + 1)]
+    if len(X) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in names})
+    from resorb.explain import explain, top_reasons
+
+    ref = background if (model.is_linear and background is not None and len(background)) \
+        else None
+    expl = explain(model.estimator, X, background=ref)
+    return top_reasons(expl, min(k, expl.values.shape[1])).reindex(columns=names)
+
+
+def out_of_range(X: pd.DataFrame, ranges: Mapping[str, Any]) -> np.ndarray:
+    """Which inputs of each row lie outside the ranges the model was trained on.
+
+    Parameters
+    ----------
+    X : DataFrame of shape (n_rows, n_features)
+        Model input (:func:`resorb.features.model_input`).
+    ranges : mapping
+        ``{column: [min, max]}`` for numbers, ``{column: [categories]}`` for categories, as
+        in a model's ``resorb.json``; columns without a range are not checked.
+
+    Returns
+    -------
+    ndarray of str, shape (n_rows,)
+        e.g. ``"herniation_volume_mm3 (25000 > 18950), level (L1-L2 not seen in training)"``;
+        ``""`` when every input lies within its range. Missing values are never out of range.
+    """
+    text = np.full(len(X), "", dtype=object)
+    for name, allowed in ranges.items():
+        if name not in X.columns or not allowed:
+            continue
+        values = X[name]
+        if pd.api.types.is_numeric_dtype(values.dtype) and len(allowed) == 2 \
+                and all(isinstance(v, int | float) for v in allowed):
+            lo, hi = float(allowed[0]), float(allowed[1])
+            x = values.to_numpy(dtype=float, na_value=np.nan)
+            for mask, sign, bound in ((x < lo, "<", lo), (x > hi, ">", hi)):
+                idx = np.flatnonzero(mask)
+                if idx.size:
+                    codes, uniques = pd.factorize(x[idx])
+                    words = np.array([f"{name} ({_number(u)} {sign} {_number(bound)})"
+                                      for u in uniques], dtype=object)
+                    _append(text, idx, words[codes])
+        else:
+            seen = [str(v) for v in allowed]
+            mask = values.notna().to_numpy() & ~values.isin(seen).to_numpy()
+            idx = np.flatnonzero(mask)
+            if idx.size:
+                codes, uniques = pd.factorize(values.iloc[idx].astype(object))
+                words = np.array([f"{name} ({u} not seen in training)" for u in uniques],
+                                 dtype=object)
+                _append(text, idx, words[codes])
+    return text
+
+
+def _append(text: np.ndarray, idx: np.ndarray, words: np.ndarray) -> None:
+    current = text[idx]
+    text[idx] = np.where(current == "", words, current + ", " + words)
+
+
+def _number(v: float) -> str:
+    return f"{int(v)}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:.6g}"

@@ -1,0 +1,234 @@
+"""The model a scoring run uses: found, loaded once, described.
+
+An exported model folder (``resorb models export``: ``MLmodel``, ``artifacts/model.skops``,
+``artifacts/resorb.json``) is read directly, without importing MLflow: the skops file through
+the reviewed allow-list of :mod:`resorb.serialization`, the metadata as JSON. A registry URI
+(``models:/resorb@champion``, ``models:/resorb/3``, ``runs:/<id>/model``) is first downloaded
+through :mod:`resorb.tracking` (the only module that imports MLflow) into a temporary folder,
+then read the same way, so both paths score with the very same estimator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resorb import schema
+from resorb.errors import InputError, ModelNotFoundError
+
+DEFAULT_MODEL_URI = "models:/resorb@champion"
+#: the SQLite store :mod:`resorb.tracking` creates in the working folder (its DEFAULT_DB)
+TRACKING_DB = "mlflow.db"
+REFERENCE_FOLDER = Path("models") / "reference"
+_URI_SCHEMES = ("models:/", "runs:/")
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A fitted resorb estimator and what is known about it.
+
+    Attributes
+    ----------
+    estimator : fitted scikit-learn estimator
+        With ``predict_proba``; a candidate of :mod:`resorb.models`.
+    metadata : mapping
+        The model's ``resorb.json``: candidate, trained_on, label_rule, decision_threshold,
+        metrics, training_ranges (``{column: [min, max]}`` or a list of categories).
+    name, version : str
+        Registered name and version (``"resorb"``, ``"3"``); for an unregistered folder the
+        candidate and ``""``.
+    source : str
+        What was asked for: the URI or the folder.
+    folder : Path
+        A local MLflow model folder holding the same model (for Spark).
+    features : tuple of str
+        Model input columns, in the order the estimator was fitted on.
+    """
+
+    estimator: Any
+    metadata: Mapping[str, Any]
+    name: str
+    version: str
+    source: str
+    folder: Path
+    features: tuple[str, ...]
+
+    @property
+    def decision_threshold(self) -> float:
+        """P(resorption) from which watchful waiting is offered (the model's own, else 0.5)."""
+        return float(self.metadata.get("decision_threshold", 0.5))
+
+    @property
+    def training_ranges(self) -> Mapping[str, Any]:
+        """``{column: [min, max]}`` for numbers, ``{column: [categories]}`` for categories."""
+        return self.metadata.get("training_ranges") or {}
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether the final estimator is linear (its explanations need a reference sample)."""
+        est = self.estimator
+        fitted = getattr(est, "calibrated_classifiers_", None)
+        if fitted:
+            est = fitted[0].estimator
+        final = getattr(est, "named_steps", {}).get("model", est)
+        return hasattr(final, "coef_")
+
+    def describe(self) -> str:
+        """One line naming the model, e.g. ``resorb version 3 (random_forest, trained on ...)``."""
+        who = f"{self.name} version {self.version}" if self.version else self.name
+        what = ", ".join(str(v) for v in (self.metadata.get("candidate"),
+                                          self.metadata.get("trained_on")) if v)
+        return f"{who} ({what})" if what else who
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """P(resorption) per row of model input ``X``, shape (n_rows,)."""
+        from resorb.models import predict_resorption
+
+        return predict_resorption(self.estimator, X)
+
+
+def registry_available() -> bool:
+    """Whether a model registry is set up: ``$MLFLOW_TRACKING_URI`` or ``mlflow.db`` here."""
+    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or (Path.cwd() / TRACKING_DB).is_file()
+
+
+def default_model() -> str:
+    """The model scored with when none is named.
+
+    ``models:/resorb@champion`` when a registry is set up; otherwise the project's reference
+    predictor ``models/reference`` (looked up in the working folder, then the repository).
+
+    Raises
+    ------
+    ModelNotFoundError
+        No registry and no reference folder.
+    """
+    if registry_available():
+        return DEFAULT_MODEL_URI
+    import resorb
+
+    candidates = [Path.cwd() / REFERENCE_FOLDER,
+                  Path(resorb.__file__).resolve().parents[2] / REFERENCE_FOLDER]
+    for folder in candidates:
+        if (folder / "artifacts" / "model.skops").is_file():
+            return str(folder)
+    raise ModelNotFoundError(
+        f"no model to score with: no registry here (no {TRACKING_DB} in {Path.cwd()}, "
+        f"MLFLOW_TRACKING_URI unset) and no exported model at {candidates[0]} or "
+        f"{candidates[1]}; pass --model FOLDER, or train and export one (`resorb compare "
+        f"--synthetic 2000 --register`, `resorb models promote 1`, `resorb models export "
+        f"--to models`)")
+
+
+def load_model(model: str | os.PathLike[str] | None = None) -> LoadedModel:
+    """Load the model to score with.
+
+    Parameters
+    ----------
+    model : str or path-like, optional
+        ``models:/...`` or ``runs:/...`` URI (needs a registry), or an exported model folder;
+        ``None`` for :func:`default_model`.
+
+    Returns
+    -------
+    LoadedModel
+
+    Raises
+    ------
+    ModelNotFoundError
+        The URI or folder names no model, or a URI is given where there is no registry.
+    InputError
+        The model expects input columns that are not in the data dictionary.
+    """
+    target = default_model() if model is None else str(model)
+    if target.startswith(_URI_SCHEMES):
+        return _load_registered(target)
+    return _load_folder(Path(target), source=target)
+
+
+def _load_registered(uri: str) -> LoadedModel:
+    if not registry_available():
+        raise ModelNotFoundError(
+            f"{uri}: no model registry here (no {TRACKING_DB} in {Path.cwd()} and "
+            f"MLFLOW_TRACKING_URI unset); run from the folder that holds the registry, or "
+            f"pass --model with an exported model folder")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from resorb import tracking
+    from resorb.config import load_params
+
+    tracking.configure(load_params().tracking.get("uri"))
+    tmp = Path(tempfile.mkdtemp(prefix="resorb-model-"))
+    try:
+        loaded = _load_folder(tracking.export(uri, tmp / "model"), source=uri)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # the download lives as long as the model (Spark reads it), and is deleted with it
+    weakref.finalize(loaded, shutil.rmtree, tmp, True)
+    return loaded
+
+
+def _load_folder(folder: Path, source: str) -> LoadedModel:
+    from resorb.serialization import load_estimator
+
+    if not folder.exists():
+        raise ModelNotFoundError(f"no model at {source}: no such folder (give an exported "
+                                 f"model folder or a models:/ or runs:/ URI)")
+    skops = folder / "artifacts" / "model.skops"
+    if not skops.is_file():
+        raise ModelNotFoundError(f"{source} is not an exported resorb model: "
+                                 f"artifacts/model.skops is missing (see `resorb models export`)")
+    meta_file = folder / "artifacts" / "resorb.json"
+    metadata = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+    estimator = load_estimator(skops)
+    registered = _registered_meta(folder)
+    name = registered.get("model_name") or str(metadata.get("candidate") or folder.name)
+    version = str(registered.get("model_version") or "")
+    features = _features(estimator, metadata, folder)
+    foreign = [f for f in features if f not in schema.FEATURES]
+    if foreign:
+        raise InputError(
+            f"the model {source} expects input column{'s' * (len(foreign) != 1)} "
+            f"{', '.join(repr(f) for f in foreign)}, which {'are' if len(foreign) > 1 else 'is'}"
+            f" not in resorb's data dictionary, so no input file can supply "
+            f"{'them' if len(foreign) > 1 else 'it'}; was it trained by another resorb version?")
+    return LoadedModel(estimator=estimator, metadata=metadata, name=name, version=version,
+                       source=source, folder=folder, features=features)
+
+
+def _registered_meta(folder: Path) -> dict[str, Any]:
+    """``registered_model_meta`` (model_name, model_version) of a downloaded registered model."""
+    path = folder / "registered_model_meta"
+    if not path.is_file():
+        return {}
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _features(estimator: Any, metadata: Mapping[str, Any], folder: Path) -> tuple[str, ...]:
+    """Input columns: the estimator's fitted names, else the MLflow signature, else the ranges."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return tuple(str(n) for n in names)
+    mlmodel = folder / "MLmodel"
+    if mlmodel.is_file():
+        import yaml
+
+        signature = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}).get("signature")
+        if signature and signature.get("inputs"):
+            return tuple(str(c["name"]) for c in json.loads(signature["inputs"]))
+    if metadata.get("training_ranges"):
+        return tuple(metadata["training_ranges"])
+    return schema.FEATURES
