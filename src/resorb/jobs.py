@@ -83,6 +83,9 @@ def _metadata(result: Any, source: Any, params: Params, threshold: float) -> dic
 
     return {"candidate": result.name, "kind": result.spec.kind,
             "calibration": result.spec.calibration, "trained_on": source.describe(),
+            "data_source": {"kind": source.kind, "preset": source.preset, "seed": source.seed,
+                            "n": source.n_requested},
+            "seed": result.seed,
             "label_rule": params.label.model_dump(), "decision_threshold": threshold,
             "resorb_version": __version__,
             "metrics": dict(zip(result.evaluation.metrics["metric"],

@@ -294,6 +294,7 @@ def export(model_uri: str, to: str | os.PathLike[str]) -> Path:
             staging = target.with_name(f".{target.name}.partial")
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(local, staging)
+            staging.chmod(0o755)  # the download folder is private (0700); an export is not
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
     except MlflowException as exc:

@@ -99,6 +99,7 @@ class TrainResult:
     oof: np.ndarray
     sample_size: Any
     X_example: pd.DataFrame = field(repr=False)
+    seed: int = 0
 
 
 def make_folds(
@@ -261,6 +262,7 @@ def train_candidate(
         oof=oof,
         sample_size=sample,
         X_example=X.head(5),
+        seed=seed,
     )
 
 
@@ -330,6 +332,13 @@ def compare_candidates(
     champion = str(ranking["candidate"].iloc[0])
     diffs = []
     for name in chosen:
+        if name == champion:  # against itself: zero on every resample, no need to bootstrap
+            metrics = list(validation.METRICS)
+            zeros = np.zeros(len(metrics))
+            d = pd.DataFrame({"metric": metrics, "difference": zeros, "ci_low": zeros,
+                              "ci_high": zeros})
+            diffs.append(d.assign(candidate=name))
+            continue
         d = validation.paired_bootstrap_difference(
             data.y, oof[name], oof[champion], n_boot=tp.n_boot, seed=seed
         )

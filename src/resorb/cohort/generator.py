@@ -47,9 +47,10 @@ def simulate(n: int, seed: int, params: CohortParams) -> Simulation:
     b |= baseline.draw_symptoms(rng["symptoms"], params, n)
     b["followup_days"] = baseline.draw_followup(rng["followup"], params, n)
     eventual = outcome.eventual_probability(b, params)
-    b["true_resorption_probability"] = eventual * outcome.time_cdf(b["followup_days"], params)
+    latent = eventual * outcome.time_cdf(b["followup_days"], params)
+    b["true_resorption_probability"] = outcome.recorded_probability(b, params)
     strata = b["herniation_type"] * 2 + (b["migration_grade"] > 0)
-    b["resorbed"] = draws.bernoulli(rng["resorption"], b["true_resorption_probability"], n,
+    b["resorbed"] = draws.bernoulli(rng["resorption"], latent, n,
                                     systematic=params.sampling == "systematic", strata=strata)
     b["surgery"] = outcome.draw_surgery_day(rng["surgery"], b, params) < b["followup_days"]
     volume = outcome.draw_followup_volume(rng["volume"], b, params, b["resorbed"])
@@ -83,7 +84,9 @@ def make_cohort(n: int, seed: int, preset: str = "literature",
         nullable ``boolean`` dtype, ``baseline_date`` ``datetime64[ns]``. Operated rows
         (``surgery``) have no follow-up volume, ``resorbed`` or ``resorption_grade``;
         ``true_resorption_probability`` is the probability of resorption by ``followup_days``
-        in the absence of surgery.
+        in the absence of surgery, given what the row records (the rim of a patient given no
+        contrast is averaged over its distribution given type and migration), so that it is
+        the best any model of the recorded columns can do.
 
     Raises
     ------

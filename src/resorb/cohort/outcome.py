@@ -12,7 +12,7 @@ from scipy.special import expit, logit, ndtr
 
 from resorb.cohort import draws
 from resorb.cohort.baseline import Arrays, measured
-from resorb.cohort.params import RIMS, TYPES, CohortParams
+from resorb.cohort.params import RIMS, TYPES, CohortParams, distribution
 
 DAYS_PER_YEAR = 365.25
 MAX_VOLUME_FOLLOWUP = 40000.0
@@ -51,6 +51,30 @@ def eventual_probability(b: Arrays, params: CohortParams) -> np.ndarray:
     """Probability that the herniation ever resorbs without surgery."""
     eta = params.resorption.intercept + sum(logit_contributions(b, params).values())
     return expit(eta)
+
+
+def recorded_probability(b: Arrays, params: CohortParams) -> np.ndarray:
+    """P(resorbed by ``followup_days``) given what the row records.
+
+    Where contrast was given the rim is seen and this is the generator's probability; where
+    it was not, the latent rim is averaged over its distribution given herniation type and
+    migration (the one it was drawn from). So the labels, drawn from the latent probability,
+    have exactly this expectation given the recorded rim: the best any model of the
+    recorded columns can do (up to the volume reading error, which it keeps).
+    """
+    img = params.imaging
+    by_type = np.array([distribution(img.rim_enhancement[t], RIMS) for t in TYPES])
+    migrated = distribution(img.rim_enhancement["migrated"], RIMS)
+    prior = np.where((b["migration_grade"] > 0)[:, None], migrated,
+                     by_type[b["herniation_type"]])
+    n = len(b["herniation_type"])
+    averaged = np.zeros(n)
+    for code in range(len(RIMS)):
+        as_if = b | {"rim_latent": np.full(n, code)}
+        averaged += prior[:, code] * eventual_probability(as_if, params)
+    seen = b["contrast"].astype(bool)
+    eventual = np.where(seen, eventual_probability(b, params), averaged)
+    return eventual * time_cdf(b["followup_days"], params)
 
 
 def time_cdf(days: np.ndarray | float, params: CohortParams) -> np.ndarray:
