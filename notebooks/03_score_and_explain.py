@@ -9,6 +9,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 from resorb.cohort import make_cohort
 from resorb.explain import explain, global_importance
@@ -16,7 +17,8 @@ from resorb.features import model_input
 from resorb.scoring import load_model, score_frame
 
 N = int(os.environ.get("RESORB_NOTEBOOK_N", "2000"))
-model = load_model()
+# the shipped reference predictor (use load_model() for the registry champion)
+model = load_model(str(Path("..") / "models" / "reference"))
 print(model.describe())
 
 # %% [markdown]
