@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -82,13 +83,9 @@ def test_validate_missing_file(tmp_path):
 
 
 def test_validate_with_mapping_names_missing_clinical_columns():
-    from pathlib import Path
-
-    spider = Path(__file__).resolve().parents[2] / "shared" / "data" \
-        / "spider_radiological_gradings.csv"
-    if not spider.exists():
-        spider = Path("/work/shared/data/spider_radiological_gradings.csv")
-    result = run("validate", str(spider), "--mapping", "examples/spider_mapping.yaml")
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    result = run("validate", str(examples / "spider_radiological_gradings.csv"),
+                 "--mapping", str(examples / "spider_mapping.yaml"))
     assert result.exit_code == 2
     assert "level <- IVD label" in result.output
     assert "17 required columns absent (age, sex" in result.output
