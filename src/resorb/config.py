@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -53,6 +53,25 @@ class Params(Frozen):
     @classmethod
     def _none_is_empty(cls, v: Any) -> Any:
         return {} if v is None else v
+
+
+SectionT = TypeVar("SectionT", bound=BaseModel)
+
+
+def parse_section(model: type[SectionT], data: Any, section: str) -> SectionT:
+    """Validate one params.yaml section into its frozen model.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key, e.g. ``params.yaml 'training.folds': Input should be ...``.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in (section, *first["loc"]))
+        raise ConfigError(f"params.yaml '{where}': {first['msg']}") from None
 
 
 def params_path(path: str | os.PathLike[str] | None = None) -> Path:

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from resorb import validation
-from resorb.config import Frozen, Params
+from resorb.config import Frozen, Params, parse_section
 from resorb.errors import ConfigError, TrainingError
 from resorb.features import model_input
 from resorb.label import LabelledData, labelled_rows
@@ -63,12 +63,7 @@ class TrainingParams(Frozen):
 
 def training_params(params: Params) -> TrainingParams:
     """Parse and validate the ``training`` section."""
-    try:
-        return TrainingParams.model_validate(params.training)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"params.yaml training.{where}: {first['msg']}") from None
+    return parse_section(TrainingParams, params.training, "training")
 
 
 @dataclass(frozen=True)

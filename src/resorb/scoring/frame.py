@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from resorb import schema
-from resorb.config import Frozen, Params
-from resorb.errors import ConfigError, DataValidationError
+from resorb.config import Frozen, Params, parse_section
+from resorb.errors import DataValidationError
 from resorb.features import HORIZON, model_input
 from resorb.intake import conform, conform_rows
 from resorb.schema import Role
@@ -75,12 +75,7 @@ def scoring_params(params: Params | None = None) -> ScoringParams:
     """
     if params is None:
         return ScoringParams()
-    try:
-        return ScoringParams.model_validate(params.scoring)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"params.yaml 'scoring.{where}': {first['msg']}") from None
+    return parse_section(ScoringParams, params.scoring, "scoring")
 
 
 def output_columns(identifiers: Sequence[str], explain_k: int) -> list[str]:
