@@ -172,3 +172,18 @@ def test_frame_written_by_cli_reads_back(tmp_path):
     path = tmp_path / "c.csv"
     run("cohort", "generate", "--n", "100", "--out", str(path))
     assert len(pd.read_csv(path)) == 100
+
+
+def test_train_on_small_real_data_warns_with_both_numbers_and_strict_refuses(tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    path = tmp_path / "small.csv"
+    make_cohort(n=400, seed=5).to_csv(path, index=False)
+    result = run("train", "--data", str(path))
+    assert result.exit_code == 0, result.output
+    assert "warning: below the minimum sample size" in result.output
+    assert "Riley minimum sample size:" in result.output and "the data has" in result.output
+    strict = run("train", "--data", str(path), "--strict", "--register")
+    assert strict.exit_code == 2
+    assert "--strict: Riley minimum sample size" in strict.output

@@ -227,8 +227,8 @@ def train(
     params = load_params()
     td = _training_data(data, synthetic, preset, seed, mapping)
     result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
-    if "below" in result.sample_size.lower() or "warning" in result.sample_size.lower():
-        err(f"warning: {result.sample_size}")
+    if not result.sample_size_ok:
+        err(f"warning: below the minimum sample size. {result.sample_size}")
     _print_job(result, f"{model}: validation ({td.source.describe()})")
 
 
@@ -252,6 +252,8 @@ def compare(
     td = _training_data(data, synthetic, preset, seed, mapping)
     result = compare_job(td, params, register=register, candidates=candidate,
                          progress=_progress)
+    if not result.sample_size_ok:
+        err(f"warning: below the minimum sample size. {result.sample_size}")
     _print_job(result, f"leaderboard ({td.source.describe()}); champion: {result.champion}")
 
 

@@ -76,6 +76,7 @@ class JobResult:
     account: str
     sample_size: str
     tracking_uri: str
+    sample_size_ok: bool = True
 
 
 def _metadata(result: Any, source: Any, params: Params, threshold: float) -> dict[str, Any]:
@@ -171,7 +172,7 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
         run_id = tracking.active_run_id()
     board = result.evaluation.metrics.assign(candidate=model)
     return JobResult(run_id, board, model, model_uri, version, result.data.account(),
-                     result.sample_size.message, uri)
+                     result.sample_size.message, uri, bool(result.sample_size.ok))
 
 
 def _log_aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> None:
@@ -246,7 +247,8 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                                               register, strict=False)
         run_id = tracking.active_run_id()
     return JobResult(run_id, comp.leaderboard, comp.champion, model_uri, version,
-                     comp.data.account(), champion.sample_size.message, uri)
+                     comp.data.account(), champion.sample_size.message, uri,
+                     bool(champion.sample_size.ok))
 
 
 @dataclass(frozen=True)
