@@ -44,16 +44,28 @@ def print_fidelity(table: pd.DataFrame, title: str = "") -> None:
     print_frame(shown, title=title)
 
 
-LEADERBOARD_COLUMNS = ("candidate", "champion", "auroc", "auroc_ci", "calibration_slope",
-                       "calibration_slope_ci", "calibration_intercept", "ici", "ici_ci",
-                       "brier", "scaled_brier", "d_auroc_vs_champion", "d_auroc_ci")
+LEADERBOARD_COLUMNS = {  # leaderboard column -> terminal header (the CSV artifact has all)
+    "auroc": "AUROC (95% CI)", "calibration_slope": "cal. slope (95% CI)",
+    "calibration_intercept": "cal. intercept", "ici": "ICI (95% CI)", "brier": "Brier",
+    "d_auroc_vs_champion": "dAUROC vs champion (95% CI)",
+}
 
 
 def print_leaderboard(board: pd.DataFrame, title: str = "") -> None:
-    """Print the key columns of a leaderboard (all columns are in the logged CSV)."""
+    """Print the key columns of a leaderboard, estimates with their intervals."""
     if "metric" in board.columns:  # a single model's metric table
         print_frame(board[[c for c in ("metric", "estimate", "ci_low", "ci_high")
                            if c in board.columns]], title=title)
         return
-    cols = [c for c in LEADERBOARD_COLUMNS if c in board.columns]
-    print_frame(board[cols], title=title)
+    shown = pd.DataFrame({"candidate": board["candidate"],
+                          "champion": board["champion"].map({True: "*", False: ""})})
+    for col, header in LEADERBOARD_COLUMNS.items():
+        if col not in board.columns:
+            continue
+        ci = {"d_auroc_vs_champion": "d_auroc_ci"}.get(col, f"{col}_ci")
+        fmt = "{:+.3f}" if col.startswith("d_") else "{:.3f}"
+        values = board[col].map(fmt.format)
+        if ci in board.columns:
+            values = values + " (" + board[ci].astype(str) + ")"
+        shown[header] = values
+    print_frame(shown, title=title)

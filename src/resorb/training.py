@@ -350,7 +350,7 @@ def compare_candidates(
         }
         for m in ev.metrics.itertuples(index=False):
             row[m.metric] = m.estimate
-            row[f"{m.metric}_ci"] = f"{m.ci_low:.3f}-{m.ci_high:.3f}"
+            row[f"{m.metric}_ci"] = f"{m.ci_low:.3f} to {m.ci_high:.3f}"
         for m in differences[differences["candidate"] == r.candidate].itertuples(index=False):
             if m.metric in ("auroc", "brier", "ici"):
                 row[f"d_{m.metric}_vs_champion"] = m.difference
