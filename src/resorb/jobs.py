@@ -161,8 +161,7 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
                              "label": params.label.model_dump(), "seed": seed,
                              "training": tp.model_dump(exclude={"candidates"})})
         tracking.log_fingerprint(fp)
-        for k, v in tracking.run_tags(data.source, fp, params).items():
-            tracking.mlflow.set_tag(k, v)
+        tracking.set_tags(tracking.run_tags(data.source, fp, params))
         tracking.log_evaluation(result.evaluation)
         tracking.log_figures({model: result.evaluation})
         tracking.log_text(result.data.account(), "validation/data_account.txt")
@@ -218,8 +217,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
     fp = tracking.fingerprint(model_input(comp.data.frame), comp.y)
     with tracking.start_run("compare"):
         tags = tracking.run_tags(data.source, fp, params)
-        for k, v in tags.items():
-            tracking.mlflow.set_tag(k, v)
+        tracking.set_tags(tags)
         tracking.log_params({"candidates": list(comp.evaluations), "label":
                              params.label.model_dump(), "seed": seed,
                              "training": tp.model_dump(exclude={"candidates"}),
@@ -227,8 +225,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
         tracking.log_fingerprint(fp)
         for name, ev in comp.evaluations.items():
             with tracking.start_run(name, nested=True):
-                for k, v in tags.items():
-                    tracking.mlflow.set_tag(k, v)
+                tracking.set_tags(tags)
                 tracking.log_params({"candidate": name,
                                      "spec": tp.candidates[name].model_dump()})
                 tracking.log_evaluation(ev)
@@ -295,16 +292,16 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
 
         tracking.configure(params.tracking.get("uri"))
         with tracking.start_run("explain"), tempfile.TemporaryDirectory() as tmp:
-            tracking.mlflow.set_tags({"explained_model": loaded.describe(),
+            tracking.set_tags({"explained_model": loaded.describe(),
                                       "trained_on": data.source.describe(),
                                       "explanation_method": expl.method})
             ex.plot_importance(expl, Path(tmp) / "shap_importance.png")
             ex.plot_beeswarm(expl, Path(tmp) / "shap_beeswarm.png")
-            tracking.mlflow.log_artifacts(tmp, "explanations")
+            tracking.log_artifacts(tmp, "explanations")
             tracking.log_table(importance.rename("mean_abs_shap").reset_index(),
                                "explanations/importance.csv")
             if agreement is not None:
-                tracking.mlflow.log_metrics({"shap_truth_spearman": agreement["spearman"],
+                tracking.log_metrics({"shap_truth_spearman": agreement["spearman"],
                                              "shap_truth_top5_overlap":
                                                  agreement["top_k_overlap"]})
             run_id = tracking.active_run_id()

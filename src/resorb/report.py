@@ -244,17 +244,14 @@ def _resolve(model: str | None, run: str | None, params: Params) -> tuple[Any, s
         if not run_id:
             raise ModelNotFoundError(f"{loaded.source} records no MLflow run; the report reads "
                                      f"its validation from the run that trained the model")
-        try:
-            tracking.MlflowClient().get_run(str(run_id))
-        except tracking.MlflowException:
+        if tracking.get_run(str(run_id)) is None:
             raise ModelNotFoundError(f"{loaded.source} was trained in run {run_id}, which is "
-                                     f"not in this tracking store") from None
+                                     f"not in this tracking store")
         return loaded, str(run_id)
-    try:
-        found = tracking.MlflowClient().get_run(run)
-    except tracking.MlflowException:
+    found = tracking.get_run(run)
+    if found is None:
         raise ModelNotFoundError(f"no run '{run}' in the tracking store; see `resorb ui` or "
-                                 f"`resorb models list`") from None
+                                 f"`resorb models list`")
     try:
         return load_model(f"runs:/{run}/model"), run
     except ModelNotFoundError:
@@ -287,15 +284,12 @@ def read_run(run_id: str) -> RunRecord:
     """
     from resorb import tracking
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    client = tracking.MlflowClient()
-    run = client.get_run(run_id)
-    available = {a.path for a in client.list_artifacts(run_id)}
+    run = tracking.get_run(run_id)
+    if run is None:
+        raise ModelNotFoundError(f"no run '{run_id}' in the tracking store")
     with tempfile.TemporaryDirectory() as tmp:
-        for path in ("validation", "data", "figures", "leaderboard.csv"):
-            if path in available:
-                tracking.mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path,
-                                                             dst_path=tmp)
+        tracking.download_run_artifacts(run_id, ("validation", "data", "figures",
+                                                 "leaderboard.csv"), tmp)
         root = Path(tmp)
         figures = {name: (root / "figures" / f"{name}.png").read_bytes() for name in FIGURES
                    if (root / "figures" / f"{name}.png").is_file()}
@@ -311,7 +305,7 @@ def read_run(run_id: str) -> RunRecord:
             leaderboard=_csv(root / "leaderboard.csv"),
             sample_size=_txt(root / "validation" / "sample_size.txt"),
             data_account=_txt(root / "validation" / "data_account.txt"),
-            figures=figures, candidate_params=_candidate_params(client, run))
+            figures=figures, candidate_params=_candidate_params(run))
     return record
 
 
@@ -323,16 +317,15 @@ def _txt(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
 
 
-def _candidate_params(client: Any, run: Any) -> dict[str, str]:
+def _candidate_params(run: Any) -> dict[str, str]:
     """``spec.*`` parameters of the model's candidate (a compare run's champion child)."""
     own = {k: v for k, v in run.data.params.items() if k.startswith("spec.")}
     champion = run.data.params.get("champion")
     if own or not champion:
         return own
-    children = client.search_runs(
-        [run.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
-    for child in children:
+    from resorb import tracking
+
+    for child in tracking.child_runs(run):
         if child.info.run_name == champion:
             return {k: v for k, v in child.data.params.items() if k.startswith("spec.")}
     return {}
@@ -345,7 +338,7 @@ def _log_report(run_id: str, path: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / Path(REPORT_ARTIFACT).name
         shutil.copyfile(path, copy)
-        tracking.MlflowClient().log_artifact(run_id, str(copy), str(Path(REPORT_ARTIFACT).parent))
+        tracking.log_file_to_run(run_id, copy, str(Path(REPORT_ARTIFACT).parent))
     return f"runs:/{run_id}/{REPORT_ARTIFACT}"
 
 
@@ -357,21 +350,15 @@ def _model_facts(loaded: Any, record: RunRecord) -> ModelFacts:
             digest.update(block)
     name, version = loaded.name, loaded.version
     if not version and loaded.source.startswith("runs:/"):
-        registered = _registered_version(record.run_id)
+        from resorb import tracking
+
+        registered = tracking.registered_version_of_run(record.run_id)
         if registered:
             name, version = "resorb", registered
     return ModelFacts(name=name, version=version, source=loaded.source,
                       metadata=dict(loaded.metadata), features=tuple(loaded.features),
                       skops_sha256=digest.hexdigest(), skops_bytes=skops.stat().st_size,
                       model_id=str(_mlmodel(loaded.folder).get("model_id") or ""))
-
-
-def _registered_version(run_id: str) -> str:
-    from resorb import tracking
-
-    versions = tracking.MlflowClient().search_model_versions(
-        f"name = '{tracking.REGISTERED_MODEL}' and run_id = '{run_id}'")
-    return str(max(int(v.version) for v in versions)) if versions else ""
 
 
 # ------------------------------------------------------------------------- explanations

@@ -308,3 +308,64 @@ def load_pyfunc(model_uri: str) -> Any:
         return mlflow.pyfunc.load_model(model_uri)
     except (MlflowException, OSError) as exc:
         raise ModelNotFoundError(f"no model at {model_uri}: {str(exc).splitlines()[0]}") from None
+
+
+# ----------------------------------------------------------- small wrappers for other modules
+# Other modules reach MLflow only through these, so the boundary stays in this file.
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    """Tag the active run."""
+    mlflow.set_tags(tags)
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    """Log finite metrics to the active run."""
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+
+
+def log_artifacts(folder: str | os.PathLike[str], path: str) -> None:
+    """Log every file of a folder under ``path`` of the active run."""
+    mlflow.log_artifacts(str(folder), path)
+
+
+def get_run(run_id: str) -> Any | None:
+    """The run, or None when the store has no such run."""
+    try:
+        return _client().get_run(str(run_id))
+    except MlflowException:
+        return None
+
+
+def download_run_artifacts(run_id: str, paths: tuple[str, ...], dst: str | os.PathLike[str]
+                           ) -> None:
+    """Download those of ``paths`` (files or folders) that the run has into ``dst``."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    available = {a.path for a in _client().list_artifacts(run_id)}
+    for path in paths:
+        if path in available:
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path,
+                                                dst_path=str(dst))
+
+
+def child_runs(run: Any) -> list[Any]:
+    """The nested runs of a parent run (a compare run's candidates)."""
+    return _client().search_runs([run.info.experiment_id],
+                                 filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+
+
+def log_file_to_run(run_id: str, path: str | os.PathLike[str], artifact_dir: str) -> None:
+    """Log one file into ``artifact_dir`` of a finished run."""
+    _client().log_artifact(run_id, str(path), artifact_dir)
+
+
+def registered_version_of_run(run_id: str) -> str:
+    """The newest registered version of ``resorb`` logged by the run, or ''."""
+    versions = _client().search_model_versions(
+        f"name = '{REGISTERED_MODEL}' and run_id = '{run_id}'")
+    return str(max(int(v.version) for v in versions)) if versions else ""
+
+
+def spark_udf(spark: Any, model_uri: str, result_type: str = "double", **kwargs: Any) -> Any:
+    """The model as a Spark UDF (``mlflow.pyfunc.spark_udf``)."""
+    return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, **kwargs)

@@ -85,9 +85,8 @@ class SparkPredictor:
             self.spark = active
             from resorb import tracking
 
-            self._udf = tracking.mlflow.pyfunc.spark_udf(self.spark, str(model.folder),
-                                                         result_type="double",
-                                                         env_manager="local")
+            self._udf = tracking.spark_udf(self.spark, str(model.folder), result_type="double",
+                                           env_manager="local")
 
     def __call__(self, X: pd.DataFrame) -> np.ndarray:
         """P(resorption) of each row of model input ``X``, in order; shape (n_rows,)."""
