@@ -32,9 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -48,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import machine, markdown, provenance
 
 PRESET = "literature"
 LIMIT_S = 120.0
@@ -237,50 +236,6 @@ def table(watch: Stopwatch) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def provenance() -> str:
-    """'git 537e776 (uncommitted changes), params.yaml sha256 1a2b3c4d5e6f' for the record."""
-    from resorb.config import params_path
-
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                              capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, text=True, capture_output=True, check=True,
-                               timeout=10).stdout.strip()
-        commit = f"git {head}" + (" (uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        commit = "git unknown"
-    digest = hashlib.sha256(params_path().read_bytes()).hexdigest()[:12]
-    return f"{commit}, params.yaml sha256 {digest}"
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    """A frame as a GitHub markdown table; floats to 2 decimals."""
-    def cell(v: object) -> str:
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
-
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
-def _machine() -> str:
-    """'2 CPUs (AMD EPYC), load 5.9 / 5.6 / 4.0, python 3.11.x'."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            model = next((line.split(":", 1)[1].strip() for line in fh
-                          if line.startswith("model name")), model)
-    except OSError:
-        pass
-    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} CPUs ({model}), load average {load}, "
-            f"python {platform.python_version()}")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse options, measure, print a markdown table; 1 when the time limit is exceeded."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -298,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_end_to_end and not RESORB.exists():
         ap.error(f"no resorb command at {RESORB}; run with the project's .venv python")
 
-    before = _machine()
+    before = machine()
     watch, rows = measure(args.n, args.repeats, args.seed, end_to_end=not args.skip_end_to_end)
     print(f"## resorb compare --synthetic {args.n}: median of {args.repeats} repeats\n")
-    print(f"machine: {before} (at start); {_machine()} (at end)\n")
+    print(f"machine: {before} (at start); {machine()} (at end)\n")
     print(f"{provenance()}; {args.n:,} patients, {rows:,} labelled (non-operated) rows, "
           f"seed {args.seed}\n")
     print(markdown(table(watch)))

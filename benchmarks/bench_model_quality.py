@@ -26,17 +26,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import platform
 import resource
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import markdown, provenance
 
 from resorb import validation
 from resorb.cohort import make_cohort
@@ -180,42 +178,6 @@ def _with_ci(row: pd.Series) -> str:
     return f"{row['difference']:+.4f} ({row['ci_low']:+.4f} to {row['ci_high']:+.4f})"
 
 
-def _cell(v: object) -> str:
-    """Markdown cell: floats to 4 decimals, booleans as 'yes' or blank."""
-    if isinstance(v, bool | np.bool_):
-        return "yes" if v else ""
-    if isinstance(v, float | np.floating):
-        return f"{v:.4f}"
-    return str(v)
-
-
-def provenance() -> str:
-    """'git 537e776 (uncommitted changes), params.yaml sha256 1a2b3c4d5e6f' for the record."""
-    from resorb.config import params_path
-
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                              capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, text=True, capture_output=True, check=True,
-                               timeout=10).stdout.strip()
-        commit = f"git {head}" + (" (uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        commit = "git unknown"
-    digest = hashlib.sha256(params_path().read_bytes()).hexdigest()[:12]
-    return f"{commit}, params.yaml sha256 {digest}"
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    """A frame as a GitHub markdown table (no index)."""
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(_cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
 def _seed_list(text: str) -> list[int]:
     """'2026,11,31' -> [2026, 11, 31] (argparse type)."""
     try:
@@ -267,14 +229,16 @@ def main(argv: list[str] | None = None) -> int:
               f"prevalence {i['test_prevalence']:.3f}; validation {i['method']}; "
               f"wall {i['wall_s']:.0f} s")
     print("\n### Champion against the ceiling (true_resorption_probability), test cohort\n")
-    print(markdown(pd.DataFrame([r.summary for r in results])) + "\n")
+    print(markdown(pd.DataFrame([r.summary for r in results]), decimals=4) + "\n")
     print("### Every candidate (cv_: 5-fold CV on the training cohort; test_: fitted on all "
           "training rows, scored on the test cohort)\n")
-    print(markdown(pd.concat([r.candidates for r in results], ignore_index=True)) + "\n")
+    every = pd.concat([r.candidates for r in results], ignore_index=True)
+    print(markdown(every, decimals=4) + "\n")
     print("### Targets\n")
     print(markdown(pd.DataFrame([(r.seed, t.name, t.value, t.wanted, "pass" if t.ok else "MISS")
                                  for r in results for t in r.targets],
-                                columns=["train seed", "target", "value", "wanted", "result"])))
+                                columns=["train seed", "target", "value", "wanted", "result"]),
+                   decimals=4))
     missed = [f"seed {r.seed}: {t.name}" for r in results for t in r.targets if not t.ok]
     if missed and not args.no_check:
         print(f"\nmissed: {'; '.join(missed)}", file=sys.stderr)
