@@ -124,15 +124,12 @@ def _round_out(x: float, how: Any) -> float:
 
 
 def _log_final_model(result: Any, data: TrainingData, params: Params, threshold: float,
-                     register: bool, strict: bool) -> tuple[str, str | None]:
+                     register: bool) -> tuple[str, str | None]:
     from resorb import tracking
-    from resorb.features import model_input
 
-    if strict and data.source.kind == "real" and not result.sample_size.ok:
-        raise TrainingError(f"--strict: {result.sample_size.message}")
     meta = _metadata(result, data.source, params, threshold)
-    meta["training_ranges"] = _ranges(model_input(result.data.frame))
-    info = tracking.log_model(result.model, result.X_example, meta)
+    meta["training_ranges"] = _ranges(result.X)
+    info = tracking.log_model(result.model, meta)
     tracking.log_text(result.sample_size.message, "validation/sample_size.txt")
     version = None
     if register:
@@ -155,7 +152,7 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
     result = train_candidate(data.frame, model, params, seed=seed, progress=progress)
     if strict and data.source.kind == "real" and not result.sample_size.ok:
         raise TrainingError(f"--strict: {result.sample_size.message}")
-    fp = tracking.fingerprint(model_input_frame(result), result.data.y)
+    fp = tracking.fingerprint(result.X, result.data.y)
     with tracking.start_run(f"train-{model}"):
         tracking.log_params({"candidate": model, "spec": result.spec.model_dump(),
                              "label": params.label.model_dump(), "seed": seed,
@@ -167,7 +164,7 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
         tracking.log_text(result.data.account(), "validation/data_account.txt")
         _log_aggregates(result.data.frame, result.data.y, result.oof)
         model_uri, version = _log_final_model(result, data, params, tp.decision_threshold,
-                                              register, strict)
+                                              register)
         run_id = tracking.active_run_id()
     board = result.evaluation.metrics.assign(candidate=model)
     return JobResult(run_id, board, model, model_uri, version, result.data.account(),
@@ -194,13 +191,6 @@ def _log_aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> None:
     tracking.log_table(pd.DataFrame([summary]), "data/summary.csv")
 
 
-def model_input_frame(result: Any) -> pd.DataFrame:
-    """The non-identifier model inputs of a result's training rows, for fingerprints."""
-    from resorb.features import model_input
-
-    return model_input(result.data.frame)
-
-
 def compare_job(data: TrainingData, params: Params, register: bool = False,
                 candidates: list[str] | None = None,
                 progress: Progress | None = None) -> JobResult:
@@ -212,9 +202,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
     seed = data.source.seed if data.source.seed is not None else tp.seed
     comp = compare_candidates(data.frame, params, seed=seed, names=candidates,
                               progress=progress)
-    from resorb.features import model_input
-
-    fp = tracking.fingerprint(model_input(comp.data.frame), comp.y)
+    fp = tracking.fingerprint(comp.X, comp.y)
     with tracking.start_run("compare"):
         tags = tracking.run_tags(data.source, fp, params)
         tracking.set_tags(tags)
@@ -241,7 +229,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                                    evaluation=comp.evaluations[comp.champion])
         tracking.log_evaluation(champion.evaluation)
         model_uri, version = _log_final_model(champion, data, params, tp.decision_threshold,
-                                              register, strict=False)
+                                              register)
         run_id = tracking.active_run_id()
     return JobResult(run_id, comp.leaderboard, comp.champion, model_uri, version,
                      comp.data.account(), champion.sample_size.message, uri,

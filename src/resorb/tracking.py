@@ -120,11 +120,11 @@ def log_figures(evaluations: dict[str, Any]) -> None:
         mlflow.log_artifacts(str(d), "figures")
 
 
-def log_model(model: Any, X_example: pd.DataFrame, metadata: dict[str, Any]) -> Any:
+def log_model(model: Any, metadata: dict[str, Any]) -> Any:
     """Log a fitted pipeline as a pyfunc model (from code) with its input signature.
 
-    ``X_example`` only gives the column dtypes; the logged example is built from the data
-    dictionary (:func:`resorb.features.dictionary_example`), so no patient row is stored.
+    The input example and the signature are built from the data dictionary
+    (:func:`resorb.features.dictionary_example`), so no patient row is stored.
     """
     from mlflow.models import infer_signature
 
@@ -133,7 +133,7 @@ def log_model(model: Any, X_example: pd.DataFrame, metadata: dict[str, Any]) -> 
     from resorb.serialization import save_estimator
 
     # the example and the signature come from the data dictionary, never from training rows
-    example = dictionary_example().astype({c: X_example[c].dtype for c in X_example.columns})
+    example = dictionary_example()
     with tempfile.TemporaryDirectory() as tmp:
         path = save_estimator(model, Path(tmp) / "model.skops")
         meta = Path(tmp) / "resorb.json"
@@ -147,11 +147,11 @@ def log_model(model: Any, X_example: pd.DataFrame, metadata: dict[str, Any]) -> 
             return _log_pyfunc(code, path, meta, signature, example)
 
 
-def _log_pyfunc(code: Path, path: Path, meta: Path, signature: Any, X_example: pd.DataFrame):
+def _log_pyfunc(code: Path, path: Path, meta: Path, signature: Any, example: pd.DataFrame):
     return mlflow.pyfunc.log_model(
         name="model", python_model=str(code),
         artifacts={"estimator": str(path), "metadata": str(meta)},
-        signature=signature, input_example=X_example.head(3),
+        signature=signature, input_example=example,
         pip_requirements=[f"resorb=={__version__}"],
     )
 

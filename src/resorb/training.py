@@ -93,7 +93,7 @@ class TrainResult:
     evaluation: Evaluation
     oof: np.ndarray
     sample_size: Any
-    X_example: pd.DataFrame = field(repr=False)
+    X: pd.DataFrame = field(repr=False)  # model input of the training rows
     seed: int = 0
 
 
@@ -256,7 +256,7 @@ def train_candidate(
         evaluation=evaluation,
         oof=oof,
         sample_size=sample,
-        X_example=X.head(5),
+        X=X,
         seed=seed,
     )
 
@@ -273,6 +273,7 @@ class Comparison:
     method: str
     data: LabelledData
     y: np.ndarray
+    X: pd.DataFrame = field(repr=False)  # model input of the labelled rows
 
 
 def champion_score(metrics: dict[str, float], rule: ChampionRule) -> tuple[bool, float]:
@@ -365,6 +366,7 @@ def compare_candidates(
         method=method,
         data=data,
         y=data.y,
+        X=X,
     )
 
 
