@@ -187,3 +187,25 @@ def test_train_on_small_real_data_warns_with_both_numbers_and_strict_refuses(tmp
     strict = run("train", "--data", str(path), "--strict", "--register")
     assert strict.exit_code == 2
     assert "--strict: Riley minimum sample size" in strict.output
+
+
+def test_explain_logs_plots_and_compares_with_the_true_effects(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from resorb import schema
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    reference = Path(__file__).resolve().parents[1] / "models" / "reference"
+    out = tmp_path / "contributions.csv"
+    result = run("explain", "--model", str(reference), "--synthetic", "600", "--rows", "200",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "against the generator's true effects: Spearman" in result.output
+    contributions = pd.read_csv(out)
+    assert contributions.shape == (200, len(schema.FEATURES))
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (explained,) = client.search_runs([client.get_experiment_by_name("resorb").experiment_id])
+    assert "shap_truth_spearman" in explained.data.metrics
+    logged = {a.path for a in client.list_artifacts(explained.info.run_id, "explanations")}
+    assert {"explanations/shap_importance.png", "explanations/shap_beeswarm.png"} <= logged
