@@ -91,14 +91,14 @@ def make_registry(folder: Path) -> Registry:
 
     from resorb import tracking
 
-    model, X, meta = train(CandidateSpec(kind="logistic", params={"C": 1.0, "spline_knots": 4}))
+    model, _, meta = train(CandidateSpec(kind="logistic", params={"C": 1.0, "spline_knots": 4}))
     mp = pytest.MonkeyPatch()
     mp.chdir(folder)
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     try:
         tracking.configure()
         with tracking.start_run("scoring-tests"):
-            info = tracking.log_model(model, X.head(20), meta)
+            info = tracking.log_model(model, meta)
         version = tracking.register(info.model_uri, {"candidate": "logistic"})
         tracking.promote(version, "champion")
         exported = tracking.export("models:/resorb@champion", folder / "models" / "reference")
