@@ -67,5 +67,5 @@ def test_public_api():
     for name in metrics.__all__:
         assert not name.startswith("_") and getattr(metrics, name) is not None, name
     # model performance is "metrics"; "validation" is kept for checks of the data
-    for old in ("resorb.validation", "resorb.calibration"):
+    for old in ("resorb.validation", "resorb.calibration", "resorb.cohort.calibration"):
         assert importlib.util.find_spec(old) is None, old
