@@ -182,9 +182,9 @@ def measure(n: int, repeats: int, seed: int, end_to_end: bool = True) -> tuple[S
     """
     from resorb.cohort import make_cohort
     from resorb.config import load_params
+    from resorb.metrics import paired_bootstrap_difference
     from resorb.models import build_model
     from resorb.training import compare_candidates, prepare, training_params
-    from resorb.validation import paired_bootstrap_difference
 
     params = load_params()
     tp = training_params(params)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from _common import markdown, provenance
 
-from resorb import validation
+from resorb import metrics
 from resorb.cohort import make_cohort
 from resorb.config import Params, load_params
 from resorb.models import build_model, predict_resorption
@@ -78,7 +78,7 @@ def _user_seconds() -> float:
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """AUROC, calibration intercept and slope, Brier and ICI of predictions ``p``."""
-    m = validation.metric_table(y, p)
+    m = metrics.metric_table(y, p)
     return {k: m[k] for k in ("auroc", "calibration_intercept", "calibration_slope", "brier",
                               "ici")}
 
@@ -115,7 +115,7 @@ def run(n_train: int, n_test: int, seed: int, test_seed: int, params: Params) ->
     test_data, X_test, _ = prepare(test, params)
     y_test = test_data.y
     p_ceiling = test_data.frame[CEILING].to_numpy(float)
-    auc_ceiling = validation.auroc(y_test, p_ceiling)
+    auc_ceiling = metrics.auroc(y_test, p_ceiling)
 
     rows, predictions = [], {}
     board = comp.leaderboard.set_index("candidate")
@@ -140,8 +140,8 @@ def run(n_train: int, n_test: int, seed: int, test_seed: int, params: Params) ->
 
     champion_p = predictions[comp.champion]
     champ = _scores(y_test, champion_p)
-    d = validation.paired_bootstrap_difference(y_test, champion_p, p_ceiling,
-                                               n_boot=tp.n_boot, seed=seed)
+    d = metrics.paired_bootstrap_difference(y_test, champion_p, p_ceiling,
+                                            n_boot=tp.n_boot, seed=seed)
     gap = d.set_index("metric").loc["auroc"]
     summary: dict[str, object] = {
         "train seed": seed,
@@ -153,9 +153,9 @@ def run(n_train: int, n_test: int, seed: int, test_seed: int, params: Params) ->
         "cal. intercept": champ["calibration_intercept"],
         "cal. slope": champ["calibration_slope"],
         "Brier": champ["brier"],
-        "ceiling Brier": validation.brier(y_test, p_ceiling),
+        "ceiling Brier": metrics.brier(y_test, p_ceiling),
         "ICI": champ["ici"],
-        "ceiling slope": validation.calibration_slope(y_test, p_ceiling),
+        "ceiling slope": metrics.calibration_slope(y_test, p_ceiling),
     }
 
     difference = float(gap["difference"])

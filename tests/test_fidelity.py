@@ -7,12 +7,9 @@ import pytest
 
 from resorb.cohort import (
     PRESETS,
-    calibration,
     check_fidelity,
     fidelity,
     load_cohort_params,
-    make_cohort,
-    with_followup,
 )
 from resorb.errors import ConfigError
 
@@ -62,24 +59,6 @@ def test_a_wrong_model_fails():
                            params=params.model_copy(update={"resorption": resorption}))
     assert not table["passed"].all()
     assert "resorbed by 12 months, all types" in set(table.loc[~table["passed"], "statistic"])
-
-
-@pytest.mark.parametrize("preset", ["literature", "komori1998"])
-def test_calibration_expectations_match_the_draws(preset):
-    """The model-implied values the calibration solves agree with simulated cohorts."""
-    params = load_cohort_params(preset)
-    cohorts = {}
-    for target in params.targets:
-        if target.measure not in ("rate", "volume_ratio_change") or target.column == "surgery":
-            continue
-        h = target.horizon_days
-        at = params if h is None else with_followup(params, h)
-        if h not in cohorts:
-            cohorts[h] = calibration.simulate(20_000, 9, at), make_cohort(20_000, 9, params=at)
-        sim, frame = cohorts[h]
-        expected = calibration.expected_statistic(target, sim, frame, at)
-        drawn = fidelity.evaluate(target, frame, at)[0]
-        assert expected == pytest.approx(drawn, abs=target.tolerance / 2), target.statistic
 
 
 def test_unknown_preset():

@@ -164,6 +164,32 @@ def cohort_check(
     typer.echo(f"all {len(table)} targets met")
 
 
+@cohort_app.command("fit")
+@domain_errors
+def cohort_fit(
+    preset: Annotated[str, typer.Option(
+        help="Preset whose free parameters to fit: literature, komori1998 or schmidt2025.")
+    ] = "literature",
+    n: Annotated[int | None, typer.Option(
+        help="Rows of the simulated cohort, at least 1,000 (default: the size params.yaml was "
+             "fitted on, 200,000).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of the simulated cohort (default: the one params.yaml was fitted with).")
+    ] = None,
+) -> None:
+    """Fit a preset's free parameters to its published targets; paste the output into params.yaml.
+
+    Prints one "path: value" line per parameter. Fit literature first; the others inherit it.
+
+    Slow at the default size. Check the result with `resorb cohort check`.
+    """
+    from resorb.cohort.fitting import SEED, N, fit_preset
+
+    values = fit_preset(preset, n=N if n is None else n, seed=SEED if seed is None else seed)
+    for path, value in values.items():
+        typer.echo(f"{path}: {value:.4g}")
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m resorb`
     """Entry point used by ``python -m resorb``."""
     sys.exit(app())

@@ -14,11 +14,21 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from resorb import validation
 from resorb.config import Frozen, Params, parse_section
 from resorb.errors import ConfigError, TrainingError
 from resorb.features import model_input
 from resorb.label import LabelledData, labelled_rows
+from resorb.metrics import (
+    METRICS,
+    auroc,
+    bootstrap_metrics,
+    bootstrap_net_benefit,
+    calibration_intercept_slope,
+    optimism_corrected,
+    paired_bootstrap_difference,
+    sample_size_check,
+    smoothed_calibration_curve,
+)
 from resorb.models import CandidateSpec, build_model, predict_resorption
 
 Progress = Callable[[str], None]
@@ -154,9 +164,9 @@ def evaluate(
     """Metrics with bootstrap intervals, calibration curve, decision curve and ROC."""
     from sklearn.metrics import roc_curve
 
-    metrics = validation.bootstrap_metrics(y, p, n_boot=tp.n_boot, seed=seed)
-    calib = validation.smoothed_calibration_curve(y, p)
-    decision = validation.bootstrap_net_benefit(
+    metrics = bootstrap_metrics(y, p, n_boot=tp.n_boot, seed=seed)
+    calib = smoothed_calibration_curve(y, p)
+    decision = bootstrap_net_benefit(
         y, p, tp.decision_thresholds.grid(), n_boot=tp.n_boot, seed=seed
     )
     fpr, tpr, _ = roc_curve(y, p)
@@ -231,7 +241,7 @@ def train_candidate(
         def fit_predict(x_tr, y_tr, x_ev):
             return predict_resorption(build_model(spec, seed=seed).fit(x_tr, y_tr), x_ev)
 
-        opt = validation.optimism_corrected(
+        opt = optimism_corrected(
             fit_predict, X, data.y, n_boot=tp.optimism_n_boot, seed=seed
         )
         metrics = opt.rename(columns={"corrected": "estimate"})[
@@ -245,7 +255,7 @@ def train_candidate(
             method=f"optimism-corrected bootstrap x {tp.optimism_n_boot} (curves: {method})",
         )
     n_params = count_parameters(model)
-    sample = validation.sample_size_check(
+    sample = sample_size_check(
         len(data.y), data.n_events, max(n_params, 1), c_statistic=tp.anticipated_c
     )
     return TrainResult(
@@ -329,13 +339,13 @@ def compare_candidates(
     diffs = []
     for name in chosen:
         if name == champion:  # against itself: zero on every resample, no need to bootstrap
-            metrics = list(validation.METRICS)
+            metrics = list(METRICS)
             zeros = np.zeros(len(metrics))
             d = pd.DataFrame({"metric": metrics, "difference": zeros, "ci_low": zeros,
                               "ci_high": zeros})
             diffs.append(d.assign(candidate=name))
             continue
-        d = validation.paired_bootstrap_difference(
+        d = paired_bootstrap_difference(
             data.y, oof[name], oof[champion], n_boot=tp.n_boot, seed=seed
         )
         diffs.append(d.assign(candidate=name))
@@ -405,8 +415,8 @@ def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray,
                    "auroc": np.nan, "calibration_slope": np.nan}
             row["o_e_ratio"] = row["observed"] / row["predicted"] if n else np.nan
             if n >= min_rows and 0 < events < n:
-                row["auroc"] = validation.auroc(y[mask], p[mask])
-                row["calibration_slope"] = validation.calibration_intercept_slope(
+                row["auroc"] = auroc(y[mask], p[mask])
+                row["calibration_slope"] = calibration_intercept_slope(
                     y[mask], p[mask])[1]
             rows.append(row)
     return pd.DataFrame(rows)

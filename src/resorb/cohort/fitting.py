@@ -1,8 +1,8 @@
-"""Build-time calibration: solve the free parameters of a preset against its targets.
+"""Fitting the generator: solve the free parameters of a preset against its published targets.
 
-Run ``python -m resorb.cohort.calibration --preset literature`` (then komori1998 and
-schmidt2025, which inherit from it) and paste the printed values into params.yaml. It works
-on one large cohort with a fixed seed, in three stages:
+Run ``resorb cohort fit --preset literature`` (then komori1998 and schmidt2025, which inherit
+from it) and paste the printed values into params.yaml. :func:`fit_preset` works on one large
+cohort with a fixed seed, in three stages:
 
 1. ``simulated``: parameters whose targets only simulation gives (the copula correlations,
    follow-up pain), solved by least squares on simulated statistics with common random
@@ -12,12 +12,12 @@ on one large cohort with a fixed seed, in three stages:
    volume changes, computed from each row's probabilities with the surgery survival as
    weights. A weak pull towards the starting values keeps under-determined systems tame.
 
-check_fidelity then verifies the result on fresh random draws.
+check_fidelity then verifies the result on fresh random draws. (Calibration of predicted
+probabilities is another matter: :mod:`resorb.metrics.calibration`.)
 """
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import numpy as np
@@ -30,8 +30,10 @@ from resorb.cohort.fidelity import evaluate, filter_rows
 from resorb.cohort.generator import Simulation, make_cohort, simulate
 from resorb.cohort.params import CohortParams, Target
 from resorb.cohort.presets import load_cohort_params, with_followup
+from resorb.errors import ConfigError
 
-SEED, N = 20250101, 200_000
+SEED, N = 20250101, 200_000  # the cohort the values in params.yaml were fitted on
+MIN_ROWS = 1000  # below this, subgroups of the targets can be empty
 PRIOR = 0.05  # weight of the pull towards the starting value, per unit of the parameter
 # share of a target's tolerance within which it counts as met (the prior decides there);
 # none for komori1998, whose counts should come out exactly at n = 48
@@ -153,6 +155,9 @@ def expected_statistic(target: Target, sim: Simulation, frame: pd.DataFrame,
         return outcome.mean_time_months(params)
     b = sim.arrays
     w = filter_rows(frame, target.where) * outcome.surgery_survival(b["followup_days"], b, params)
+    if not w.sum() > 0:
+        raise ConfigError(f"no row of the simulated cohort ({w.size:,} rows) falls in the group "
+                          f"of target {target.statistic!r}; fit on a larger cohort")
     p = outcome.eventual_probability(b, params) * outcome.time_cdf(b["followup_days"], params)
     if target.measure == "rate" and target.column == "resorbed":
         return float(w @ p / w.sum())
@@ -182,14 +187,15 @@ def _dead_zone(r: float, width: float) -> float:
     return float(np.sign(r) * max(abs(r) - width, 0.0))
 
 
-def _stage_expected(params: CohortParams, paths: tuple[str, ...]) -> CohortParams:
+def _stage_expected(params: CohortParams, paths: tuple[str, ...], n: int,
+                    seed: int) -> CohortParams:
     targets = [t for t in params.targets if t.measure in
                ("rate", "volume_mean_change", "volume_ratio_change", "time_to_resorption_mean")
                and t.column in (None, "resorbed", "resorption_grade")]
     horizons = {t.horizon_days for t in targets}
-    sims = {h: simulate(N, SEED, params if h is None else with_followup(params, h))
+    sims = {h: simulate(n, seed, params if h is None else with_followup(params, h))
             for h in horizons}
-    frames = {h: make_cohort(N, SEED, params=sims[h].params) for h in horizons}
+    frames = {h: make_cohort(n, seed, params=sims[h].params) for h in horizons}
     start = np.array([_get(params, p) for p in paths])
 
     def residuals(theta: np.ndarray) -> np.ndarray:
@@ -206,10 +212,11 @@ def _stage_expected(params: CohortParams, paths: tuple[str, ...]) -> CohortParam
     return _set(params, dict(zip(paths, fit.x, strict=True)))
 
 
-def _stage_surgery(params: CohortParams, paths: tuple[str, ...]) -> CohortParams:
+def _stage_surgery(params: CohortParams, paths: tuple[str, ...], n: int,
+                   seed: int) -> CohortParams:
     target = next(t for t in params.targets if t.column == "surgery")
     at = with_followup(params, target.horizon_days or 365)
-    sim = simulate(N, SEED, at)
+    sim = simulate(n, seed, at)
 
     def gap(h: float) -> float:
         trial = _set(at, {paths[0]: h})
@@ -219,7 +226,8 @@ def _stage_surgery(params: CohortParams, paths: tuple[str, ...]) -> CohortParams
     return _set(params, {paths[0]: brentq(gap, 1e-4, 20.0)})
 
 
-def _stage_simulated(params: CohortParams, paths: tuple[str, ...]) -> CohortParams:
+def _stage_simulated(params: CohortParams, paths: tuple[str, ...], n: int,
+                     seed: int) -> CohortParams:
     names = {"latent_correlation": "correlation", "followup_pain": "mean_change"}
     measures = {m for k, m in names.items() if any(k in p for p in paths)}
     targets = [t for t in params.targets if t.measure in measures]
@@ -227,7 +235,7 @@ def _stage_simulated(params: CohortParams, paths: tuple[str, ...]) -> CohortPara
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         trial = _set(params, dict(zip(paths, theta, strict=True)))
-        frame = make_cohort(N // 2, SEED, params=trial)
+        frame = make_cohort(n // 2, seed, params=trial)
         return np.array([(evaluate(t, frame, trial)[0] - t.published) / t.tolerance
                          for t in targets])
 
@@ -235,25 +243,43 @@ def _stage_simulated(params: CohortParams, paths: tuple[str, ...]) -> CohortPara
     return _set(params, dict(zip(paths, fit.x, strict=True)))
 
 
-def calibrate(preset: str, params: CohortParams | None = None) -> dict[str, float]:
-    """Solve a preset's free parameters; returns ``{parameter path: value}``."""
+def fit_preset(preset: str, params: CohortParams | None = None, *, n: int = N,
+               seed: int = SEED) -> dict[str, float]:
+    """Solve a preset's free parameters against its published targets.
+
+    Parameters
+    ----------
+    preset : str
+        One of :data:`resorb.cohort.PRESETS`; names the free parameters (:data:`FREE`) and,
+        without ``params``, the starting values in params.yaml.
+    params : CohortParams, optional
+        Starting values; default the preset's parameters from params.yaml.
+    n : int
+        Rows of the simulated cohort the targets are fitted on, at least :data:`MIN_ROWS` (the
+        simulated stage uses ``n // 2``); params.yaml holds values fitted on the default.
+    seed : int
+        Seed of the simulated cohort: the same seed gives the same values.
+
+    Returns
+    -------
+    dict
+        ``{parameter path: value}``, e.g. ``{"surgery.hazard_per_year": 0.19, ...}``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset, bad ``n`` or ``seed``, or a cohort too small to hold a row for every
+        target.
+    """
+    if preset not in FREE:
+        raise ConfigError(f"unknown cohort preset {preset!r}; choose one of: {', '.join(FREE)}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < MIN_ROWS:
+        raise ConfigError(f"the cohort size n must be an integer of at least {MIN_ROWS:,} to fit "
+                          f"a preset (params.yaml was fitted on {N:,}); got {n!r}")
     params = load_cohort_params(preset) if params is None else params
     stages = {"simulated": _stage_simulated, "surgery": _stage_surgery, "expected": _stage_expected}
     free = FREE[preset]
     for name in ("simulated", "surgery", "expected"):
         if name in free:
-            params = stages[name](params, free[name])
+            params = stages[name](params, free[name], n, seed)
     return {p: _get(params, p) for stage in free.values() for p in stage}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Print the calibrated values of a preset (paste them into params.yaml)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="literature", choices=tuple(FREE))
-    args = parser.parse_args(argv)
-    for path, value in calibrate(args.preset).items():
-        print(f"{path}: {value:.4g}")
-
-
-if __name__ == "__main__":
-    main()

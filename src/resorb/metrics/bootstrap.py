@@ -1,0 +1,259 @@
+"""Percentile bootstrap intervals of the metrics, the decision curve and paired differences.
+
+Resamples are drawn within outcome class (stratified) or by cluster, and resample ``b``
+depends only on ``(seed, b)`` (``SeedSequence.spawn``), so every function here sees the same
+resamples for the same seed. They are vectorised as weighted statistics
+(:mod:`resorb.metrics.weighted`): a resample is a vector of how often each row was drawn, so
+no metric is recomputed row by row in Python. Intervals are percentile intervals (Efron &
+Tibshirani, An Introduction to the Bootstrap, Chapman & Hall 1993). The optimism-corrected
+bootstrap of a whole pipeline is :mod:`resorb.metrics.optimism`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from resorb.errors import TrainingError
+from resorb.metrics import weighted
+from resorb.metrics.decision import net_benefit
+from resorb.metrics.discrimination import METRICS, metric_table
+from resorb.metrics.inputs import check_bootstrap, check_outcome_and_risk
+
+_MAX_CELLS = 4_000_000  # resamples x rows held at once: about 32 MB of float64 weights
+
+
+def resample_counts(y: np.ndarray, n_boot: int, seed: int,
+                    groups: np.ndarray | None) -> Iterator[np.ndarray]:
+    """How often each row is drawn, one array of shape (n,) per resample.
+
+    Resample ``b`` depends only on ``(seed, b)``. Stratified by outcome class without
+    ``groups``; with ``groups`` of shape (n,), whole clusters are drawn and single-class
+    resamples redrawn (:class:`~resorb.errors.TrainingError` after 1000 tries).
+    """
+    children = np.random.SeedSequence(seed).spawn(n_boot)
+    if groups is None:  # stratified: each resample keeps the numbers of events and non-events
+        events, non_events = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+        return (np.bincount(np.r_[events[rng.integers(0, events.size, events.size)],
+                                  non_events[rng.integers(0, non_events.size, non_events.size)]],
+                            minlength=y.size)
+                for rng in map(np.random.default_rng, children))
+    g = np.asarray(groups)
+    if g.shape != y.shape:
+        raise ValueError(f"groups must have one label per row ({y.size}); got shape {g.shape}")
+    _, codes = np.unique(g, return_inverse=True)
+    return (_cluster_counts(y, codes, np.random.default_rng(c)) for c in children)
+
+
+def _cluster_counts(y: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Row counts of one cluster resample, redrawn until both outcome classes are present."""
+    n_groups = int(codes.max()) + 1
+    for _ in range(1000):
+        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[codes]
+        if 0 < counts @ y < counts.sum():
+            return counts
+    raise TrainingError(
+        f"1000 cluster resamples of {n_groups} groups all held a single outcome class; "
+        "the groups are too few or too homogeneous to bootstrap"
+    )
+
+
+def _replicates(y: np.ndarray, n_boot: int, seed: int, groups: np.ndarray | None,
+                statistic: Callable[[np.ndarray], np.ndarray],
+                order: np.ndarray | None = None) -> np.ndarray:
+    """``statistic(w)`` over all resamples, weights (B, n) built in blocks of bounded memory.
+
+    With ``order`` the weight columns follow ``y[order]`` (resamples are still drawn in the
+    original order, so they do not depend on it).
+    """
+    block = max(1, _MAX_CELLS // y.size)
+    counts = resample_counts(y, n_boot, seed, groups)
+    parts = []
+    for start in range(0, n_boot, block):
+        rows = [next(counts) for _ in range(min(block, n_boot - start))]
+        w = np.stack(rows if order is None else [c[order] for c in rows]).astype(float)
+        parts.append(statistic(w))
+    return np.concatenate(parts, axis=0)
+
+
+def _metric_replicates(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int,
+                       groups: np.ndarray | None) -> np.ndarray:
+    """Every metric on every resample, shape (n_boot, len(METRICS)); sorts p once."""
+    order = np.argsort(p, kind="stable")
+    ys, ps = y[order], p[order]
+    return _replicates(y, n_boot, seed, groups,
+                       lambda w: np.column_stack(list(weighted.evaluate(ys, ps, w).values())),
+                       order)
+
+
+def percentile_limits(values: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ``alpha/2``, ``1 - alpha/2`` percentiles along axis 0, ignoring NaN.
+
+    ``values`` has shape (B, ...); each limit has shape ``values.shape[1:]``, NaN where a
+    column is all NaN (e.g. slopes of constant predictions).
+    """
+    low, high = np.full((2, *values.shape[1:]), np.nan)
+    some = ~np.all(np.isnan(values), axis=0)  # all-NaN columns (e.g. slopes of constant p)
+    with np.errstate(invalid="ignore"):  # +-inf slopes from separated resamples
+        low[some], high[some] = np.nanquantile(values[:, some], [alpha / 2, 1 - alpha / 2],
+                                               axis=0)
+    return low, high
+
+
+def bootstrap_indices(y: np.ndarray, n_boot: int = 200, seed: int = 0,
+                      groups: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Row indices of each bootstrap resample, the same ones every bootstrap here uses.
+
+    Without ``groups`` rows are drawn with replacement within each outcome class (stratified),
+    so every resample keeps the numbers of events and non-events. With ``groups`` (e.g. patient
+    or centre identifiers) whole groups are drawn with replacement and single-class resamples
+    are redrawn. Resample ``b`` depends only on ``seed`` and ``b`` (``SeedSequence.spawn``).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Observed outcome, 1 = resorbed; both classes required.
+    n_boot : int
+        Number of resamples.
+    seed : int
+        Seed of the random draws.
+    groups : array-like of shape (n,), optional
+        Cluster label per row for a cluster bootstrap.
+
+    Returns
+    -------
+    iterator of ndarray of shape (m,), int
+        Sorted row positions of each resample (m = n without groups).
+    """
+    y, _ = check_outcome_and_risk(y, np.zeros(np.shape(y)))
+    check_bootstrap(n_boot, seed, 0.05)
+    rows = np.arange(y.size)
+    return (np.repeat(rows, counts) for counts in resample_counts(y, n_boot, seed, groups))
+
+
+def bootstrap_replicates(y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0,
+                         groups: np.ndarray | None = None) -> pd.DataFrame:
+    """All of :data:`~resorb.metrics.METRICS` on each resample of :func:`bootstrap_indices`.
+
+    The ICI of a resample uses the smoother window of the full sample (see
+    :func:`bootstrap_metrics`); every other value equals the metric of the resampled rows.
+
+    Returns
+    -------
+    DataFrame of shape (n_boot, len(METRICS))
+        One row per resample, one column per metric.
+    """
+    y, p = check_outcome_and_risk(y, p)
+    check_bootstrap(n_boot, seed, 0.05)
+    values = _metric_replicates(y, p, n_boot, seed, groups)
+    return pd.DataFrame(values, columns=list(METRICS))
+
+
+def bootstrap_metrics(y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0,
+                      alpha: float = 0.05, groups: np.ndarray | None = None) -> pd.DataFrame:
+    """Metrics of :data:`~resorb.metrics.METRICS` with percentile bootstrap confidence intervals.
+
+    Resamples are those of :func:`bootstrap_indices` (stratified by outcome class, or by
+    cluster with ``groups``); the same seed gives the same resamples, hence the same bytes, in
+    every bootstrap function here. Metrics are computed on all resamples at once as weighted
+    statistics. To keep that vectorised, the ICI smoother of a resample keeps the window
+    (nearest ``frac * n`` rows) of the full sample; the local fits themselves are reweighted.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Observed outcome, 1 = resorbed; resamples keep its events and non-events.
+    p : array-like of shape (n,)
+        Predicted probability of resorption.
+    n_boot : int
+        Number of resamples.
+    seed : int
+        Seed of the random draws.
+    alpha : float
+        1 - confidence level of the intervals.
+    groups : array-like of shape (n,), optional
+        Cluster label per row (patient, centre) for a cluster bootstrap.
+
+    Returns
+    -------
+    DataFrame of shape (len(METRICS), 4)
+        ``metric``, ``estimate`` (on the full sample), ``ci_low``, ``ci_high``.
+
+    Raises
+    ------
+    ValueError
+        Malformed inputs or bootstrap settings.
+    TrainingError
+        ``y`` holds a single class, or no cluster resample holds both.
+    """
+    y, p = check_outcome_and_risk(y, p)
+    check_bootstrap(n_boot, seed, alpha)
+    values = _metric_replicates(y, p, n_boot, seed, groups)
+    low, high = percentile_limits(values, alpha)
+    return pd.DataFrame({"metric": list(METRICS), "estimate": list(metric_table(y, p).values()),
+                         "ci_low": low, "ci_high": high})
+
+
+def bootstrap_net_benefit(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray,
+                          n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
+                          groups: np.ndarray | None = None) -> pd.DataFrame:
+    """Decision curve of :func:`~resorb.metrics.net_benefit` with bootstrap intervals for the model.
+
+    Same resamples as :func:`bootstrap_metrics`. No interval is given for treat-all: stratified
+    resamples keep the prevalence, so its bootstrap interval would be a single point.
+
+    Returns
+    -------
+    DataFrame of shape (k, 5)
+        ``threshold``, ``model`` (full-sample net benefit), ``ci_low``, ``ci_high``,
+        ``treat_all``.
+    """
+    y, p = check_outcome_and_risk(y, p)
+    check_bootstrap(n_boot, seed, alpha)
+    curve = net_benefit(y, p, thresholds)
+    t = curve["threshold"].to_numpy()
+    low, high = percentile_limits(
+        _replicates(y, n_boot, seed, groups, lambda w: weighted.net_benefit(y, p, t, w)), alpha)
+    return curve[["threshold", "model"]].assign(
+        ci_low=low, ci_high=high, treat_all=curve["treat_all"])
+
+
+def paired_bootstrap_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray,
+                                n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
+                                groups: np.ndarray | None = None) -> pd.DataFrame:
+    """Difference of every metric between two models' predictions on the same patients.
+
+    Both models are scored on the same resamples, so the interval of ``a - b`` accounts for
+    the correlation between them. Mind the direction: a positive difference is better for
+    AUROC, AUPRC and scaled Brier, worse for Brier, log loss and ICI; for the calibration
+    intercept and slope compare distances from 0 and 1 instead.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Observed outcome, 1 = resorbed.
+    p_a, p_b : array-like of shape (n,)
+        Predicted probabilities of the two models, row by row for the same patients.
+    n_boot, seed, alpha, groups
+        As in :func:`bootstrap_metrics`.
+
+    Returns
+    -------
+    DataFrame of shape (len(METRICS), 4)
+        ``metric``, ``difference`` (a - b on the full sample), ``ci_low``, ``ci_high``.
+    """
+    y, p_a = check_outcome_and_risk(y, p_a, name="p_a")
+    _, p_b = check_outcome_and_risk(y, p_b, name="p_b")
+    check_bootstrap(n_boot, seed, alpha)
+
+    def difference(w: np.ndarray) -> np.ndarray:
+        a, b = weighted.evaluate(y, p_a, w), weighted.evaluate(y, p_b, w)
+        with np.errstate(invalid="ignore"):
+            return np.column_stack([a[k] - b[k] for k in a])
+
+    low, high = percentile_limits(_replicates(y, n_boot, seed, groups, difference), alpha)
+    full = difference(weighted.unit_weights(y.size))[0]
+    return pd.DataFrame({"metric": list(METRICS), "difference": full,
+                         "ci_low": low, "ci_high": high})
