@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from resorb.explain.treeshap import tree_contributions
 from resorb.explain.values import value_numbers, value_words
 from resorb.features import feature_variable
 from resorb.models import HorizonMonotone, predict_resorption
+
+if TYPE_CHECKING:
+    import shap
 
 __all__ = ["Explanation", "explain"]
 
@@ -67,6 +70,11 @@ class Explanation:
         The explained rows' clinical values, for display.
     method : str
         How the contributions were computed, in words.
+
+    See Also
+    --------
+    Explanation.to_shap : the same as a ``shap.Explanation``, for shap's plots.
+    resorb.explain.waterfall_figure : one patient's waterfall.
     """
 
     values: pd.DataFrame
@@ -75,7 +83,7 @@ class Explanation:
     feature_values: pd.DataFrame
     method: str = ""
 
-    def to_shap(self) -> Any:
+    def to_shap(self) -> shap.Explanation:
         """This explanation as a ``shap.Explanation``, for shap's own plots.
 
         ``shap.plots.waterfall(expl.to_shap()[i])`` draws patient ``i`` (by position),
@@ -134,6 +142,21 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame | None = None,
     -------
     Explanation
         ``values`` of shape (n_rows, n_variables) in probability points.
+
+    Raises
+    ------
+    TypeError
+        When ``X`` or ``background`` is not a DataFrame, or ``model`` not a candidate.
+    ValueError
+        For empty frames, a bad ``max_background``, an unfitted or non-binary model, or a
+        calibrated model with several folds.
+
+    References
+    ----------
+    SHAP values: Lundberg & Lee, "A unified approach to interpreting model predictions",
+    NeurIPS 2017, arXiv:1705.07874. TreeSHAP: Lundberg et al., "From local explanations to
+    global understanding with explainable AI for trees", Nat Mach Intell 2020,
+    doi:10.1038/s42256-019-0138-9.
     """
     _check_frame(X, "X")
     if len(X) == 0:

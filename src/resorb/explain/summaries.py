@@ -27,6 +27,11 @@ def global_importance(expl: Explanation) -> pd.Series:
     Returns
     -------
     Series indexed by variable, in probability points, sorted descending.
+
+    References
+    ----------
+    Mean |SHAP| as global importance: Lundberg et al., Nat Mach Intell 2020,
+    doi:10.1038/s42256-019-0138-9.
     """
     importance = expl.values.abs().mean(axis=0).sort_values(ascending=False, kind="stable")
     return importance.rename("mean_abs_contribution")
