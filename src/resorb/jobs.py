@@ -283,8 +283,8 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
             tracking.set_tags({"explained_model": loaded.describe(),
                                       "trained_on": data.source.describe(),
                                       "explanation_method": expl.method})
-            ex.plot_importance(expl, Path(tmp) / "shap_importance.png")
-            ex.plot_beeswarm(expl, Path(tmp) / "shap_beeswarm.png")
+            ex.importance_figure(expl).savefig(Path(tmp) / "shap_importance.png")
+            ex.beeswarm_figure(expl).savefig(Path(tmp) / "shap_beeswarm.png")
             tracking.log_artifacts(tmp, "explanations")
             tracking.log_table(importance.rename("mean_abs_shap").reset_index(),
                                "explanations/importance.csv")

@@ -424,8 +424,10 @@ def explain_for_report(estimator: Any, features: Sequence[str], record: RunRecor
     expl = ex.explain(estimator, model_input(frame, columns=tuple(features)))
     importance = ex.global_importance(expl)
     with tempfile.TemporaryDirectory() as tmp:
-        bar = ex.plot_importance(expl, Path(tmp) / "importance.png").read_bytes()
-        swarm = ex.plot_beeswarm(expl, Path(tmp) / "beeswarm.png", seed=seed).read_bytes()
+        bar_path, swarm_path = Path(tmp) / "importance.png", Path(tmp) / "beeswarm.png"
+        ex.importance_figure(expl).savefig(bar_path)
+        ex.beeswarm_figure(expl, seed=seed).savefig(swarm_path)
+        bar, swarm = bar_path.read_bytes(), swarm_path.read_bytes()
     return Explanations(importance_png=bar, beeswarm_png=swarm,
                         top=tuple((str(k), float(v)) for k, v in importance.head(5).items()),
                         rows=f"{len(frame):,} {what}", method=expl.method)
