@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -29,8 +28,8 @@ def machine() -> str:
 
 
 def provenance() -> str:
-    """'git 537e776 (uncommitted changes), params.yaml sha256 1a2b3c4d5e6f' for the record."""
-    from resorb.config import params_path
+    """'git 537e776 (uncommitted changes), params sha256 1a2b3c4d5e6f' for the record."""
+    from resorb.config import Params
 
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
@@ -41,8 +40,8 @@ def provenance() -> str:
         commit = f"git {head}" + (" (uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         commit = "git unknown"
-    digest = hashlib.sha256(params_path().read_bytes()).hexdigest()[:12]
-    return f"{commit}, params.yaml sha256 {digest}"
+    digest = Params.resolve().digest()[:12]  # the resolved parameters, not one file's bytes
+    return f"{commit}, params sha256 {digest}"
 
 
 def markdown(frame: pd.DataFrame, decimals: int = 2) -> str:

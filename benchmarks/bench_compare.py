@@ -181,13 +181,13 @@ def measure(n: int, repeats: int, seed: int, end_to_end: bool = True) -> tuple[S
         Also time the ``resorb compare`` subprocess.
     """
     from resorb.cohort import make_cohort
-    from resorb.config import load_params
+    from resorb.config import Params
     from resorb.metrics import paired_bootstrap_difference
     from resorb.models import build_model
-    from resorb.training import compare_candidates, prepare, training_params
+    from resorb.training import compare_candidates, prepare
 
-    params = load_params()
-    tp = training_params(params)
+    params = Params.resolve()
+    tp = params.training
     frame = make_cohort(n, seed, PRESET)
     data, X, _ = prepare(frame, params)
     warm = make_cohort(600, seed, PRESET)  # imports and first-call caches stay out of timings
@@ -210,7 +210,7 @@ def measure(n: int, repeats: int, seed: int, end_to_end: bool = True) -> tuple[S
                 if name != comp.champion:  # as compare_candidates: never against itself
                     paired_bootstrap_difference(comp.y, p, comp.oof[comp.champion],
                                                 n_boot=tp.n_boot, seed=seed)
-        for name, spec in tp.candidates.items():
+        for name, spec in params.candidates.items():
             with watch.step(f"  one fit on all rows: {name}"):
                 build_model(spec, seed=seed).fit(X, data.y)
     return watch, len(data.y)

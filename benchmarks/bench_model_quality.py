@@ -38,9 +38,9 @@ from _common import markdown, provenance
 
 from resorb import metrics
 from resorb.cohort import make_cohort
-from resorb.config import Params, load_params
+from resorb.config import Params
 from resorb.models import build_model, predict_resorption
-from resorb.training import compare_candidates, prepare, train_candidate, training_params
+from resorb.training import compare_candidates, prepare, train_candidate
 
 PRESET = "literature"
 CEILING = "true_resorption_probability"
@@ -105,7 +105,7 @@ def run(n_train: int, n_test: int, seed: int, test_seed: int, params: Params) ->
         metrics; ``targets``; ``info``: row counts, prevalence, validation method, wall and
         user CPU seconds.
     """
-    tp = training_params(params)
+    tp = params.training
     t0, u0 = time.perf_counter(), _user_seconds()
     train = make_cohort(n_train, seed, PRESET)
     test = make_cohort(n_test, test_seed, PRESET)
@@ -120,7 +120,7 @@ def run(n_train: int, n_test: int, seed: int, test_seed: int, params: Params) ->
     rows, predictions = [], {}
     board = comp.leaderboard.set_index("candidate")
     for name in comp.oof:
-        spec = tp.candidates[name]
+        spec = params.candidates[name]
         if name == comp.champion:
             model = train_candidate(train, name, params, seed=seed,
                                     evaluation=comp.evaluations[name]).model
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--test-seed must differ from --seed; got {test_seed} for both")
         pairs = [(args.seed, test_seed)]
 
-    params = load_params()
+    params = Params.resolve()
     results = [run(args.n_train, args.n_test, s, t, params) for s, t in pairs]
 
     listed = ", ".join(f"{s} -> {t}" for s, t in pairs)

@@ -128,15 +128,14 @@ def _train(folder: Path, candidate: str, seed: int) -> Path:
     import pandas as pd
 
     from resorb.cohort import make_cohort
-    from resorb.config import load_params
+    from resorb.config import Params
     from resorb.features import model_input
     from resorb.label import labelled_rows
     from resorb.models import build_model
     from resorb.serialization import save_estimator
-    from resorb.training import training_params
 
-    params = load_params()
-    spec = training_params(params).candidates[candidate]
+    params = Params.resolve()
+    spec = params.candidates[candidate]
     data = labelled_rows(make_cohort(5000, seed=seed), params.label)
     X = model_input(data.frame)
     model = build_model(spec, seed=seed).fit(X, data.y)

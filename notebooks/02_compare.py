@@ -9,14 +9,12 @@ import os
 
 from resorb import figures
 from resorb.cohort import make_cohort
-from resorb.config import load_params
+from resorb.config import Params
 from resorb.training import compare_candidates
 
 N = int(os.environ.get("RESORB_NOTEBOOK_N", "5000"))
-params = load_params()
-if os.environ.get("RESORB_NOTEBOOK_FAST"):
-    training = dict(params.training, n_boot=30, folds=3)
-    params = params.model_copy(update={"training": training})
+fast = {"training.n_boot": 30, "training.folds": 3}  # RESORB_NOTEBOOK_FAST: the test suite
+params = Params.resolve(overrides=fast if os.environ.get("RESORB_NOTEBOOK_FAST") else None)
 cohort = make_cohort(n=N, seed=2026)
 comparison = compare_candidates(cohort, params, seed=2026)
 print(comparison.data.account())

@@ -19,16 +19,16 @@ def tmp_cwd(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def fast_params():
     """params.yaml with small bootstrap counts and small candidates, for quick tests."""
-    from resorb.config import load_params
+    from resorb.config import CandidateSpec, Params
 
-    params = load_params()
-    training = dict(params.training)
-    training.update(n_boot=30, optimism_n_boot=5, folds=3)
-    training["candidates"] = {
-        "logistic": {"kind": "logistic", "params": {"C": 1.0, "spline_knots": 4}},
-        "hist_gradient_boosting": {"kind": "hist_gradient_boosting",
-                                   "params": {"max_iter": 40, "max_leaf_nodes": 8}},
-        "random_forest": {"kind": "random_forest", "calibration": "sigmoid",
-                          "params": {"n_estimators": 20, "min_samples_leaf": 10}},
+    params = Params.default()
+    training = params.training.model_copy(update={"n_boot": 30, "optimism_n_boot": 5,
+                                                  "folds": 3})
+    candidates = {
+        "logistic": CandidateSpec(kind="logistic", params={"C": 1.0, "spline_knots": 4}),
+        "hist_gradient_boosting": CandidateSpec(kind="hist_gradient_boosting",
+                                                params={"max_iter": 40, "max_leaf_nodes": 8}),
+        "random_forest": CandidateSpec(kind="random_forest", calibration="sigmoid",
+                                       params={"n_estimators": 20, "min_samples_leaf": 10}),
     }
-    return params.model_copy(update={"training": training})
+    return params.model_copy(update={"training": training, "candidates": candidates})

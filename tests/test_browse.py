@@ -28,6 +28,7 @@ def get(url: str, payload: dict | None = None) -> dict:
 
 @pytest.mark.slow
 def test_ui_serves_experiment_runs_and_registered_versions(tmp_path, monkeypatch, fast_params):
+    from resorb import tracking
     from resorb.cohort import make_cohort
     from resorb.jobs import TrainingData, train_job
     from resorb.tracking import DataSource
@@ -35,6 +36,7 @@ def test_ui_serves_experiment_runs_and_registered_versions(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     data = TrainingData(make_cohort(600, seed=4), DataSource("synthetic", "literature", 4, 600))
+    tracking.configure()
     train_job(data, fast_params, "logistic", register=True)
 
     port = free_port()

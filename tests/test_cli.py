@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from resorb.cli import app
 from resorb.cohort import make_cohort
+from resorb.config import expand_keys as expand
+from resorb.errors import ResorbError
 from tests.factories import baseline_rows
 
 runner = CliRunner()
@@ -209,3 +212,121 @@ def test_explain_logs_plots_and_compares_with_the_true_effects(tmp_path, monkeyp
     assert "shap_truth_spearman" in explained.data.metrics
     logged = {a.path for a in client.list_artifacts(explained.info.run_id, "explanations")}
     assert {"explanations/shap_importance.png", "explanations/shap_beeswarm.png"} <= logged
+
+
+# ------------------------------------------------------------- choices, conflicts, parameters
+
+
+@pytest.mark.parametrize("args", [
+    ["schema", "--format", "xml"],
+    ["validate", "x.csv", "--purpose", "scorin"],
+    ["cohort", "check", "--preset", "Literature"],
+    ["score", "-i", "x.csv", "-o", "y.csv", "--engine", "gpu"],
+    ["train", "--synthetic", "100", "--preset", "nope"],
+], ids=lambda a: a[0] + " " + a[-2])
+def test_a_choice_outside_its_enum_is_a_usage_error(args):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for" in result.output and args[-1] in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("fmt", "start"), [
+    ("table", "resorb data dictionary"), ("markdown", "| column | role |"),
+    ("csv", "column,role,"),
+])
+def test_schema_formats(fmt, start):
+    result = run("schema", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().startswith(start)
+
+
+def test_cli_choices_mirror_the_core():
+    # the CLI keeps its own Enums so that `resorb --help` imports nothing heavy
+    import typing
+
+    from resorb import config, intake
+    from resorb.cli import Engine, Preset, Purpose
+    from resorb.scoring import batch
+
+    assert [p.value for p in Purpose] == list(typing.get_args(intake.Purpose))
+    assert [e.value for e in Engine] == list(typing.get_args(batch.Engine))
+    assert [p.value for p in Preset] == [p.value for p in config.Preset]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "--data", "x.csv", "--synthetic", "100"], "give either --data FILE or "
+                                                         "--synthetic N, not both"),
+    (["compare"], "give either --data FILE or --synthetic N"),
+    (["explain", "--synthetic", "100", "--mapping", "m.yaml"], "--mapping applies to --data"),
+    (["report", "--model", "models:/resorb@champion", "--run", "abc"],
+     "give --model or --run, not both"),
+    (["--set", "training.folds", "cohort", "check"], "expected KEY=VALUE"),
+])
+def test_conflicting_options_are_refused_before_anything_runs(tmp_cwd, args, message):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert list(tmp_cwd.iterdir()) == []  # no store, no output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--set", "training.folds=1"], "command line: 'training.folds' input should be greater "
+                                    "than or equal to 2; found 1"),
+    (["--set", "scoring.horizon=90"], "command line: unknown key 'scoring.horizon'"),
+    (["--params", "{tmp}/p.yaml"], "p.yaml: 'label.min_reduction_pct' input should be less "
+                                   "than or equal to 100; found 150"),
+    (["--params", "{tmp}/none.yaml"], "none.yaml not found"),
+])
+def test_bad_parameters_exit_2_naming_the_key(tmp_cwd, args, message):
+    (tmp_cwd / "p.yaml").write_text("label: {min_reduction_pct: 150}\n")
+    args = [a.format(tmp=tmp_cwd) for a in args]
+    result = run(*args, "cohort", "generate", "--n", "20", "--out", str(tmp_cwd / "c.csv"))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_cwd / "c.csv").exists()
+
+
+def test_command_line_values_override_the_project_file(tmp_cwd, monkeypatch):
+    male = "cohort.presets.literature.parameters.population.male"
+    (tmp_cwd / "params.yaml").write_text(yaml.safe_dump(expand({male: 0.0})))
+    out = tmp_cwd / "c.csv"
+    generate = ["cohort", "generate", "--n", "40", "--out", str(out)]
+    assert run(*generate).exit_code == 0  # ./params.yaml: nobody is male
+    assert set(pd.read_csv(out)["sex"]) == {"female"}
+    assert run("--set", f"{male}=1", *generate).exit_code == 0  # the command line wins
+    assert set(pd.read_csv(out)["sex"]) == {"male"}
+    monkeypatch.setenv("RESORB_PARAMS", str(tmp_cwd / "other.yaml"))
+    (tmp_cwd / "other.yaml").write_text(yaml.safe_dump(expand({male: 1.0})))
+    assert run(*generate).exit_code == 0  # $RESORB_PARAMS instead of ./params.yaml
+    assert set(pd.read_csv(out)["sex"]) == {"male"}
+
+
+def test_horizon_option_overrides_the_scoring_section(monkeypatch):
+    from resorb.cli import options
+
+    seen = {}
+
+    def resolve(ctx, values=None):
+        seen.update(values or {})
+        raise ResorbError("stop here")
+
+    monkeypatch.setattr(options, "resolve_params", resolve)
+    monkeypatch.setattr("resorb.cli.resolve_params", resolve)
+    result = run("score", "-i", "x.csv", "-o", "y.csv", "--horizon-days", "90")
+    assert result.exit_code == 2 and "stop here" in result.output
+    assert seen == {"scoring.horizon_days": 90, "scoring.explain": None,
+                    "scoring.chunk_rows": None}
+
+
+def test_verbose_raises_resorbs_log_level():
+    import logging
+
+    logger = logging.getLogger("resorb")
+    before = logger.level
+    try:
+        result = run("--verbose", "schema", "--format", "csv")
+        assert result.exit_code == 0, result.output
+        assert logger.getEffectiveLevel() == logging.DEBUG
+    finally:
+        logger.setLevel(before)

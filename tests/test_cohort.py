@@ -19,7 +19,7 @@ from resorb.cohort import (
     true_effects,
     with_followup,
 )
-from resorb.config import DEFAULT_PARAMS
+from resorb.config import DEFAULT_PARAMS, Params
 from resorb.errors import ConfigError
 from resorb.schema import Kind
 
@@ -219,7 +219,7 @@ def _unknown_key(p):
 ])
 def test_bad_values_name_the_parameter(write_params, edit, message):
     with pytest.raises(ConfigError, match=message):
-        load_cohort_params("literature", write_params(edit))
+        load_cohort_params("literature", Params.resolve(write_params(edit)))
 
 
 def test_fractions_are_read_as_probabilities():

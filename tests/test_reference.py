@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from resorb.cohort import make_cohort
-from resorb.config import load_params
+from resorb.config import Params
 from resorb.features import model_input
 from resorb.models import build_model, predict_resorption
 from resorb.serialization import load_estimator
-from resorb.training import prepare, training_params
+from resorb.training import prepare
 
 REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference"
 
@@ -31,10 +31,10 @@ def test_reference_predictor_is_shipped_with_its_metadata():
 def test_retraining_with_the_same_seed_gives_the_same_predictions():
     meta = json.loads((REFERENCE / "artifacts" / "resorb.json").read_text())
     source = meta["data_source"]
-    params = load_params()
+    params = Params.default()
     frame = make_cohort(n=source["n"], seed=source["seed"], preset=source["preset"])
     data, X, _ = prepare(frame, params)
-    spec = training_params(params).candidates[meta["candidate"]]
+    spec = params.candidates[meta["candidate"]]
     retrained = build_model(spec, seed=meta["seed"]).fit(X, data.y)
     shipped = load_estimator(REFERENCE / "artifacts" / "model.skops")
     fresh = model_input(make_cohort(n=2000, seed=99))

@@ -65,6 +65,7 @@ def build_store(tmp_path_factory: pytest.TempPathFactory, fast_params) -> Store:
         mp.chdir(folder)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         data = TrainingData(frame, DataSource("synthetic", "literature", 5, 600))
+        tracking.configure()
         result = compare_job(data, fast_params, register=True,
                              candidates=["logistic", "random_forest"])
         tracking.promote(result.version, "champion")
@@ -287,7 +288,7 @@ def test_no_identifier_in_the_report_or_any_artifact(store):
 
 
 def test_real_data_model_is_explained_only_from_a_given_file(in_store, tmp_path):
-    from resorb.config import load_params
+    from resorb.config import Params
     from resorb.scoring.model import load_model
 
     loaded = load_model("models:/resorb@champion")
@@ -307,7 +308,7 @@ def test_real_data_model_is_explained_only_from_a_given_file(in_store, tmp_path)
     facts = report.ModelFacts(name="resorb", version="1", source="models:/resorb@champion",
                               metadata=dict(loaded.metadata), features=loaded.features,
                               skops_sha256="0" * 64, skops_bytes=1)
-    text = report.render_report(real, facts, expl, load_params())
+    text = report.render_report(real, facts, expl, Params.default())
     assert "Not for clinical use." not in text and "Internal validation only." in text
     assert PLANTED_ID not in text and PLANTED_SITE not in text
     assert len(Page(text).images) == 5

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from resorb import schema
 from resorb.cli import app
 from resorb.cohort import make_cohort
-from resorb.config import load_params
+from resorb.config import Params
 from resorb.errors import DataValidationError, InputError, ModelNotFoundError
 from resorb.explain import explain, top_reasons
 from resorb.features import model_input
@@ -54,7 +54,7 @@ RESORB = Path(sys.executable).with_name("resorb")
 def train(spec: CandidateSpec, n: int = 1500, seed: int = 11):
     """A small fitted candidate, its training input and the metadata resorb.json holds."""
     cohort = make_cohort(n, seed=seed)
-    data = labelled_rows(cohort, load_params().label)
+    data = labelled_rows(cohort, Params.default().label)
     X = model_input(data.frame)
     model = build_model(spec, seed=seed).fit(X, data.y)
     ranges = {}
@@ -580,7 +580,5 @@ def test_explain_k_above_the_variables_is_refused(tmp_path, logistic):
 
 
 def test_params_defaults_come_from_params_yaml():
-    from resorb.scoring import scoring_params
-
-    params = scoring_params(load_params())
+    params = Params.default().scoring
     assert params == ScoringParams()  # the file states the defaults explicitly

@@ -31,6 +31,7 @@ def store(tmp_path_factory, fast_params):
     ids[0] = PLANTED
     frame = frame.assign(patient_id=ids, site="Hospital-" + PLANTED)
     data = TrainingData(frame, DataSource("synthetic", "literature", 3, 700))
+    tracking.configure()
     result = compare_job(data, fast_params, register=True)
     yield folder, result, frame, tracking
     mlflow.set_tracking_uri(None)

@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 
 from resorb.cohort import make_cohort
-from resorb.config import LabelRule
+from resorb.config import ChampionRule, LabelRule
 from resorb.errors import TrainingError
 from resorb.label import derive_resorbed, labelled_rows
 from resorb.training import (
-    ChampionRule,
     champion_score,
     compare_candidates,
     make_folds,

@@ -1,8 +1,10 @@
-"""Terminal tables (rich) for the CLI: fidelity targets, leaderboards, model lists."""
+"""Terminal output (rich) for the CLI: fidelity targets, leaderboards, model lists, progress."""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -34,6 +36,25 @@ def print_frame(frame: pd.DataFrame, title: str = "", styles: dict[str, str] | N
     for row in frame.itertuples(index=False):
         table.add_row(*(_fmt(v) for v in row))
     _console().print(table)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (values as ``str``)."""
+    head = "| " + " | ".join(frame.columns) + " |"
+    sep = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+def print_dictionary(frame: pd.DataFrame) -> None:
+    """Print the data dictionary (:func:`resorb.schema.dictionary_frame`) as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*frame.columns[:-1], title="resorb data dictionary")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(v) for v in row[:-1]))
+    Console().print(table)
 
 
 def print_fidelity(table: pd.DataFrame, title: str = "") -> None:
@@ -69,3 +90,39 @@ def print_leaderboard(board: pd.DataFrame, title: str = "") -> None:
             values = values + " (" + board[ci].astype(str) + ")"
         shown[header] = values
     print_frame(shown, title=title)
+
+
+class ScoreProgress:
+    """A rich progress bar (rows, rows/s) on stderr when it is a terminal; silent otherwise.
+
+    ``with ScoreProgress() as update:`` gives the ``progress`` hook of
+    :func:`resorb.scoring.score_file` (None when stderr is not a terminal).
+    """
+
+    def __enter__(self) -> Callable[[int, int | None], None] | None:
+        self._bar = None
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("scoring"), BarColumn(),
+                             TextColumn("{task.completed:,.0f}{task.fields[of]} rows"),
+                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                             console=Console(stderr=True), transient=True)
+        self._bar.start()
+        task = self._bar.add_task("scoring", total=None, of="", rate="")
+        start = [time.perf_counter()]
+
+        def update(done: int, total: int | None) -> None:
+            if done == 0:  # the model is loaded: rows/s counts from here
+                start[0] = time.perf_counter()
+            rate = done / max(time.perf_counter() - start[0], 1e-9)
+            self._bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s",
+                             of=f" of {total:,}" if total else "")
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

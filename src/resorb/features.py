@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, SplineTransform
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from resorb import schema
+from resorb.config import DEFAULT_HORIZON_DAYS
 from resorb.errors import LeakageError
 from resorb.schema import Column, Encoding, Kind
 
@@ -232,7 +233,7 @@ def dictionary_example(n_rows: int = 2) -> pd.DataFrame:
         else:
             lo = col.minimum if col.minimum is not None else 0.0
             hi = col.maximum if col.maximum is not None else lo + 100.0
-            mid = float(round((lo + hi) / 2)) if name != HORIZON else 180.0
+            mid = float(round((lo + hi) / 2)) if name != HORIZON else float(DEFAULT_HORIZON_DAYS)
             values[name] = [mid] * n_rows
     return model_input(pd.DataFrame(values))
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from resorb.config import Params
+from resorb.config import Params, tracking_uri
 from resorb.errors import DataValidationError, InputError, TrainingError
-from resorb.training import Progress, compare_candidates, train_candidate, training_params
+from resorb.training import Progress, compare_candidates, train_candidate
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,11 @@ class TrainingData:
 
 
 def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | None,
-                       preset: str, seed: int, mapping: str | os.PathLike[str] | None = None
-                       ) -> TrainingData:
+                       preset: str, seed: int, mapping: str | os.PathLike[str] | None = None,
+                       params: Params | None = None) -> TrainingData:
     """Read a file (optionally through a column mapping) or generate a synthetic cohort.
+
+    A synthetic cohort follows ``params.cohort`` (default: the packaged parameters).
 
     Raises
     ------
@@ -44,9 +46,9 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
     if (data is None) == (synthetic is None):
         raise InputError("give either --data FILE or --synthetic N (not both, not neither)")
     if synthetic is not None:
-        from resorb.cohort import make_cohort
+        from resorb.cohort import load_cohort_params, make_cohort
 
-        frame = make_cohort(n=synthetic, seed=seed, preset=preset)
+        frame = make_cohort(n=synthetic, seed=seed, params=load_cohort_params(preset, params))
         return TrainingData(frame, DataSource("synthetic", preset, seed, synthetic))
     notes: list[str] = []
     if mapping is not None:
@@ -146,8 +148,8 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
     """Train one candidate, validate it, log one MLflow run, optionally register it."""
     from resorb import tracking
 
-    tp = training_params(params)
-    uri = tracking.configure(params.tracking.get("uri"))
+    tp = params.training
+    uri = tracking_uri(params.tracking.uri)  # the store the CLI opened (tracking.configure)
     seed = data.source.seed if data.source.seed is not None else tp.seed
     result = train_candidate(data.frame, model, params, seed=seed, progress=progress)
     if strict and data.source.kind == "real" and not result.sample_size.ok:
@@ -156,7 +158,7 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
     with tracking.start_run(f"train-{model}"):
         tracking.log_params({"candidate": model, "spec": result.spec.model_dump(),
                              "label": params.label.model_dump(), "seed": seed,
-                             "training": tp.model_dump(exclude={"candidates"})})
+                             "training": tp.model_dump()})
         tracking.log_fingerprint(fp)
         tracking.set_tags(tracking.run_tags(data.source, fp, params))
         tracking.log_evaluation(result.evaluation)
@@ -197,8 +199,8 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
     """Compare candidates on identical folds: parent run, child run per candidate, champion."""
     from resorb import tracking
 
-    tp = training_params(params)
-    uri = tracking.configure(params.tracking.get("uri"))
+    tp = params.training
+    uri = tracking_uri(params.tracking.uri)  # the store the CLI opened (tracking.configure)
     seed = data.source.seed if data.source.seed is not None else tp.seed
     comp = compare_candidates(data.frame, params, seed=seed, names=candidates,
                               progress=progress)
@@ -208,14 +210,14 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
         tracking.set_tags(tags)
         tracking.log_params({"candidates": list(comp.evaluations), "label":
                              params.label.model_dump(), "seed": seed,
-                             "training": tp.model_dump(exclude={"candidates"}),
+                             "training": tp.model_dump(),
                              "champion": comp.champion})
         tracking.log_fingerprint(fp)
         for name, ev in comp.evaluations.items():
             with tracking.start_run(name, nested=True):
                 tracking.set_tags(tags)
                 tracking.log_params({"candidate": name,
-                                     "spec": tp.candidates[name].model_dump()})
+                                     "spec": params.candidates[name].model_dump()})
                 tracking.log_evaluation(ev)
                 tracking.log_figures({name: ev})
         tracking.log_table(comp.leaderboard, "leaderboard.csv")
@@ -271,14 +273,14 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
     importance = ex.global_importance(expl)
     agreement = None
     if data.source.kind == "synthetic":
-        from resorb.cohort import true_effects
+        from resorb.cohort import load_cohort_params, true_effects
 
-        agreement = ex.ranking_agreement(importance, true_effects(data.source.preset))
+        truth = true_effects(params=load_cohort_params(data.source.preset, params))
+        agreement = ex.ranking_agreement(importance, truth)
     run_id = None
     if log:
         from resorb import tracking
 
-        tracking.configure(params.tracking.get("uri"))
         with tracking.start_run("explain"), tempfile.TemporaryDirectory() as tmp:
             tracking.set_tags({"explained_model": loaded.describe(),
                                       "trained_on": data.source.describe(),

@@ -9,10 +9,9 @@ is fitted inside cross-validation and maps scores monotonically, so it keeps the
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -22,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from resorb.config import Frozen
+from resorb.config import CandidateSpec
 from resorb.errors import ConfigError
 from resorb.features import HORIZON, build_preprocessor
 
@@ -162,16 +161,6 @@ class HorizonMonotone(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Class labels of the wrapped estimator."""
         check_is_fitted(self)
         return self.estimator_.predict(X)
-
-
-class CandidateSpec(Frozen):
-    """One candidate model as declared in params.yaml ``training.candidates``."""
-
-    kind: Literal["logistic", "hist_gradient_boosting", "random_forest"]
-    calibration: Literal["none", "sigmoid", "isotonic"] = "none"
-    calibration_folds: int = Field(default=3, ge=2)
-    params: dict[str, Any] = Field(default_factory=dict)
-    description: str = ""
 
 
 def build_model(spec: CandidateSpec, seed: int = 0) -> Any:

@@ -144,15 +144,16 @@ class ReportResult:
 # ----------------------------------------------------------------------------- the job
 
 
-def make_report(model: str | None = None, run: str | None = None,
+def make_report(params: Params, model: str | None = None, run: str | None = None,
                 out: str | os.PathLike[str] = "report.html",
                 data: str | os.PathLike[str] | None = None, shap_rows: int = SHAP_ROWS,
-                log: bool = True, params: Params | None = None,
-                now: datetime | None = None) -> ReportResult:
+                log: bool = True, now: datetime | None = None) -> ReportResult:
     """Write the HTML report of a model and log it to the model's MLflow run.
 
     Parameters
     ----------
+    params : Params
+        The resolved parameters (label rule, scoring defaults, candidates).
     model : str, optional
         Registry URI (``models:/resorb@champion``, the default; ``models:/resorb/3``;
         ``runs:/ID/model``).
@@ -167,8 +168,6 @@ def make_report(model: str | None = None, run: str | None = None,
         Rows explained (a seeded sample beyond that).
     log : bool
         Log the file to the run as ``report/report.html``.
-    params : Params, optional
-        Defaults to params.yaml.
     now : datetime, optional
         Time stamp printed in the report (default: now, UTC).
 
@@ -185,13 +184,10 @@ def make_report(model: str | None = None, run: str | None = None,
     DataValidationError
         ``data`` breaks the data dictionary.
     """
-    from resorb.config import load_params
-
     start = time.perf_counter()
     target = _check_out(out)
     if model is not None and run is not None:
         raise InputError("give --model or --run, not both")
-    params = params or load_params()
     loaded, run_id = _resolve(model, run, params)
     record = read_run(run_id)
     facts = _model_facts(loaded, record)
@@ -237,7 +233,6 @@ def _resolve(model: str | None, run: str | None, params: Params) -> tuple[Any, s
         raise ModelNotFoundError(f"no model registry here (no mlflow.db in {Path.cwd()}, "
                                  f"MLFLOW_TRACKING_URI unset); run `resorb report` in the folder "
                                  f"that holds the tracking store")
-    tracking.configure(params.tracking.get("uri"))
     if run is None:
         loaded = load_model(model or DEFAULT_MODEL_URI)
         run_id = _mlmodel(loaded.folder).get("run_id")
@@ -548,7 +543,7 @@ def _label_sentence(rule: Mapping[str, Any]) -> str:
 
 
 def _horizon_sentence(syn: dict[str, Any] | None, params: Params) -> str:
-    default = params.scoring.get("horizon_days", 180)
+    default = params.scoring.horizon_days
     text = ("The horizon is the input followup_days, the days from the baseline MRI to the "
             "follow-up MRI (in scoring, the time asked about")
     text += f"; {default} days when a row gives none)."
@@ -596,8 +591,7 @@ def study_facts(record: RunRecord, model: ModelFacts, params: Params) -> tripod.
     syn = _synthetic_info(record)
     summary = _summary(record)
     meta = model.metadata
-    bands = params.scoring.get("risk_bands") or {}
-    cuts, labels = bands.get("cuts") or [], bands.get("labels") or []
+    cuts, labels = params.scoring.risk_bands.cuts, params.scoring.risk_bands.labels
     band_text = ", ".join(labels) + (f" at {', '.join(f'{c:g}' for c in cuts)}" if cuts
                                      else "")
     subgroups = () if record.subgroups is None else tuple(
@@ -635,8 +629,9 @@ def _predictor_label(name: str) -> str:
 
 def _model_type(record: RunRecord, meta: Mapping[str, Any], params: Params) -> str:
     candidate = str(meta.get("candidate", ""))
-    spec = (params.training.get("candidates") or {}).get(candidate) or {}
-    described = spec.get("description") or str(meta.get("kind", candidate)).replace("_", " ")
+    spec = params.candidates.get(candidate)
+    described = ((spec.description if spec else "")
+                 or str(meta.get("kind", candidate)).replace("_", " "))
     hyper = {k.removeprefix("spec.params."): v for k, v in record.candidate_params.items()
              if k.startswith("spec.params.")}
     text = f"Candidate '{candidate}': {described}"

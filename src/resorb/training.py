@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
-from resorb.config import Frozen, Params, parse_section
+from resorb.config import CandidateSpec, ChampionRule, Params, TrainingParams
 from resorb.errors import ConfigError, TrainingError
 from resorb.features import model_input
 from resorb.label import LabelledData, labelled_rows
@@ -29,51 +28,9 @@ from resorb.metrics import (
     sample_size_check,
     smoothed_calibration_curve,
 )
-from resorb.models import CandidateSpec, build_model, predict_resorption
+from resorb.models import build_model, predict_resorption
 
 Progress = Callable[[str], None]
-
-
-class Thresholds(Frozen):
-    """Decision-curve threshold grid."""
-
-    start: float = Field(default=0.05, gt=0, lt=1)
-    stop: float = Field(default=0.95, gt=0, lt=1)
-    step: float = Field(default=0.05, gt=0)
-
-    def grid(self) -> np.ndarray:
-        """The thresholds as an array."""
-        return np.round(np.arange(self.start, self.stop + self.step / 2, self.step), 6)
-
-
-class ChampionRule(Frozen):
-    """How the champion is chosen: a weighted score that weighs calibration."""
-
-    weights: dict[str, float] = Field(
-        default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0}
-    )
-    slope_range: tuple[float, float] = (0.8, 1.2)
-
-
-class TrainingParams(Frozen):
-    """The ``training`` section of params.yaml."""
-
-    seed: int = 2026
-    folds: int = Field(default=5, ge=2)
-    repeats: int = Field(default=1, ge=1)
-    n_boot: int = Field(default=200, ge=10)
-    optimism_below_rows: int = 3000
-    optimism_n_boot: int = Field(default=50, ge=5)
-    decision_thresholds: Thresholds = Thresholds()
-    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
-    anticipated_c: float = Field(default=0.75, gt=0.5, lt=1)
-    champion: ChampionRule = ChampionRule()
-    candidates: dict[str, CandidateSpec]
-
-
-def training_params(params: Params) -> TrainingParams:
-    """Parse and validate the ``training`` section."""
-    return parse_section(TrainingParams, params.training, "training")
 
 
 @dataclass(frozen=True)
@@ -216,13 +173,13 @@ def train_candidate(
     An ``evaluation`` already computed on the same rows (by :func:`compare_candidates`) is
     reused instead of validating again.
     """
-    tp = training_params(params)
-    if name not in tp.candidates:
+    tp = params.training
+    if name not in params.candidates:
         raise ConfigError(
-            f"no candidate '{name}' in params.yaml; choose one of {', '.join(tp.candidates)}"
+            f"no candidate '{name}' in params.yaml; choose one of {', '.join(params.candidates)}"
         )
     seed = tp.seed if seed is None else seed
-    spec = tp.candidates[name]
+    spec = params.candidates[name]
     say = progress or (lambda _msg: None)
     data, X, groups = prepare(frame, params)
     reuse = evaluation is not None
@@ -309,21 +266,21 @@ def compare_candidates(
     the champion score, and the paired bootstrap difference in AUROC and Brier against the
     champion (same resamples for both).
     """
-    tp = training_params(params)
+    tp = params.training
     seed = tp.seed if seed is None else seed
     say = progress or (lambda _msg: None)
     data, X, groups = prepare(frame, params)
     splits, method = make_folds(data.y, groups, tp.folds, tp.repeats, seed)
-    chosen = names or list(tp.candidates)
-    unknown = [n for n in chosen if n not in tp.candidates]
+    chosen = names or list(params.candidates)
+    unknown = [n for n in chosen if n not in params.candidates]
     if unknown:
         raise ConfigError(
-            f"unknown candidates {unknown}; params.yaml has {', '.join(tp.candidates)}"
+            f"unknown candidates {unknown}; params.yaml has {', '.join(params.candidates)}"
         )
     evaluations, oof, rows = {}, {}, []
     for name in chosen:
         say(f"{name}: {method}")
-        oof[name] = out_of_fold(tp.candidates[name], X, data.y, splits, seed)
+        oof[name] = out_of_fold(params.candidates[name], X, data.y, splits, seed)
         evaluations[name] = evaluate(data.y, oof[name], tp, method, seed)
         m = dict(
             zip(

@@ -59,7 +59,7 @@ def test_cli_prints_the_fitted_values():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--preset", "nope"], "error: unknown cohort preset 'nope'"),
+    (["--preset", "nope"], "Invalid value for '--preset'"),
     (["--preset", "komori1998", "--n", "10"], "error: the cohort size n must be an integer of "
                                               "at least 1,000"),
     (["--preset", "komori1998", "--n", "2000", "--seed", "-1"],

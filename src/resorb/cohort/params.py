@@ -15,10 +15,10 @@ import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
 from resorb import schema
-from resorb.config import Frozen
+from resorb.config import Frozen, Preset
 
-PRESETS: tuple[str, ...] = ("literature", "komori1998", "schmidt2025")
-BASE_PRESET = "literature"
+PRESETS: tuple[str, ...] = tuple(p.value for p in Preset)
+BASE_PRESET: str = Preset.LITERATURE.value
 TYPES = schema.column("herniation_type").categories
 RIMS = schema.column("rim_enhancement").categories
 LATENT = ("volume", "canal", "vas_leg", "vas_back", "odi")  # Gaussian-copula variables

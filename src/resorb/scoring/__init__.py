@@ -10,19 +10,17 @@
 
 from __future__ import annotations
 
+from resorb.config import RiskBands, ScoringParams
 from resorb.scoring.batch import ScoreSummary, score_file
 from resorb.scoring.frame import (
-    RiskBands,
-    ScoringParams,
     check_columns,
     out_of_range,
     output_columns,
     prepare_rows,
     score_frame,
-    scoring_params,
 )
 from resorb.scoring.model import DEFAULT_MODEL_URI, LoadedModel, default_model, load_model
 
 __all__ = ["DEFAULT_MODEL_URI", "LoadedModel", "RiskBands", "ScoreSummary", "ScoringParams",
            "check_columns", "default_model", "load_model", "out_of_range", "output_columns",
-           "prepare_rows", "score_file", "score_frame", "scoring_params"]
+           "prepare_rows", "score_file", "score_frame"]

@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import Field, model_validator
 
 from resorb import schema
-from resorb.config import Frozen, Params, parse_section
+from resorb.config import ScoringParams
 from resorb.errors import DataValidationError
 from resorb.features import HORIZON, model_input
 from resorb.intake import conform, conform_rows
@@ -33,49 +32,6 @@ USED_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in schema.COLUMNS if c.role not in (Role.OUTCOME, Role.SYNTHETIC))
 SCORED, REJECTED = "scored", "rejected"
 NOT_SCORED = "not scored: the input breaks the data dictionary (see reason)"
-
-
-class RiskBands(Frozen):
-    """Bands of P(resorption): ``labels[i]`` for ``cuts[i-1] <= p < cuts[i]``."""
-
-    cuts: tuple[float, ...] = (0.3, 0.6)
-    labels: tuple[str, ...] = ("low", "intermediate", "high")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RiskBands:
-        if len(self.labels) != len(self.cuts) + 1:
-            raise ValueError(f"needs one label more than cut-points; got {len(self.cuts)} "
-                             f"cuts and {len(self.labels)} labels")
-        if any(not 0 < c < 1 for c in self.cuts) or list(self.cuts) != sorted(set(self.cuts)):
-            raise ValueError(f"cuts must increase strictly within (0, 1); got {list(self.cuts)}")
-        return self
-
-    def band_index(self, p: np.ndarray) -> np.ndarray:
-        """Position in ``labels`` of each probability's band, shape of ``p``."""
-        return np.searchsorted(self.cuts, p, side="right").astype(np.int64)
-
-
-class ScoringParams(Frozen):
-    """The ``scoring`` section of params.yaml."""
-
-    horizon_days: int = Field(default=180, ge=1, le=3650)
-    explain: int = Field(default=3, ge=0)
-    chunk_rows: int = Field(default=200_000, ge=1)
-    risk_bands: RiskBands = RiskBands()
-    max_background: int = Field(default=200, ge=1)
-
-
-def scoring_params(params: Params | None = None) -> ScoringParams:
-    """Validate the ``scoring`` section of params.yaml (defaults when ``params`` is None).
-
-    Raises
-    ------
-    ConfigError
-        A value breaks its constraint; the message names the key.
-    """
-    if params is None:
-        return ScoringParams()
-    return parse_section(ScoringParams, params.scoring, "scoring")
 
 
 def output_columns(identifiers: Sequence[str], explain_k: int) -> list[str]:
@@ -131,7 +87,7 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
         From :func:`resorb.scoring.load_model`.
     horizon_days : int, optional
         Horizon asked about, in days, for rows whose ``followup_days`` cell is empty or
-        absent (default ``params.horizon_days``, 180).
+        absent (default ``params.horizon_days``).
     explain_k : int, optional
         Reasons per scored row (``reason_1`` ..); 0 for none (default ``params.explain``).
     params : ScoringParams, optional

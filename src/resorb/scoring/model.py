@@ -102,6 +102,11 @@ def registry_available() -> bool:
     return bool(os.environ.get("MLFLOW_TRACKING_URI")) or (Path.cwd() / TRACKING_DB).is_file()
 
 
+def is_registry_uri(model: str | os.PathLike[str] | None) -> bool:
+    """Whether ``model`` is read from the registry (``models:/``, ``runs:/``), not a folder."""
+    return model is not None and str(model).startswith(_URI_SCHEMES)
+
+
 def default_model() -> str:
     """The model scored with when none is named.
 
@@ -136,8 +141,9 @@ def load_model(model: str | os.PathLike[str] | None = None) -> LoadedModel:
     Parameters
     ----------
     model : str or path-like, optional
-        ``models:/...`` or ``runs:/...`` URI (needs a registry), or an exported model folder;
-        ``None`` for :func:`default_model`.
+        ``models:/...`` or ``runs:/...`` URI (needs a registry, read from the store MLflow
+        points at: :func:`resorb.tracking.configure`), or an exported model folder; ``None``
+        for :func:`default_model`.
 
     Returns
     -------
@@ -164,9 +170,7 @@ def _load_registered(uri: str) -> LoadedModel:
             f"pass --model with an exported model folder")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from resorb import tracking
-    from resorb.config import load_params
 
-    tracking.configure(load_params().tracking.get("uri"))
     tmp = Path(tempfile.mkdtemp(prefix="resorb-model-"))
     try:
         loaded = _load_folder(tracking.export(uri, tmp / "model"), source=uri)

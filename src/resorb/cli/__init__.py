@@ -1,8 +1,16 @@
-"""The ``resorb`` command line: parse options, call one function, print.
+"""The ``resorb`` command line: parse options, resolve the parameters, call one function, print.
 
-Heavy libraries (pandas, scikit-learn, mlflow, shap) are imported inside the commands so that
-``resorb --help`` answers at once. Domain errors (:class:`resorb.errors.ResorbError`) become a
-one-line message on stderr and exit code 2; a traceback means a bug.
+Every command that needs parameters resolves them once (:func:`.options.resolve_params`:
+packaged defaults, then ``--params FILE`` / ``$RESORB_PARAMS`` / ``./params.yaml``, then
+``--set KEY=VALUE`` and the command's own options) and passes the typed sections down; the
+commands that use MLflow open the store once (:func:`.options.open_store`). Fixed choices
+are ``Enum`` s (:mod:`.options`), so a wrong one is a usage error (exit 2) before anything
+runs, and so are conflicting options.
+
+Heavy libraries (pandas, scikit-learn, mlflow, shap, even pydantic) are imported inside the
+commands so that ``resorb --help`` answers at once. Domain errors
+(:class:`resorb.errors.ResorbError`) become a one-line message on stderr and exit code 2; a
+traceback means a bug.
 """
 
 from __future__ import annotations
@@ -11,11 +19,30 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from resorb.cli.options import (
+    DataOpt,
+    Engine,
+    MappingOpt,
+    Preset,
+    PresetOpt,
+    Purpose,
+    RegisterOpt,
+    SchemaFormat,
+    SeedOpt,
+    SyntheticOpt,
+    check_data_source,
+    global_options,
+    open_store,
+    resolve_params,
+)
 from resorb.errors import ModelNotFoundError, ResorbError
+
+if TYPE_CHECKING:
+    from resorb.config import Params
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +56,7 @@ app = typer.Typer(
 cohort_app = typer.Typer(help="Synthetic cohorts that follow the published evidence.",
                          no_args_is_help=True)
 app.add_typer(cohort_app, name="cohort")
+app.callback()(global_options)
 
 
 def err(message: str) -> None:
@@ -50,25 +78,13 @@ def domain_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@app.callback()
-def main(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    """resorb: audit-able resorption predictor for lumbar disc herniation."""
-    if version:
-        from resorb import __version__
-
-        typer.echo(f"resorb {__version__}")
-        raise typer.Exit(0)
-
-
 @app.command()
 @domain_errors
 def validate(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per herniation.")],
-    purpose: Annotated[str, typer.Option(
+    purpose: Annotated[Purpose, typer.Option(
         help="Which columns are required: 'any' (baseline predictors and red flags), "
-             "'scoring' (same) or 'training' (also the follow-up horizon).")] = "any",
+             "'scoring' (same) or 'training' (also the follow-up horizon).")] = Purpose.ANY,
     mapping: Annotated[Path | None, typer.Option(
         help="YAML column mapping (renames, recodes, units) applied before checking.")] = None,
 ) -> None:
@@ -77,18 +93,16 @@ def validate(
     With --mapping, shows what the mapping did (renames, recodes, unit conversions, filtered
     rows) and then every remaining problem, with row numbers of the source file.
     """
-    if purpose not in ("any", "scoring", "training"):
-        raise typer.BadParameter("choose 'any', 'scoring' or 'training'", param_hint="--purpose")
     if mapping is not None:
         from resorb.mapping import describe, read_mapped
 
-        _, report, result = read_mapped(file, mapping, purpose=purpose)  # type: ignore[arg-type]
+        _, report, result = read_mapped(file, mapping, purpose=purpose.value)
         if result is not None:
             typer.echo(describe(result))
     else:
         from resorb.intake import check_file
 
-        _, report = check_file(file, purpose=purpose)  # type: ignore[arg-type]
+        _, report = check_file(file, purpose=purpose.value)
     if report.ok:
         typer.echo(f"{file.name}: {report.summary()}")
         return
@@ -98,48 +112,39 @@ def validate(
 
 @app.command("schema")
 def show_schema(
-    fmt: Annotated[str, typer.Option("--format", help="table, markdown or csv.")] = "table",
+    fmt: Annotated[SchemaFormat, typer.Option(
+        "--format", help="How to print it.")] = SchemaFormat.TABLE,
 ) -> None:
     """Print the data dictionary: every column's role, type, unit and allowed values."""
+    from resorb.display import markdown_table, print_dictionary
     from resorb.schema import dictionary_frame
 
     frame = dictionary_frame()
-    if fmt == "csv":
+    if fmt is SchemaFormat.CSV:
         typer.echo(frame.to_csv(index=False), nl=False)
-    elif fmt == "markdown":
-        typer.echo(_markdown(frame))
+    elif fmt is SchemaFormat.MARKDOWN:
+        typer.echo(markdown_table(frame))
     else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(*frame.columns[:-1], title="resorb data dictionary")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(str(v) for v in row[:-1]))
-        Console().print(table)
-
-
-def _markdown(frame: Any) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    sep = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(str(v) for v in r) + " |" for r in frame.itertuples(index=False)]
-    return "\n".join([head, sep, *rows])
+        print_dictionary(frame)
 
 
 @cohort_app.command("generate")
 @domain_errors
 def cohort_generate(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet).")],
     n: Annotated[int, typer.Option(min=1, help="Number of herniation episodes.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 2026,
-    preset: Annotated[str, typer.Option(
-        help="literature (pooled meta-analyses), komori1998 or schmidt2025.")] = "literature",
+    preset: Annotated[Preset, typer.Option(
+        help="literature (pooled meta-analyses), komori1998 or schmidt2025.")] = Preset.LITERATURE,
 ) -> None:
     """Generate a synthetic cohort whose parameters follow the cited publications."""
-    from resorb.cohort import make_cohort
+    from resorb.cohort import load_cohort_params, make_cohort
     from resorb.files import check_output_path, write_table
 
     check_output_path(out)
-    frame = make_cohort(n=n, seed=seed, preset=preset)
+    cohort = load_cohort_params(preset.value, resolve_params(ctx))
+    frame = make_cohort(n=n, seed=seed, params=cohort)
     write_table(frame, out)
     typer.echo(f"wrote {len(frame):,} rows ({preset}, seed {seed}) to {out}")
 
@@ -147,15 +152,18 @@ def cohort_generate(
 @cohort_app.command("check")
 @domain_errors
 def cohort_check(
-    preset: Annotated[str, typer.Option(help="Preset whose targets to check.")] = "literature",
+    ctx: typer.Context,
+    preset: Annotated[Preset, typer.Option(
+        help="Preset whose targets to check.")] = Preset.LITERATURE,
     n: Annotated[int, typer.Option(min=100, help="Size of the simulated cohort.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2026,
 ) -> None:
     """Simulate a large cohort and compare it with every published target; exit 1 on a miss."""
-    from resorb.cohort import check_fidelity
+    from resorb.cohort import check_fidelity, load_cohort_params
     from resorb.display import print_fidelity
 
-    table = check_fidelity(preset=preset, n=n, seed=seed)
+    cohort = load_cohort_params(preset.value, resolve_params(ctx))
+    table = check_fidelity(preset=preset.value, n=n, seed=seed, params=cohort)
     print_fidelity(table, title=f"fidelity of preset '{preset}' (n={n:,}, seed {seed})")
     failed = int((~table["passed"].astype(bool)).sum())
     if failed:
@@ -167,9 +175,9 @@ def cohort_check(
 @cohort_app.command("fit")
 @domain_errors
 def cohort_fit(
-    preset: Annotated[str, typer.Option(
-        help="Preset whose free parameters to fit: literature, komori1998 or schmidt2025.")
-    ] = "literature",
+    ctx: typer.Context,
+    preset: Annotated[Preset, typer.Option(
+        help="Preset whose free parameters to fit.")] = Preset.LITERATURE,
     n: Annotated[int | None, typer.Option(
         help="Rows of the simulated cohort, at least 1,000 (default: the size params.yaml was "
              "fitted on, 200,000).")] = None,
@@ -183,9 +191,12 @@ def cohort_fit(
 
     Slow at the default size. Check the result with `resorb cohort check`.
     """
+    from resorb.cohort import load_cohort_params
     from resorb.cohort.fitting import SEED, N, fit_preset
 
-    values = fit_preset(preset, n=N if n is None else n, seed=SEED if seed is None else seed)
+    start = load_cohort_params(preset.value, resolve_params(ctx))
+    values = fit_preset(preset.value, start, n=N if n is None else n,
+                        seed=SEED if seed is None else seed)
     for path, value in values.items():
         typer.echo(f"{path}: {value:.4g}")
 
@@ -198,27 +209,19 @@ def run() -> None:  # pragma: no cover - console entry for `python -m resorb`
 # ---------------------------------------------------------------- training and the registry
 models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-
-DataOpt = Annotated[Path | None, typer.Option(
-    "--data", help="Training table (CSV/Parquet) in the data dictionary, or with --mapping.")]
-SyntheticOpt = Annotated[int | None, typer.Option(
-    "--synthetic", min=50, help="Train on a synthetic cohort of N rows instead of a file.")]
-PresetOpt = Annotated[str, typer.Option(help="Synthetic preset (with --synthetic).")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the synthetic cohort and of every model.")]
-MappingOpt = Annotated[Path | None, typer.Option(
-    "--mapping", help="YAML column mapping from the file's columns and units to resorb's.")]
-RegisterOpt = Annotated[bool, typer.Option(
-    "--register", help="Add the model as a new version of the registered model 'resorb'.")]
-
-
 def _progress(message: str) -> None:
     err(f"  .. {message}")
 
 
-def _training_data(data, synthetic, preset, seed, mapping):
+def _training_data(ctx: typer.Context, data: Path | None, synthetic: int | None,
+                   preset: Preset, seed: int | None, mapping: Path | None) -> tuple[Any, Params]:
+    """Check the data options, resolve the parameters (--seed is ``training.seed``), load."""
     from resorb.jobs import load_training_data
 
-    return load_training_data(data, synthetic, preset, seed, mapping)
+    check_data_source(data, synthetic, mapping)
+    params = resolve_params(ctx, {"training.seed": seed})
+    td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping, params)
+    return td, params
 
 
 def _print_job(result, title: str) -> None:
@@ -236,10 +239,11 @@ def _print_job(result, title: str) -> None:
 @app.command()
 @domain_errors
 def train(
+    ctx: typer.Context,
     data: DataOpt = None,
     synthetic: SyntheticOpt = None,
-    preset: PresetOpt = "literature",
-    seed: SeedOpt = 2026,
+    preset: PresetOpt = Preset.LITERATURE,
+    seed: SeedOpt = None,
     mapping: MappingOpt = None,
     model: Annotated[str, typer.Option(help="Candidate name from params.yaml.")] = "logistic",
     register: RegisterOpt = False,
@@ -247,11 +251,10 @@ def train(
         help="Refuse to train on real data below the Riley minimum sample size.")] = False,
 ) -> None:
     """Train one candidate, validate it (with intervals) and log it to MLflow."""
-    from resorb.config import load_params
     from resorb.jobs import train_job
 
-    params = load_params()
-    td = _training_data(data, synthetic, preset, seed, mapping)
+    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    open_store(params)
     result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
@@ -261,21 +264,21 @@ def train(
 @app.command()
 @domain_errors
 def compare(
+    ctx: typer.Context,
     data: DataOpt = None,
     synthetic: SyntheticOpt = None,
-    preset: PresetOpt = "literature",
-    seed: SeedOpt = 2026,
+    preset: PresetOpt = Preset.LITERATURE,
+    seed: SeedOpt = None,
     mapping: MappingOpt = None,
     register: RegisterOpt = False,
     candidate: Annotated[list[str] | None, typer.Option(
         help="Compare only these candidates (repeat the option); default: all.")] = None,
 ) -> None:
     """Compare every candidate on identical folds; the champion weighs calibration."""
-    from resorb.config import load_params
     from resorb.jobs import compare_job
 
-    params = load_params()
-    td = _training_data(data, synthetic, preset, seed, mapping)
+    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    open_store(params)
     result = compare_job(td, params, register=register, candidates=candidate,
                          progress=_progress)
     if not result.sample_size_ok:
@@ -285,13 +288,12 @@ def compare(
 
 @models_app.command("list")
 @domain_errors
-def models_list() -> None:
+def models_list(ctx: typer.Context) -> None:
     """Registered versions, their aliases, what each was trained on and key metrics."""
     from resorb import tracking
-    from resorb.config import load_params
     from resorb.display import print_frame
 
-    tracking.configure(load_params().tracking.get("uri"))
+    open_store(resolve_params(ctx))
     frame = tracking.list_versions()
     if frame.empty:
         typer.echo("no registered versions yet: run `resorb compare --synthetic 5000 --register`")
@@ -302,14 +304,14 @@ def models_list() -> None:
 @models_app.command("promote")
 @domain_errors
 def models_promote(
+    ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Version number to promote, or 'latest'.")],
     alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
 ) -> None:
     """Point an alias (default: champion) at a version; the move is kept in the history."""
     from resorb import tracking
-    from resorb.config import load_params
 
-    tracking.configure(load_params().tracking.get("uri"))
+    open_store(resolve_params(ctx))
     if version == "latest":
         versions = tracking.list_versions()
         if versions.empty:
@@ -323,35 +325,37 @@ def models_promote(
 @app.command()
 @domain_errors
 def ui(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Start the MLflow UI on the project's tracking store, on 127.0.0.1 only."""
     from resorb.browse import serve_ui
 
-    serve_ui(port=port, announce=typer.echo)
+    serve_ui(port=port, announce=typer.echo, store_uri=resolve_params(ctx).tracking.uri)
 
 
 @app.command("explain")
 @domain_errors
 def explain_cmd(
+    ctx: typer.Context,
     model: Annotated[str | None, typer.Option(
         help="Model: models:/resorb@champion (default), models:/resorb/3, or a folder.")] = None,
     data: DataOpt = None,
     synthetic: SyntheticOpt = None,
-    preset: PresetOpt = "literature",
-    seed: SeedOpt = 2026,
+    preset: PresetOpt = Preset.LITERATURE,
+    seed: SeedOpt = None,
     mapping: MappingOpt = None,
     rows: Annotated[int, typer.Option(min=10, help="Rows explained (a random sample).")] = 2000,
     out: Annotated[Path | None, typer.Option(
         help="Write per-row contributions (one column per variable) to CSV/Parquet.")] = None,
 ) -> None:
     """SHAP contributions per clinical variable; global importance and beeswarm to MLflow."""
-    from resorb.config import load_params
     from resorb.display import print_frame
     from resorb.jobs import explain_job
 
-    td = _training_data(data, synthetic, preset, seed, mapping)
-    result = explain_job(model, td, load_params(), rows=rows, seed=seed)
+    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    open_store(params)
+    result = explain_job(model, td, params, rows=rows, seed=params.training.seed)
     table = result.importance.rename("mean |SHAP| (probability)").reset_index()
     print_frame(table.rename(columns={"index": "variable"}).head(15),
                 title=f"what drives {result.model}")
@@ -372,15 +376,14 @@ def explain_cmd(
 
 @models_app.command("history")
 @domain_errors
-def models_history() -> None:
+def models_history(ctx: typer.Context) -> None:
     """Every alias move: which alias, to which version, from which, who and when."""
     import pandas as pd
 
     from resorb import tracking
-    from resorb.config import load_params
     from resorb.display import print_frame
 
-    tracking.configure(load_params().tracking.get("uri"))
+    open_store(resolve_params(ctx))
     history = tracking.alias_history()
     if not history:
         typer.echo("no alias has been moved yet")
@@ -391,6 +394,7 @@ def models_history() -> None:
 @models_app.command("export")
 @domain_errors
 def models_export(
+    ctx: typer.Context,
     to: Annotated[Path, typer.Option(help="Folder to export into (e.g. models/).")],
     alias: Annotated[str | None, typer.Option(help="Alias to export.")] = "champion",
     version: Annotated[str | None, typer.Option(help="Version (instead of an alias).")] = None,
@@ -398,49 +402,14 @@ def models_export(
 ) -> None:
     """Export a registered model (MLmodel + skops file + metadata) into a folder."""
     from resorb import tracking
-    from resorb.config import load_params
 
-    tracking.configure(load_params().tracking.get("uri"))
+    open_store(resolve_params(ctx))
     uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
     path = tracking.export(uri, to / name)
     typer.echo(f"exported {uri} to {path}")
 
 
 # ------------------------------------------------------------------------------- scoring
-class _ScoreProgress:
-    """A rich progress bar (rows, rows/s) on stderr when it is a terminal; silent otherwise."""
-
-    def __enter__(self) -> Callable[[int, int | None], None] | None:
-        self._bar = None
-        if not sys.stderr.isatty():
-            return None
-        import time
-
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(TextColumn("scoring"), BarColumn(),
-                             TextColumn("{task.completed:,.0f}{task.fields[of]} rows"),
-                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                             console=Console(stderr=True), transient=True)
-        self._bar.start()
-        task = self._bar.add_task("scoring", total=None, of="", rate="")
-        start = [time.perf_counter()]
-
-        def update(done: int, total: int | None) -> None:
-            if done == 0:  # the model is loaded: rows/s counts from here
-                start[0] = time.perf_counter()
-            rate = done / max(time.perf_counter() - start[0], 1e-9)
-            self._bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s",
-                             of=f" of {total:,}" if total else "")
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # so that SIGTERM, like Ctrl-C, removes the partial output
 
@@ -462,6 +431,7 @@ _SCORE_HELP = (
 @app.command(help=_SCORE_HELP)
 @domain_errors
 def score(
+    ctx: typer.Context,
     input_file: Annotated[Path, typer.Option(
         "--input", "-i", help="Candidates to score: CSV or Parquet, one row per herniation, "
                               "in the data dictionary's columns (or any, with --mapping).")],
@@ -475,39 +445,39 @@ def score(
         show_default="models:/resorb@champion")] = None,
     mapping: MappingOpt = None,
     horizon_days: Annotated[int | None, typer.Option(
-        min=1, max=3650, help="Horizon asked about, in days, for rows without a followup_days "
-                              "value (a followup_days column wins row by row).",
-        show_default="params.yaml scoring.horizon_days, 180")] = None,
+        help="Horizon asked about, in days (1-3650), for rows without a followup_days value "
+             "(a followup_days column wins row by row).",
+        show_default="params.yaml scoring.horizon_days")] = None,
     explain: Annotated[int | None, typer.Option(
-        "--explain", min=0, help="Reasons per patient (reason_1..reason_K: the K findings that "
-                                 "move the probability most); 0 disables.",
-        show_default="params.yaml scoring.explain, 3")] = None,
+        "--explain", help="Reasons per patient (reason_1..reason_K: the K findings that "
+                          "move the probability most); 0 disables.",
+        show_default="params.yaml scoring.explain")] = None,
     chunk_rows: Annotated[int | None, typer.Option(
-        min=1, help="Rows read, scored and written at a time; bounds memory.",
-        show_default="params.yaml scoring.chunk_rows, 200000")] = None,
-    engine: Annotated[str, typer.Option(
+        help="Rows read, scored and written at a time; bounds memory.",
+        show_default="params.yaml scoring.chunk_rows")] = None,
+    engine: Annotated[Engine, typer.Option(
         help="Where the model runs: 'local' (this process) or 'spark' (a Spark UDF; "
-             "pip install 'resorb\\[spark]').")] = "local",
+             "pip install 'resorb\\[spark]').")] = Engine.LOCAL,
     spark_master: Annotated[str, typer.Option(
         help="Spark master URL for --engine spark.")] = "local[*]",
 ) -> None:
     """Score follow-up candidates from a file into a file (help text: ``_SCORE_HELP``)."""
     import signal
 
-    from resorb.config import load_params
-    from resorb.scoring import score_file, scoring_params
+    from resorb.display import ScoreProgress
+    from resorb.scoring import score_file
+    from resorb.scoring.model import is_registry_uri
 
-    if engine not in ("local", "spark"):
-        raise typer.BadParameter(f"choose 'local' or 'spark', not {engine!r}",
-                                 param_hint="--engine")
-    params = scoring_params(load_params())
+    params = resolve_params(ctx, {"scoring.horizon_days": horizon_days,
+                                  "scoring.explain": explain, "scoring.chunk_rows": chunk_rows})
+    if model is None or is_registry_uri(model):
+        open_store(params, only_if_present=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with _ScoreProgress() as progress:
+        with ScoreProgress() as progress:
             summary = score_file(input_file, output, model, mapping=mapping,
-                                 horizon_days=horizon_days, explain_k=explain,
-                                 chunk_rows=chunk_rows, engine=engine,
-                                 spark_master=spark_master, params=params, progress=progress)
+                                 engine=engine.value, spark_master=spark_master,
+                                 params=params.scoring, progress=progress)
     except KeyboardInterrupt:
         err(f"interrupted: {output} not written (an existing file is left as it was)")
         raise typer.Exit(130) from None
@@ -530,6 +500,7 @@ def score(
 @app.command("report")
 @domain_errors
 def report_cmd(
+    ctx: typer.Context,
     model: Annotated[str | None, typer.Option(
         help="Registry URI of the model: models:/resorb@champion, models:/resorb/3 or "
              "runs:/ID/model.", show_default="models:/resorb@champion")] = None,
@@ -549,7 +520,11 @@ def report_cmd(
     """
     from resorb.report import make_report
 
-    result = make_report(model=model, run=run, out=out, data=data)
+    if model is not None and run is not None:
+        raise typer.BadParameter("give --model or --run, not both")
+    params = resolve_params(ctx)
+    open_store(params, only_if_present=True)
+    result = make_report(params, model=model, run=run, out=out, data=data)
     typer.echo(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB) for {result.model} "
                f"in {result.seconds:.1f} s")
     if result.logged_as:

@@ -1,0 +1,168 @@
+"""What the commands share at the edge: fixed choices, common options, parameters, the store.
+
+- the fixed choices as ``Enum`` s (a wrong one is a usage error, exit 2, before anything
+  runs); each mirrors the core's own list, since importing the core here would slow down
+  ``resorb --help`` (tests/test_cli.py checks that they agree);
+- :class:`GlobalOptions`, what ``resorb --params FILE --set KEY=VALUE`` asked for, and
+  :func:`resolve_params`, which turns them and a command's own options into one
+  :class:`resorb.config.Params` (once per command);
+- :func:`open_store`, the one call of :func:`resorb.tracking.configure`;
+- :func:`check_data_source`, the usage conflicts of the training-data options.
+
+Only typer is imported at module level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from resorb.config import Params
+
+
+class Purpose(StrEnum):
+    """Which columns ``resorb validate`` requires (:data:`resorb.intake.Purpose`)."""
+
+    ANY = "any"
+    SCORING = "scoring"
+    TRAINING = "training"
+
+
+class SchemaFormat(StrEnum):
+    """How ``resorb schema`` prints the data dictionary."""
+
+    TABLE = "table"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+
+
+class Preset(StrEnum):
+    """Synthetic-cohort presets (:class:`resorb.config.Preset`)."""
+
+    LITERATURE = "literature"
+    KOMORI1998 = "komori1998"
+    SCHMIDT2025 = "schmidt2025"
+
+
+class Engine(StrEnum):
+    """Where ``resorb score`` runs the model (:data:`resorb.scoring.batch.Engine`)."""
+
+    LOCAL = "local"
+    SPARK = "spark"
+
+
+DataOpt = Annotated[Path | None, typer.Option(
+    "--data", help="Training table (CSV/Parquet) in the data dictionary, or with --mapping.")]
+SyntheticOpt = Annotated[int | None, typer.Option(
+    "--synthetic", min=50, help="Train on a synthetic cohort of N rows instead of a file.")]
+PresetOpt = Annotated[Preset, typer.Option(help="Synthetic preset (with --synthetic).")]
+SeedOpt = Annotated[int | None, typer.Option(
+    help="Seed of the synthetic cohort and of every model.",
+    show_default="params.yaml training.seed")]
+MappingOpt = Annotated[Path | None, typer.Option(
+    "--mapping", help="YAML column mapping from the file's columns and units to resorb's.")]
+RegisterOpt = Annotated[bool, typer.Option(
+    "--register", help="Add the model as a new version of the registered model 'resorb'.")]
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """What the options before the command (``resorb --params F --set K=V cmd``) asked for."""
+
+    params_file: Path | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def global_options(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Log resorb's own steps (DEBUG) on stderr.")] = False,
+    params_file: Annotated[Path | None, typer.Option(
+        "--params", help="Project parameter file: only the keys it changes; they override "
+                         "the packaged defaults (mappings merge key by key).",
+        show_default="$RESORB_PARAMS, else ./params.yaml when present")] = None,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE", help="Override one parameter, e.g. --set "
+        "training.folds=3 (YAML value; repeat the option). Wins over the files.")] = None,
+) -> None:
+    """resorb: audit-able resorption predictor for lumbar disc herniation."""
+    if version:
+        from resorb import __version__
+
+        typer.echo(f"resorb {__version__}")
+        raise typer.Exit(0)
+    if verbose:
+        import logging
+
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("resorb").setLevel(logging.DEBUG)
+    ctx.obj = GlobalOptions(params_file, parse_overrides(overrides or []))
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["training.folds=3"]`` -> ``{"training.folds": 3}`` (values read as YAML).
+
+    Raises
+    ------
+    typer.BadParameter
+        An item without ``=`` or a key, or a value that is not YAML.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        import yaml
+
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            raise typer.BadParameter(f"{item!r}: the value is not YAML",
+                                     param_hint="--set") from None
+    return out
+
+
+def resolve_params(ctx: typer.Context, options: Mapping[str, Any] | None = None) -> Params:
+    """The command's parameters: files, then ``--set``, then its own options (None: not given).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file or "command line", the key, what was expected and what was found.
+    """
+    from resorb.config import Params
+
+    given = ctx.find_object(GlobalOptions) or GlobalOptions()
+    cli = {**given.overrides, **{k: v for k, v in (options or {}).items() if v is not None}}
+    return Params.resolve(given.params_file, cli)
+
+
+def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
+    """Point MLflow at the tracking store of ``params.tracking``; returns its URI.
+
+    With ``only_if_present``, only when a registry is set up here (``$MLFLOW_TRACKING_URI``
+    or ``mlflow.db`` in the working folder): reading commands never create one.
+    """
+    if only_if_present:
+        from resorb.scoring.model import registry_available
+
+        if not registry_available():
+            return None
+    from resorb import tracking
+
+    return tracking.configure(params.tracking.uri)
+
+
+def check_data_source(data: Path | None, synthetic: int | None, mapping: Path | None) -> None:
+    """Usage conflicts of the training-data options, checked before anything runs."""
+    if (data is None) == (synthetic is None):
+        raise typer.BadParameter("give either --data FILE or --synthetic N, not both")
+    if mapping is not None and data is None:
+        raise typer.BadParameter("--mapping applies to --data FILE, not to --synthetic")

@@ -1,0 +1,198 @@
+"""The typed sections of params.yaml: one frozen pydantic model per concern.
+
+Every allowed value is declared here, on the field; :mod:`resorb.config.params` validates a
+whole file against :class:`resorb.config.Params` once, at the edge, and the sections are
+passed down as they are. numpy is imported inside the two methods that need it, so that this
+module stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: horizon asked about when a row gives no ``followup_days`` (about 6 months, the commonest
+#: repeat-MRI interval of the cohorts); params.yaml ``scoring.horizon_days`` restates it
+DEFAULT_HORIZON_DAYS = 180
+DEFAULT_TRACKING_DB = "mlflow.db"
+DEFAULT_ARTIFACTS = "mlartifacts"
+
+
+class Frozen(BaseModel):
+    """Base for config sections: immutable and strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LabelRule(Frozen):
+    """How ``resorbed`` is derived from baseline and follow-up volumes (or the grade).
+
+    ``min_reduction_pct`` expresses the usual definitions: a few percent for "any regression"
+    (above volumetric noise), 50 for ">= 50%", 100 for "complete" (follow-up volume 0).
+    """
+
+    name: str = "any_regression"
+    min_reduction_pct: float = Field(default=10.0, ge=0, le=100)
+    grades_resorbed: tuple[str, ...] = ("disappeared", "marked_decrease", "slight_decrease")
+    source: str = ""
+
+
+class Thresholds(Frozen):
+    """Decision-curve threshold grid: P(resorption) from ``start`` to ``stop`` by ``step``."""
+
+    start: float = Field(default=0.05, gt=0, lt=1)
+    stop: float = Field(default=0.95, gt=0, lt=1)
+    step: float = Field(default=0.05, gt=0)
+
+    def grid(self) -> np.ndarray:
+        """The thresholds as an array, shape (n_thresholds,)."""
+        import numpy as np
+
+        return np.round(np.arange(self.start, self.stop + self.step / 2, self.step), 6)
+
+
+class ChampionRule(Frozen):
+    """How the champion is chosen: a weighted score that weighs calibration."""
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0}
+    )
+    slope_range: tuple[float, float] = (0.8, 1.2)
+
+
+class TrainingParams(Frozen):
+    """The ``training`` section: validation, bootstrap, decision curve and champion rule."""
+
+    seed: int = 2026
+    folds: int = Field(default=5, ge=2)
+    repeats: int = Field(default=1, ge=1)
+    n_boot: int = Field(default=200, ge=10)
+    optimism_below_rows: int = 3000
+    optimism_n_boot: int = Field(default=50, ge=5)
+    decision_thresholds: Thresholds = Thresholds()
+    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
+    anticipated_c: float = Field(default=0.75, gt=0.5, lt=1)
+    champion: ChampionRule = ChampionRule()
+
+
+class CandidateSpec(Frozen):
+    """One candidate model of the ``candidates`` section (built by :mod:`resorb.models`).
+
+    ``params`` are the estimator's own hyperparameters; :func:`resorb.models.build_model`
+    turns one it does not accept into a :class:`resorb.errors.ConfigError`.
+    """
+
+    kind: Literal["logistic", "hist_gradient_boosting", "random_forest"]
+    calibration: Literal["none", "sigmoid", "isotonic"] = "none"
+    calibration_folds: int = Field(default=3, ge=2)
+    params: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+
+class RiskBands(Frozen):
+    """Bands of P(resorption): ``labels[i]`` for ``cuts[i-1] <= p < cuts[i]``."""
+
+    cuts: tuple[float, ...] = (0.3, 0.6)
+    labels: tuple[str, ...] = ("low", "intermediate", "high")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskBands:
+        if len(self.labels) != len(self.cuts) + 1:
+            raise ValueError(f"needs one label more than cut-points; got {len(self.cuts)} "
+                             f"cuts and {len(self.labels)} labels")
+        if any(not 0 < c < 1 for c in self.cuts) or list(self.cuts) != sorted(set(self.cuts)):
+            raise ValueError(f"cuts must increase strictly within (0, 1); got {list(self.cuts)}")
+        return self
+
+    def band_index(self, p: np.ndarray) -> np.ndarray:
+        """Position in ``labels`` of each probability's band, shape of ``p``."""
+        import numpy as np
+
+        return np.searchsorted(self.cuts, p, side="right").astype(np.int64)
+
+
+class ScoringParams(Frozen):
+    """The ``scoring`` section: defaults of ``resorb score`` and the risk bands."""
+
+    horizon_days: int = Field(default=DEFAULT_HORIZON_DAYS, ge=1, le=3650)
+    explain: int = Field(default=3, ge=0)
+    chunk_rows: int = Field(default=200_000, ge=1)
+    risk_bands: RiskBands = RiskBands()
+    max_background: int = Field(default=200, ge=1)
+
+
+class TrackingParams(Frozen):
+    """The ``tracking`` section: where MLflow keeps runs and the model registry.
+
+    ``uri`` None means ``$MLFLOW_TRACKING_URI``, else SQLite ``mlflow.db`` in the working
+    folder (:func:`tracking_uri`).
+    """
+
+    uri: str | None = None
+
+
+class Preset(StrEnum):
+    """The synthetic-cohort presets params.yaml defines (``cohort.presets``)."""
+
+    LITERATURE = "literature"
+    KOMORI1998 = "komori1998"
+    SCHMIDT2025 = "schmidt2025"
+
+
+class PresetSpec(Frozen):
+    """One preset of ``cohort.presets``: all parameters (literature) or overrides of them.
+
+    The generator's parameters are validated by :class:`resorb.cohort.CohortParams` when the
+    preset is loaded (:func:`resorb.cohort.load_cohort_params`): they are the cohort's own
+    model, and an override is a partial one, merged onto ``literature`` first.
+    """
+
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+    overrides: dict[str, Any] | None = None
+    targets: tuple[dict[str, Any], ...] = ()
+
+
+class CohortSection(Frozen):
+    """The ``cohort`` section: every preset, by name."""
+
+    presets: dict[Preset, PresetSpec]
+
+    @model_validator(mode="after")
+    def _complete(self) -> CohortSection:
+        absent = [p.value for p in Preset if p not in self.presets]
+        if absent:
+            raise ValueError(f"presets {absent} are not defined")
+        for name, spec in self.presets.items():
+            base = name is Preset.LITERATURE
+            if base and (spec.parameters is None or spec.overrides is not None):
+                raise ValueError(f"preset '{name}' holds every parameter under 'parameters' "
+                                 f"(and no 'overrides')")
+            if not base and spec.parameters is not None:
+                raise ValueError(f"preset '{name}' changes '{Preset.LITERATURE}' under "
+                                 f"'overrides', not 'parameters'")
+        return self
+
+
+def tracking_uri(configured: str | None = None) -> str:
+    """``$MLFLOW_TRACKING_URI``, else params.yaml ``tracking.uri``, else SQLite in the cwd."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    if configured:
+        return configured
+    return f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_DB}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where artifacts go beside a SQLite store (``mlartifacts/`` next to the file)."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / DEFAULT_ARTIFACTS).as_uri()
+    return None
