@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,19 +17,13 @@ def tmp_cwd(tmp_path, monkeypatch):
     return tmp_path
 
 
+#: small bootstrap counts and small candidates, for quick tests (CLI: ``--params`` this file)
+FAST_PARAMS = Path(__file__).with_name("params_fast.yaml")
+
+
 @pytest.fixture(scope="session")
 def fast_params():
-    """params.yaml with small bootstrap counts and small candidates, for quick tests."""
-    from resorb.config import CandidateSpec, Params
+    """The packaged defaults with tests/params_fast.yaml over them."""
+    from resorb.config import Params
 
-    params = Params.default()
-    training = params.training.model_copy(update={"n_boot": 30, "optimism_n_boot": 5,
-                                                  "folds": 3})
-    candidates = {
-        "logistic": CandidateSpec(kind="logistic", params={"C": 1.0, "spline_knots": 4}),
-        "hist_gradient_boosting": CandidateSpec(kind="hist_gradient_boosting",
-                                                params={"max_iter": 40, "max_leaf_nodes": 8}),
-        "random_forest": CandidateSpec(kind="random_forest", calibration="sigmoid",
-                                       params={"n_estimators": 20, "min_samples_leaf": 10}),
-    }
-    return params.model_copy(update={"training": training, "candidates": candidates})
+    return Params.resolve(FAST_PARAMS)
