@@ -80,7 +80,7 @@ def validate(
     if purpose not in ("any", "scoring", "training"):
         raise typer.BadParameter("choose 'any', 'scoring' or 'training'", param_hint="--purpose")
     if mapping is not None:
-        from resorb.mapping import describe, read_mapped
+        from resorb.intake import describe, read_mapped
 
         _, report, result = read_mapped(file, mapping, purpose=purpose)  # type: ignore[arg-type]
         if result is not None:
