@@ -37,10 +37,8 @@ def check_header(columns: Sequence[str], purpose: Purpose = "any",
     ----------
     columns : sequence of str
         The header, in file order.
-    purpose : {"any", "scoring", "training"}
-        Which columns are required: training also needs the horizon ``followup_days``.
-    allow_unknown : bool
-        Accept columns that are not in the dictionary instead of reporting them.
+    purpose, allow_unknown
+        As for :func:`conform`.
 
     Returns
     -------
