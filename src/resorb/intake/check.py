@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ import pandas as pd
 from resorb import schema
 from resorb.intake.reader import read_table
 from resorb.intake.report import Problem, Purpose, ValidationReport, row_numbers
-from resorb.intake.rules import check_column
+from resorb.intake.rules import ColumnCheck, check_column
 
 
 def required_columns(purpose: Purpose) -> tuple[str, ...]:
@@ -105,11 +105,8 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
         df = df.loc[:, ~df.columns.duplicated()]
     bad = np.zeros(len(df), dtype=bool)
     out: dict[str, pd.Series] = {}
-    for col in schema.COLUMNS:
-        if col.name not in df.columns:
-            continue
-        checked = check_column(df[col.name], col, purpose)
-        out[col.name] = checked.values
+    for checked in _check_columns(df, purpose):
+        out[checked.column.name] = checked.values
         problems.extend(checked.problems())
         bad |= checked.bad
     if "patient_id" in out and "level" in out:
@@ -130,6 +127,12 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
                               problems=_in_dictionary_order(problems), purpose=purpose,
                               bad_rows=bad)
     return pd.DataFrame(out, index=df.index), report
+
+
+def _check_columns(df: pd.DataFrame, purpose: Purpose) -> Iterator[ColumnCheck]:
+    """The cell rules on every dictionary column of ``df``, in dictionary order."""
+    return (check_column(df[col.name], col, purpose) for col in schema.COLUMNS
+            if col.name in df.columns)
 
 
 def _repeated_episodes(pid: pd.Series, level: pd.Series) -> np.ndarray:
@@ -167,13 +170,10 @@ def conform_rows(df: pd.DataFrame,
     """
     reasons = np.full(len(df), "", dtype=object)
     out: dict[str, pd.Series] = {}
-    for col in schema.COLUMNS:
-        if col.name not in df.columns:
-            continue
-        checked = check_column(df[col.name], col, purpose)
-        out[col.name] = checked.values
+    for checked in _check_columns(df, purpose):
+        out[checked.column.name] = checked.values
         for rule, mask in checked.broken:
-            text = rule.reason(col)
+            text = rule.reason(checked.column)
             current = reasons[mask]
             reasons[mask] = np.where(current == "", text, current + "; " + text)
     canonical = pd.DataFrame(out, index=df.index)
