@@ -3,8 +3,10 @@
 :class:`TableFile` opens a file, checks it (type, existence, size, text encoding) and reads
 its header; :meth:`TableFile.read` gives the whole table as a DataFrame (``validate``,
 ``train``, ``report``) and :meth:`TableFile.chunks` streams it in tables of a fixed number of
-rows (``score``). Both read the same way, so a file is readable for every command or for none,
-and a bad file gets the same one-line :class:`~resorb.errors.InputError` from each.
+rows (``score``). Both parse with the same options and word errors the same way, so a bad
+file gets the same one-line :class:`~resorb.errors.InputError` from every command. (Text is
+checked for UTF-8 up front in the first 64 KiB; further on, in the columns a command reads:
+scoring reads only the columns it uses.)
 
 CSV cells are read as text, so the cell rules can say which cell is wrong; empty cells are
 missing. Column names are stripped of surrounding blanks (``" vas_leg"`` is ``vas_leg``).
