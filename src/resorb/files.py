@@ -1,4 +1,7 @@
-"""Writing tables so that an interrupted run never leaves a half-written file."""
+"""Table files: their format by suffix, and writing them atomically.
+
+An interrupted run never leaves a half-written file. Reading is :mod:`resorb.intake.reader`'s.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,38 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
 from resorb.errors import InputError
 
-WRITABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+TableFormat = Literal["csv", "parquet"]
+#: file suffix (lower case) -> table format, for reading and writing alike
+SUFFIXES: dict[str, TableFormat] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+WRITABLE_SUFFIXES = tuple(SUFFIXES)
+
+
+def table_format(path: str | os.PathLike[str], role: str = "file") -> TableFormat:
+    """The table format of ``path``, from its suffix (case-insensitive).
+
+    Parameters
+    ----------
+    path : path-like
+    role : str
+        What the file is, for the message ("file" for an input, "output").
+
+    Raises
+    ------
+    InputError
+        The suffix is not ``.csv``, ``.parquet`` or ``.pq``.
+    """
+    p = Path(path)
+    try:
+        return SUFFIXES[p.suffix.lower()]
+    except KeyError:
+        raise InputError(f"{p.name}: unsupported {role} type '{p.suffix or '(none)'}'; "
+                         f"use .csv or .parquet") from None
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
@@ -24,9 +53,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
         Unsupported extension or missing folder.
     """
     p = Path(path)
-    if p.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise InputError(f"{p.name}: unsupported output type '{p.suffix or '(none)'}'; "
-                         f"use .csv or .parquet")
+    table_format(p, role="output")
     if not p.parent.exists():
         raise InputError(f"{p.parent}: folder does not exist; create it first")
     return p
@@ -54,7 +81,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     p = check_output_path(path)
     with atomic_path(p) as tmp:
-        if p.suffix.lower() == ".csv":
+        if table_format(p) == "csv":
             df.to_csv(tmp, index=False, date_format="%Y-%m-%d")
         else:
             df.to_parquet(tmp, index=False)

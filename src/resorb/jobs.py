@@ -52,7 +52,7 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         return TrainingData(frame, DataSource("synthetic", preset, seed, synthetic))
     notes: list[str] = []
     if mapping is not None:
-        from resorb.mapping import describe, read_mapped
+        from resorb.intake import describe, read_mapped
 
         frame, report, result = read_mapped(data, mapping, purpose="training")
         if result is not None:

@@ -1,14 +1,16 @@
 """The data dictionary: one table that drives validation, encoding, generation and docs.
 
 Every column a resorb frame may hold is declared once, in :data:`COLUMNS`, with its clinical
-role, type, unit, allowed values and how a model should encode it. Validation
-(:mod:`resorb.validate`), the feature pipeline (:mod:`resorb.features`), the cohort generator
-(:mod:`resorb.cohort`) and the documentation (``resorb schema``) all read this table, so a
-column is added in one place.
+role, type, unit (and the units a mapping may convert from), allowed values and how a model
+should encode it; :data:`BOOLEAN_SPELLINGS` says how a table may write true and false. Data
+checks and mappings (:mod:`resorb.intake`), the feature pipeline (:mod:`resorb.features`), the
+cohort generator (:mod:`resorb.cohort`) and the documentation (``resorb schema``) all read
+these tables, so a column is added in one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -47,6 +49,27 @@ class Encoding(StrEnum):
     BOOLEAN = "boolean"  # 0/1
 
 
+#: How a table may spell true and false: cells are compared after stripping and case-folding.
+#: Mappings read a YAML ``true``/``false`` code as every spelling of itself.
+BOOLEAN_SPELLINGS: dict[bool, tuple[str, ...]] = {
+    True: ("true", "t", "yes", "y", "1", "1.0"),
+    False: ("false", "f", "no", "n", "0", "0.0"),
+}
+
+Conversions = Mapping[str, tuple[float, float]]
+
+#: Units a mapping file may convert a column from, per canonical unit (``Column.unit``):
+#: ``{source unit: (multiply, divide)}``. The first entry is how mapping files name the
+#: canonical unit itself. Dividing, not multiplying by 0.1, keeps 70 -> 7.0 exact.
+UNIT_CONVERSIONS: dict[str, Conversions] = {
+    "points": {"0-10": (1, 1), "0-100": (1, 10)},
+    "mm3": {"mm3": (1, 1), "mL": (1000, 1), "ml": (1000, 1), "cm3": (1000, 1), "cc": (1000, 1)},
+    "days": {"days": (1, 1), "hours": (1, 24), "weeks": (7, 1), "months": (30.4375, 1),
+             "years": (365.25, 1)},
+    "%": {"%": (1, 1), "percent": (1, 1), "fraction": (100, 1)},
+    "years": {"years": (1, 1), "months": (1, 12)},
+}
+
 PREDICTOR_ROLES = frozenset({Role.CLINICAL, Role.IMAGING})
 FEATURE_ROLES = PREDICTOR_ROLES | {Role.HORIZON}
 FORBIDDEN_FEATURE_ROLES = frozenset(
@@ -84,6 +107,9 @@ class Column:
         What a missing value means clinically, when it is informative ("" otherwise).
     hints : dict
         Likely fix per rule (``"above"``, ``"below"``, ``"category"``, ``"type"``).
+    extra_units : dict
+        Source units of this column only, beyond those of its unit in
+        :data:`UNIT_CONVERSIONS` (an instrument's own scale): ``{unit: (multiply, divide)}``.
     """
 
     name: str
@@ -99,6 +125,24 @@ class Column:
     encoding: Encoding = Encoding.NONE
     missing_means: str = ""
     hints: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    extra_units: dict[str, tuple[float, float]] = field(default_factory=dict, hash=False,
+                                                        compare=False)
+
+    @property
+    def conversions(self) -> dict[str, tuple[float, float]]:
+        """Units a mapping may convert this column from: ``{unit: (multiply, divide)}``.
+
+        The first entry names the canonical unit in mapping files (factor ``(1, 1)``); empty
+        for a column without a unit.
+        """
+        if not self.unit:
+            return {}
+        return {**UNIT_CONVERSIONS.get(self.unit, {self.unit: (1, 1)}), **self.extra_units}
+
+    @property
+    def mapping_unit(self) -> str:
+        """How mapping files name this column's canonical unit (``"0-10"`` for points)."""
+        return next(iter(self.conversions), "")
 
     @property
     def is_feature(self) -> bool:
@@ -151,7 +195,8 @@ COLUMNS: tuple[Column, ...] = (
            encoding=Encoding.NUMERIC, hints={"above": _VAS_HINT}),
     Column("odi", _C, Kind.NUMBER, "Oswestry Disability Index", "%", 0, 100,
            encoding=Encoding.NUMERIC,
-           hints={"above": "is it the raw 0-50 score doubled twice?"}),
+           hints={"above": "is it the raw 0-50 score doubled twice?"},
+           extra_units={"0-50": (2, 1)}),
     Column("slr_positive", _C, Kind.BOOLEAN, "Positive straight-leg raise",
            encoding=Encoding.BOOLEAN),
     Column("motor_deficit", _C, Kind.BOOLEAN, "Motor deficit in the root's myotome",
@@ -210,7 +255,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("vas_leg_followup", Role.OUTCOME, Kind.NUMBER, "Leg pain at follow-up", "points", 0, 10,
            required=False, hints={"above": _VAS_HINT}),
     Column("odi_followup", Role.OUTCOME, Kind.NUMBER, "ODI at follow-up", "%", 0, 100,
-           required=False),
+           required=False, extra_units={"0-50": (2, 1)}),
     # synthetic truth
     Column("true_resorption_probability", Role.SYNTHETIC, Kind.NUMBER,
            "Generator's exact resorption probability at the row's horizon", "", 0, 1,

@@ -94,7 +94,7 @@ def validate(
     rows) and then every remaining problem, with row numbers of the source file.
     """
     if mapping is not None:
-        from resorb.mapping import describe, read_mapped
+        from resorb.intake import describe, read_mapped
 
         _, report, result = read_mapped(file, mapping, purpose=purpose.value)
         if result is not None:

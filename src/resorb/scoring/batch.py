@@ -1,7 +1,8 @@
 """Batch scoring of a file, of any size, chunk by chunk, written atomically.
 
-The input (CSV or Parquet) is streamed with pyarrow in chunks of ``chunk_rows`` rows (CSV
-cells read as text, so validation can say which cell is wrong); each chunk goes through
+The input (CSV or Parquet) is streamed in chunks of ``chunk_rows`` rows by the reader every
+command uses (:class:`resorb.intake.TableFile`), mapped once per chunk when a mapping is given
+(:class:`resorb.intake.ChunkMapping`); each chunk goes through
 :func:`resorb.scoring.frame.score_frame` and is appended to a temporary file beside the
 output, which replaces the output only when every row is written. An interrupted run
 (exception, Ctrl-C, SIGTERM) leaves the output as it was: never a partial file. Memory
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from resorb import schema
 from resorb.errors import InputError
-from resorb.files import atomic_path, check_output_path
+from resorb.files import atomic_path, check_output_path, table_format
+from resorb.intake import ChunkMapping, Mapping, TableFile, load_mapping
 from resorb.scoring.frame import (
     REJECTED,
     USED_COLUMNS,
@@ -40,7 +41,6 @@ from resorb.scoring.model import LoadedModel, load_model
 
 Engine = Literal["local", "spark"]
 FILTERED = "left out by the mapping's filter"
-_READ_BLOCK = 1 << 22  # bytes of CSV parsed at a time
 
 
 class ProgressHook(Protocol):
@@ -107,8 +107,8 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
         :func:`resorb.scoring.load_model`; default ``models:/resorb@champion`` or the
         reference folder).
     mapping : path-like or Mapping, optional
-        Column mapping (:mod:`resorb.mapping`) applied to each chunk; rows its filter leaves
-        out are output as rejected.
+        Column mapping (:func:`resorb.intake.load_mapping`) applied to each chunk; rows its
+        filter leaves out are output as rejected.
     horizon_days, explain_k, chunk_rows : int, optional
         Override ``params`` (horizon for rows without ``followup_days``, reasons per row,
         rows per chunk).
@@ -142,21 +142,21 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     if rows_per_chunk < 1 or k < 0 or not 1 <= horizon <= 3650:
         raise InputError(f"chunk rows must be >= 1 (got {rows_per_chunk}), reasons per row "
                          f">= 0 (got {k}), horizon 1-3650 days (got {horizon})")
-    source = _Source(Path(input), rows_per_chunk)
+    file = TableFile(input)
     out = check_output_path(output)
-    if out.resolve() == source.path.resolve():
+    if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
-    mapper = _Mapper.load(mapping, source)
-    header = mapper.header(source.names)
-    ignored = check_columns(header)
+    source = _Input(file, mapping)
+    ignored = check_columns(source.header)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     if k > len(loaded.features):
         raise InputError(f"--explain {k}: the model has {len(loaded.features)} input "
                          f"variables; ask for at most that many reasons")
-    ids = [c for c in schema.IDENTIFIERS if c in header]
-    csv = out.suffix.lower() == ".csv"
-    schema_out = _output_schema(ids, mapper.identifier_types(source, ids), k, csv=csv)
-    background = (_reference_sample(source, mapper, loaded, horizon, params.max_background)
+    ids = [c for c in schema.IDENTIFIERS if c in source.header]
+    csv = table_format(out) == "csv"
+    schema_out = _output_schema(ids, source.identifier_types(ids), k, csv=csv)
+    background = (_reference_sample(source, rows_per_chunk, loaded, horizon,
+                                    params.max_background)
                   if k and loaded.is_linear else None)
 
     predict = None
@@ -170,14 +170,13 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     tally: Counter[str] = Counter()
     start = time.perf_counter()
     if progress is not None:
-        progress(0, source.total)
+        progress(0, file.total)
     try:
         with atomic_path(out) as tmp, _writer(tmp, schema_out, csv) as write:
-            for table in source.chunks():
-                frame, rejected = mapper.apply(table)
+            for table, frame, rejected in source.frames(rows_per_chunk):
                 result = score_frame(frame, loaded, horizon, k, params, background=background,
                                      predict=predict, rejected=rejected)
-                write(_to_arrow(result, schema_out, ids, table if mapper.mapping is None
+                write(_to_arrow(result, schema_out, ids, table if source.mapping is None
                                 else None))
                 bad = result["status"].to_numpy(dtype=object) == REJECTED
                 rows_in += len(result)
@@ -185,9 +184,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
                 if bad.any():
                     tally.update(result["reason"][bad].str.split("; ").explode().to_list())
                 if progress is not None:
-                    progress(rows_in, source.total)
-            if rows_in == 0:
-                raise InputError(f"{source.path.name}: has a header but no data rows")
+                    progress(rows_in, file.total)
     finally:
         if predict is not None:
             predict.close()
@@ -200,151 +197,44 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
 # ------------------------------------------------------------------------------- reading
 
 
-class _Source:
-    """A CSV or Parquet file read in chunks of exactly ``rows`` rows (the last may be short)."""
+class _Input:
+    """The input file as frames with canonical names, chunk by chunk: read once, mapped once.
 
-    def __init__(self, path: Path, rows: int) -> None:
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".parquet", ".pq"):
-            raise InputError(f"{path.name}: unsupported file type '{suffix or '(none)'}'; "
-                             f"use .csv or .parquet")
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        if path.is_dir():
-            raise InputError(f"{path}: is a directory, not a file")
-        if path.stat().st_size == 0:
-            raise InputError(f"{path.name}: the file is empty")
-        self.path, self.rows, self.csv = path, rows, suffix == ".csv"
-        self.total: int | None = None
-        with self._errors():
-            if self.csv:
-                import pyarrow.csv as pcsv
+    Without a mapping only the columns scoring uses are read; with one, the columns the
+    mapping reads. Rows the mapping's filter leaves out are kept, with a rejection reason.
+    """
 
-                reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 16))
-                self.raw_names = list(reader.schema.names)
-                reader.close()
-                self.types = {n: pa.string() for n in self.raw_names}
-            else:
-                import pyarrow.parquet as pq
-
-                pf = pq.ParquetFile(path)
-                self.raw_names = list(pf.schema_arrow.names)
-                self.types = {f.name: f.type for f in pf.schema_arrow}
-                self.total = pf.metadata.num_rows
-        # like read_table's skipinitialspace: " vas_leg" is vas_leg
-        self.names = [n.strip() for n in self.raw_names]
-        self.read: list[str] | None = None  # raw names to read; None: all
-
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        kind = "CSV" if self.path.suffix.lower() == ".csv" else "Parquet"
-        try:
-            yield
-        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{self.path.name}: cannot be read as {kind}: "
-                             f"{_safe_message(exc)}") from None
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """Record batches of the file (any size), columns renamed to stripped names."""
-        cols = self.read
-        with self._errors():
-            if self.csv:
-                import pyarrow.csv as pcsv
-
-                reader = pcsv.open_csv(
-                    self.path, read_options=pcsv.ReadOptions(block_size=_READ_BLOCK),
-                    convert_options=pcsv.ConvertOptions(
-                        column_types=self.types, include_columns=cols, null_values=[""],
-                        strings_can_be_null=True, quoted_strings_can_be_null=True))
-                batches: Iterator[pa.RecordBatch] = iter(reader)
-            else:
-                import pyarrow.parquet as pq
-
-                batches = pq.ParquetFile(self.path).iter_batches(
-                    batch_size=self.rows, columns=cols, use_threads=True)
-            for batch in batches:
-                yield batch.rename_columns([n.strip() for n in batch.schema.names])
-
-    def chunks(self, rows: int | None = None) -> Iterator[pa.Table]:
-        """Tables of exactly ``rows`` rows (default: the source's), the last possibly shorter."""
-        size = rows or self.rows
-        pending: list[pa.RecordBatch] = []
-        count = 0
-        for batch in self.batches():
-            if batch.num_rows == 0:
-                continue
-            pending.append(batch)
-            count += batch.num_rows
-            while count >= size:
-                table = pa.Table.from_batches(pending)
-                yield table.slice(0, size)
-                rest = table.slice(size)
-                pending, count = rest.to_batches(), rest.num_rows
-        if count:
-            yield pa.Table.from_batches(pending)
-
-
-def _safe_message(exc: BaseException) -> str:
-    """The reader's reason without the offending row's text (it may hold identifiers)."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    found = re.search(r"Expected \d+ columns, got \d+", text)
-    if found:
-        return f"CSV parse error: {found.group(0)}"
-    return re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", text)[:200]
-
-
-class _Mapper:
-    """A column mapping applied chunk by chunk (or the identity), keeping every row."""
-
-    def __init__(self, mapping: Any | None) -> None:
-        self.mapping = mapping
-        self.unfiltered = (mapping.model_copy(update={"filter": ()})
-                           if mapping is not None and mapping.filter else mapping)
-
-    @classmethod
-    def load(cls, mapping: str | os.PathLike[str] | Any | None, source: _Source) -> _Mapper:
+    def __init__(self, source: TableFile, mapping: str | os.PathLike[str] | Any | None) -> None:
+        self.source = source
+        self.mapping: ChunkMapping | None = None
         if mapping is None:
-            source.read = [raw for raw, name in zip(source.raw_names, source.names, strict=True)
-                           if name in USED_COLUMNS]
-            return cls(None)
-        from resorb.mapping import Mapping, load_mapping
+            self.header = list(source.names)
+            self.read = [n for n in dict.fromkeys(source.names) if n in USED_COLUMNS]
+        else:
+            loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+            self.mapping = ChunkMapping(loaded, source.names, source.path.name)
+            self.header = self.mapping.columns
+            self.read = self.mapping.sources
 
-        return cls(mapping if isinstance(mapping, Mapping) else load_mapping(mapping))
-
-    def header(self, names: list[str]) -> list[str]:
-        """Canonical column names after the mapping."""
-        if self.mapping is None:
-            return names
-        from resorb.mapping import apply_mapping
-
-        # one blank row: apply_mapping refuses a table without rows
-        blank = pd.DataFrame({n: pd.Series([None], dtype="str") for n in dict.fromkeys(names)})
-        return list(apply_mapping(blank, self.unfiltered).frame.columns)
-
-    def identifier_types(self, source: _Source, ids: list[str]) -> dict[str, pa.DataType]:
+    def identifier_types(self, ids: list[str]) -> dict[str, pa.DataType]:
         if self.mapping is not None:
             return {c: pa.string() for c in ids}
-        by_name = dict(zip(source.names, source.raw_names, strict=True))
-        return {c: source.types[by_name[c]] for c in ids}
+        return {c: self.source.types[c] for c in ids}
 
-    def apply(self, table: pa.Table) -> tuple[pd.DataFrame, pd.Series | None]:
-        """The chunk as a canonical-named frame (every row), and filter rejections."""
-        raw = table.to_pandas()
-        if self.mapping is None:
-            return raw, None
-        from resorb.mapping import apply_mapping
-
-        frame = apply_mapping(raw, self.unfiltered).frame
-        if not self.mapping.filter:
-            return frame, None
-        try:
-            kept = apply_mapping(raw, self.mapping).kept_rows
-        except InputError:  # the filter keeps none of this chunk's rows
-            kept = np.zeros(len(raw), dtype=bool)
-        return frame, pd.Series(np.where(kept, "", FILTERED), index=frame.index, dtype=object)
+    def frames(self, rows: int) -> Iterator[tuple[pa.Table, pd.DataFrame, pd.Series | None]]:
+        """(chunk as read, its canonical frame, filter rejections or None) per chunk."""
+        for table in self.source.chunks(rows, self.read):
+            raw = table.to_pandas()
+            if self.mapping is None:
+                yield table, raw, None
+                continue
+            frame, keep = self.mapping.apply(raw)
+            rejected = (None if keep is None else
+                        pd.Series(np.where(keep, "", FILTERED), index=frame.index, dtype=object))
+            yield table, frame, rejected
 
 
-def _reference_sample(source: _Source, mapper: _Mapper, model: LoadedModel, horizon: int,
+def _reference_sample(source: _Input, rows: int, model: LoadedModel, horizon: int,
                       n: int) -> pd.DataFrame | None:
     """Model input of the file's first ``n`` valid rows: a fixed reference for explanations.
 
@@ -352,8 +242,7 @@ def _reference_sample(source: _Source, mapper: _Mapper, model: LoadedModel, hori
     start of the file (not from each chunk) makes the reasons independent of chunk size.
     """
     parts, have = [], 0
-    for table in source.chunks(max(source.rows, 2 * n)):
-        frame, rejected = mapper.apply(table)
+    for _, frame, rejected in source.frames(max(rows, 2 * n)):
         _, _, _, X = prepare_rows(frame, model, horizon, rejected)
         parts.append(X.head(n - have))
         have += len(parts[-1])

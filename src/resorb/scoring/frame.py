@@ -21,7 +21,7 @@ from resorb import schema
 from resorb.config import ScoringParams
 from resorb.errors import DataValidationError
 from resorb.features import HORIZON, model_input
-from resorb.intake import conform, conform_rows
+from resorb.intake import check_header, conform_rows
 from resorb.schema import Role
 from resorb.scoring.model import LoadedModel
 
@@ -65,8 +65,7 @@ def check_columns(columns: Sequence[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=32)
 def _check_header(columns: tuple[str, ...]) -> tuple[str, ...]:
     """:func:`check_columns`, once per distinct header (every chunk of a file shares one)."""
-    _, report = conform(pd.DataFrame(columns=pd.Index(columns)), purpose="scoring",
-                        allow_unknown=True)
+    report = check_header(columns, purpose="scoring", allow_unknown=True)
     if not report.ok:
         raise DataValidationError(report)
     return tuple(c for c in columns if c not in USED_COLUMNS)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from resorb.cli import app
 from resorb.cohort import make_cohort
 
-MAPPING = Path(__file__).resolve().parents[1] / "examples" / "hospital_mapping.yaml"
+MAPPING = Path(__file__).resolve().parents[2] / "examples" / "hospital_mapping.yaml"
 PLANTED = "ZZ-PLANTED-93"
 
 

@@ -11,18 +11,21 @@ import pytest
 
 from resorb import schema
 from resorb.errors import ConfigError, InputError
-from resorb.intake import conform
-from resorb.mapping import (
+from resorb.intake import (
+    ChunkMapping,
     Mapping,
     allowed_units,
     apply_mapping,
+    conform,
     describe,
     load_mapping,
     parse_mapping,
     read_mapped,
 )
+from tests.factories import baseline_rows
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REFERENCE = Path(__file__).resolve().parents[2] / "models" / "reference"
 # a copy of the published table ships in examples/ (CC BY 4.0, cited in examples/README.md)
 SPIDER_CSV = Path(os.environ.get("RESORB_SPIDER_CSV",
                                  EXAMPLES / "spider_radiological_gradings.csv"))
@@ -230,9 +233,7 @@ def test_apply_mapping_leaves_the_source_alone():
 
 @pytest.mark.parametrize("col", [c for c in schema.COLUMNS if c.unit], ids=lambda c: c.name)
 def test_every_unit_converts_from_itself_unchanged(col):
-    from resorb.mapping import _canonical_unit
-
-    assert allowed_units(col.name)[_canonical_unit(col.name)] == (1, 1)
+    assert allowed_units(col.name)[col.mapping_unit] == (1, 1)
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -404,3 +405,52 @@ def test_spider_imaging_conforms_and_clinical_columns_are_reported_missing(spide
     assert report.n_bad_rows == 0
     assert set(result.dropped_columns) == {"UP endplate", "LOW endplate", "Spondylolisthesis",
                                            "Disc herniation", "Disc narrowing", "Disc bulging"}
+
+
+# --- chunk by chunk, for scoring -------------------------------------------------------------
+
+
+def test_chunk_mapping_transforms_every_row_and_reports_the_filter():
+    source = raw(IVD=["1", "2.0", "7", "3", None, "1"], Hern=["1", "1", "1", "0", "0", "0"],
+                 VAS=["70", "80", "x", "10", "20", "30"], bmi=["25"] * 6, Notes=["n"] * 6)
+    m = mapping({"level": {"from": "IVD", "values": {1: "L5-S1", 2: "L4-L5"}},
+                 "vas_leg": {"from": "VAS", "unit": "0-100"}},
+                filter={"column": "Hern", "equals": 1})
+    chunked = ChunkMapping(m, list(source.columns), "h.csv")
+    assert chunked.columns == ["vas_leg", "level", "bmi"]  # dictionary order, then carried
+    assert chunked.sources == ["IVD", "VAS", "Hern", "bmi"]  # Notes need not be read
+    whole = apply_mapping(source, m)
+    for part in (source.iloc[:4], source.iloc[4:]):
+        frame, keep = chunked.apply(part)
+        expected = apply_mapping(part, m.model_copy(update={"filter": ()})).frame
+        pd.testing.assert_frame_equal(frame, expected)
+        assert keep.tolist() == whole.kept_rows[part.index].tolist()
+    assert ChunkMapping(mapping({"age": {"from": "IVD"}}), ["IVD"]).apply(source)[1] is None
+
+
+def test_chunk_mapping_checks_the_header_once():
+    with pytest.raises(ConfigError, match=r"mapping 'vas_leg' reads column 'VAS', which h\.csv "
+                                          r"lacks"):
+        ChunkMapping(mapping({"vas_leg": {"from": "VAS"}}), ["Age"], "h.csv")
+
+
+def test_scoring_maps_each_chunk_once(tmp_path, monkeypatch):
+    import resorb.intake.mapping as intake_mapping
+    from resorb.scoring import score_file
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    frame = baseline_rows(8).rename(columns={"vas_leg": "Leg pain (0-100)"})
+    frame["Leg pain (0-100)"] = "50"
+    frame["Herniation"] = ["yes"] * 6 + ["no"] * 2
+    (tmp_path / "map.yaml").write_text(
+        "filter:\n  - {column: Herniation, equals: 'yes'}\n"
+        "columns:\n  vas_leg: {from: 'Leg pain (0-100)', unit: 0-100}\n", encoding="utf-8")
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    calls = []
+    real = intake_mapping.transform
+    monkeypatch.setattr(intake_mapping, "transform",
+                        lambda rows, *a, **k: calls.append(len(rows)) or real(rows, *a, **k))
+    summary = score_file(tmp_path / "in.csv", tmp_path / "out.csv", REFERENCE,
+                         mapping=tmp_path / "map.yaml", chunk_rows=3, explain_k=0)
+    assert calls == [3, 3, 2]
+    assert (summary.rows_in, summary.scored, summary.rejected) == (8, 6, 2)

@@ -1,0 +1,65 @@
+"""Intake: reading a table, mapping it to the data dictionary, and checking it (validation).
+
+Every command reads files the same way and checks cells by the same rules:
+
+- :mod:`~resorb.intake.reader`: :class:`TableFile` and :func:`read_table`, CSV or Parquet,
+  whole or in chunks (pyarrow);
+- :mod:`~resorb.intake.rules`: the cell rules, declared once, evaluated to one mask per rule;
+- :mod:`~resorb.intake.check`: :func:`conform` (the grouped :class:`ValidationReport`),
+  :func:`conform_rows` (a reason per row, for scoring), :func:`check_header`,
+  :func:`check_file`;
+- :mod:`~resorb.intake.mapping_file`: :func:`load_mapping` into a frozen :class:`Mapping`;
+- :mod:`~resorb.intake.row_filter` and :mod:`~resorb.intake.transform`: a mapping's row
+  filter and its column rules;
+- :mod:`~resorb.intake.mapping`: :func:`apply_mapping`, :func:`read_mapped`,
+  :func:`describe` and :class:`ChunkMapping` (once per chunk, for scoring).
+
+Row numbers in reports are 1-based data rows: row 1 is the first row under the header.
+Identifier values are never quoted.
+"""
+
+from __future__ import annotations
+
+from resorb.intake.check import (
+    check_file,
+    check_header,
+    conform,
+    conform_rows,
+    required_columns,
+)
+from resorb.intake.mapping import (
+    ChunkMapping,
+    MappingResult,
+    apply_mapping,
+    describe,
+    in_source_rows,
+    read_mapped,
+)
+from resorb.intake.mapping_file import (
+    ColumnRule,
+    Condition,
+    Mapping,
+    allowed_units,
+    load_mapping,
+    parse_mapping,
+)
+from resorb.intake.reader import TableFile, read_table
+from resorb.intake.report import (
+    MAX_ROWS_SHOWN,
+    MAX_VALUES_SHOWN,
+    Problem,
+    Purpose,
+    ValidationReport,
+)
+from resorb.intake.row_filter import FilterStep, filter_rows
+from resorb.intake.rules import CELL_RULES, CellRule, ColumnCheck, check_column
+from resorb.intake.transform import ColumnPlan, plan_columns, transform
+
+__all__ = [
+    "CELL_RULES", "MAX_ROWS_SHOWN", "MAX_VALUES_SHOWN", "CellRule", "ChunkMapping",
+    "ColumnCheck", "ColumnPlan", "ColumnRule", "Condition", "FilterStep", "Mapping",
+    "MappingResult", "Problem", "Purpose", "TableFile", "ValidationReport", "allowed_units",
+    "apply_mapping", "check_column", "check_file", "check_header", "conform", "conform_rows",
+    "describe", "filter_rows", "in_source_rows", "load_mapping", "parse_mapping",
+    "plan_columns", "read_mapped", "read_table", "required_columns", "transform",
+]

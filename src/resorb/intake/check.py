@@ -1,0 +1,192 @@
+"""Checking a table against the data dictionary: the header, then every cell.
+
+:func:`conform` coerces every known column to its canonical dtype and collects every problem
+at once into a :class:`~resorb.intake.ValidationReport` (grouped by column and rule, with
+counts, the first row numbers and a likely fix); :func:`conform_rows` applies the same cell
+rules (:mod:`resorb.intake.rules`) but says, row by row, which rules each row breaks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from resorb import schema
+from resorb.intake.reader import read_table
+from resorb.intake.report import Problem, Purpose, ValidationReport, row_numbers
+from resorb.intake.rules import ColumnCheck, check_column
+
+
+def required_columns(purpose: Purpose) -> tuple[str, ...]:
+    """Columns that must be present for a purpose ("any", "scoring" or "training")."""
+    req = [c.name for c in schema.COLUMNS if c.required]
+    if purpose == "training":
+        req.append("followup_days")
+    return tuple(req)
+
+
+def check_header(columns: Sequence[str], purpose: Purpose = "any",
+                 allow_unknown: bool = False) -> ValidationReport:
+    """Check a table's header: columns given twice, required columns absent, unknown names.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The header, in file order.
+    purpose, allow_unknown
+        As for :func:`conform`.
+
+    Returns
+    -------
+    ValidationReport
+        Column problems only (no rows are read), in dictionary order of the columns.
+    """
+    names = [str(c) for c in columns]
+    problems = _header_problems(names, purpose, allow_unknown)
+    return ValidationReport(n_rows=0, n_columns=len(names), problems=_in_dictionary_order(problems),
+                            purpose=purpose)
+
+
+def _header_problems(names: list[str], purpose: Purpose, allow_unknown: bool) -> list[Problem]:
+    problems = [Problem(name, "duplicate_column", names.count(name),
+                        f"appears {names.count(name)} times in the header", hint="keep one copy")
+                for name in sorted({c for c in names if names.count(c) > 1})]
+    for name in required_columns(purpose):
+        if name not in names:
+            col = schema.BY_NAME[name]
+            problems.append(Problem(name, "missing_column", 0, "is required but absent",
+                                    hint=f"{col.description} ({col.allowed}); rename or map "
+                                         f"a source column with --mapping"))
+    if not allow_unknown:
+        for name in dict.fromkeys(c for c in names if c not in schema.BY_NAME):
+            close = _closest(name)
+            problems.append(Problem(name, "unknown_column", 0, "is not in the data dictionary",
+                                    hint=(f"did you mean '{close}'? " if close else "")
+                                    + "rename or drop it with --mapping (see `resorb schema`)"))
+    return problems
+
+
+def _in_dictionary_order(problems: list[Problem]) -> tuple[Problem, ...]:
+    order = {name: i for i, name in enumerate(schema.NAMES)}
+    return tuple(sorted(problems, key=lambda p: order.get(p.column, len(order))))
+
+
+def _closest(name: str) -> str | None:
+    match = difflib.get_close_matches(name.lower().replace(" ", "_"), schema.NAMES, n=1,
+                                      cutoff=0.75)
+    return match[0] if match else None
+
+
+def conform(df: pd.DataFrame, purpose: Purpose = "any",
+            allow_unknown: bool = False) -> tuple[pd.DataFrame, ValidationReport]:
+    """Coerce known columns to canonical dtypes and check every rule of the dictionary.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Raw table (text cells from CSV, or typed columns from Parquet). Not modified.
+    purpose : {"any", "scoring", "training"}
+        Which columns are required: training also needs the horizon ``followup_days``.
+    allow_unknown : bool
+        Keep columns that are not in the dictionary instead of reporting them.
+
+    Returns
+    -------
+    (DataFrame, ValidationReport)
+        The canonical frame (same rows, same order; invalid cells set missing) and the report.
+    """
+    names = [str(c) for c in df.columns]
+    problems = _header_problems(names, purpose, allow_unknown)
+    if df.columns.duplicated().any():
+        df = df.loc[:, ~df.columns.duplicated()]
+    bad = np.zeros(len(df), dtype=bool)
+    out: dict[str, pd.Series] = {}
+    for checked in _check_columns(df, purpose):
+        out[checked.column.name] = checked.values
+        problems.extend(checked.problems())
+        bad |= checked.bad
+    if "patient_id" in out and "level" in out:
+        repeated = _repeated_episodes(out["patient_id"], out["level"])
+        if repeated.any():
+            n = int(repeated.sum())
+            problems.append(Problem(
+                "patient_id", "duplicate_episode", n,
+                f"has {n} row{'s' * (n != 1)} repeating the same patient and level",
+                row_numbers(repeated),
+                "one row per herniation episode; keep the latest or give each a level"))
+            bad |= repeated
+    if allow_unknown:
+        for name in df.columns:
+            if name not in schema.BY_NAME:
+                out[str(name)] = df[name]
+    report = ValidationReport(n_rows=len(df), n_columns=len(names),
+                              problems=_in_dictionary_order(problems), purpose=purpose,
+                              bad_rows=bad)
+    return pd.DataFrame(out, index=df.index), report
+
+
+def _check_columns(df: pd.DataFrame, purpose: Purpose) -> Iterator[ColumnCheck]:
+    """The cell rules on every dictionary column of ``df``, in dictionary order."""
+    return (check_column(df[col.name], col, purpose) for col in schema.COLUMNS
+            if col.name in df.columns)
+
+
+def _repeated_episodes(pid: pd.Series, level: pd.Series) -> np.ndarray:
+    """Rows whose patient and level another row repeats (a cross-row rule: whole files only)."""
+    keyed = pd.DataFrame({"p": pid, "l": level})
+    return keyed.duplicated(keep=False).to_numpy() & keyed.notna().all(axis=1).to_numpy()
+
+
+def conform_rows(df: pd.DataFrame,
+                 purpose: Purpose = "scoring") -> tuple[pd.DataFrame, pd.Series]:
+    """Coerce the dictionary's columns and say, row by row, which rules each row breaks.
+
+    The per-row counterpart of :func:`conform`, for scoring files chunk by chunk: the same
+    cell rules evaluated by the same code, but the result is a reason per row instead of a
+    grouped report. Column-level checks (absent, unknown or duplicated columns) are left to
+    :func:`check_header`, and so is the cross-row rule (one row per patient and level), which
+    a chunk cannot decide alone. Cell values are never quoted, so identifiers cannot leak
+    into the reasons.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Raw table (text cells or typed columns) with unique column names; not modified.
+        Columns that are not in the dictionary are ignored.
+    purpose : {"any", "scoring", "training"}
+        Which cells are required (training also needs the horizon).
+
+    Returns
+    -------
+    (DataFrame, Series)
+        The canonical frame of the dictionary columns present (dictionary order, same index,
+        invalid cells missing), and a ``str`` Series with one entry per row: ``""`` for a
+        valid row, else its problems joined by ``"; "``, e.g.
+        ``"vas_leg above 10 points; sex: unknown category"``.
+    """
+    reasons = np.full(len(df), "", dtype=object)
+    out: dict[str, pd.Series] = {}
+    for checked in _check_columns(df, purpose):
+        out[checked.column.name] = checked.values
+        for rule, mask in checked.broken:
+            text = rule.reason(checked.column)
+            current = reasons[mask]
+            reasons[mask] = np.where(current == "", text, current + "; " + text)
+    canonical = pd.DataFrame(out, index=df.index)
+    return canonical, pd.Series(reasons, index=df.index, dtype="str", name="reason")
+
+
+def check_file(path: str | os.PathLike[str],
+               purpose: Purpose = "any") -> tuple[pd.DataFrame, ValidationReport]:
+    """Read a file (:func:`~resorb.intake.read_table`) and conform it; ``resorb validate``.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read (see :func:`~resorb.intake.read_table`).
+    """
+    return conform(read_table(path), purpose=purpose)

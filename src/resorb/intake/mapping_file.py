@@ -1,0 +1,320 @@
+"""The mapping file: loading it and checking it once, into a frozen :class:`Mapping`.
+
+A hospital's export never arrives in resorb's column names, codes or units. A mapping file
+(YAML) says which rows to keep and, for each canonical column, where its values come from and
+how they become resorb's vocabulary::
+
+    filter:                                   # optional: rows to keep, on SOURCE columns
+      - {column: "Disc herniation", equals: 1}
+      - {column: "IVD label", in: [1, 2, 3, 4, 5]}
+    columns:
+      patient_id: {from: "Patient", format: "SPIDER-{}"}      # copy (optionally formatted)
+      level: {from: "IVD label", values: {1: L5-S1, 2: L4-L5}}  # recode codes
+      vas_leg: {from: "VAS_leg_100", unit: "0-100"}          # convert to the canonical unit
+      treatment: {value: conservative}                       # fixed value
+    drop_unmapped: true
+
+Units and their conversion factors come from the data dictionary
+(:attr:`resorb.schema.Column.conversions`); codes are compared as
+:mod:`resorb.intake.codes` says. Applying a mapping is :mod:`resorb.intake.mapping`'s.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import string
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from resorb import schema
+from resorb.config import Frozen
+from resorb.errors import ConfigError
+from resorb.intake.codes import Code, Scalar, cell, code_keys, quoted, show
+from resorb.intake.rules import check_column
+
+IN_CODE = "(built in code)"
+
+
+def allowed_units(target: str) -> dict[str, tuple[float, float]]:
+    """Source units a mapping may declare for canonical column ``target``.
+
+    Returns
+    -------
+    dict
+        ``{unit: (multiply, divide)}`` from the data dictionary
+        (:attr:`resorb.schema.Column.conversions`); empty when the column has no unit.
+    """
+    return schema.BY_NAME[target].conversions
+
+
+def _as_name(v: Any) -> Any:
+    """Column names written as numbers in YAML are still names."""
+    return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+class Condition(Frozen):
+    """Keep the rows whose SOURCE ``column`` equals ``equals`` or is one of ``in``."""
+
+    column: str
+    in_: tuple[Code, ...] | None = Field(default=None, alias="in", min_length=1)
+    equals: Code = None
+
+    @field_validator("column", mode="before")
+    @classmethod
+    def _column_name(cls, v: Any) -> Any:
+        return _as_name(v)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if len({"in_", "equals"} & self.model_fields_set) != 1:
+            raise ValueError("needs exactly one of 'in' (a list of values) or 'equals' (a value)")
+        return self
+
+    @property
+    def accepted(self) -> tuple[Code, ...]:
+        """The codes a kept row may hold."""
+        return self.in_ if self.in_ is not None else (self.equals,)
+
+    def __str__(self) -> str:
+        shown = ", ".join(show(c) for c in self.accepted)
+        test = f"in [{shown}]" if self.in_ is not None else f"equals {shown}"
+        return f"'{self.column}' {test}"
+
+
+class ColumnRule(Frozen):
+    """Where one canonical column comes from: a source column (``from``) or a fixed ``value``.
+
+    A ``from`` column is copied as is, recoded (``values``, optional ``default`` for codes the
+    map lacks), converted from ``unit`` to the canonical unit, or copied through ``format``
+    (a text with one ``{}``, e.g. ``"SPIDER-{}"``).
+    """
+
+    source: str | None = Field(default=None, alias="from")
+    value: Code = None
+    values: dict[Code, Code] | None = Field(default=None, min_length=1)
+    default: Code = None
+    unit: str | None = None
+    format: str | None = None
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source_name(cls, v: Any) -> Any:
+        return _as_name(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnRule:
+        # an explicit null is absent, except for a fixed value or a default (both mean "missing")
+        given = {k for k in self.model_fields_set
+                 if getattr(self, k) is not None or k in ("value", "default")}
+        if "source" in given and "value" in given:
+            raise ValueError("has both 'from' and 'value': read the column from the file or "
+                             "fix its value, not both")
+        if "source" not in given and "value" not in given:
+            raise ValueError("needs 'from' (a source column) or 'value' (a fixed value)")
+        extras = sorted(given & {"values", "default", "unit", "format"})
+        if "value" in given and extras:
+            raise ValueError(f"has a fixed 'value', which takes no {quoted(extras)}")
+        if len(given & {"values", "unit", "format"}) > 1:
+            raise ValueError("may recode ('values'), convert ('unit') or format ('format'), "
+                             f"only one of them; got {quoted(extras)}")
+        if "default" in given and "values" not in given:
+            raise ValueError("has a 'default' but no 'values' map for it to complete")
+        if self.values is not None:
+            _check_codes(tuple(self.values), "values")
+        if self.format is not None:
+            fields = [f for _, f, _, _ in string.Formatter().parse(self.format)
+                      if f is not None]
+            if fields != [""]:
+                raise ValueError(f"has format '{self.format}', which needs exactly one '{{}}' "
+                                 "where the value goes (e.g. 'SPIDER-{}')")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """One of "fixed", "recode", "convert", "format", "copy"."""
+        if self.source is None:
+            return "fixed"
+        if self.values is not None:
+            return "recode"
+        return "convert" if self.unit is not None else "format" if self.format else "copy"
+
+
+class Mapping(Frozen):
+    """A validated mapping file: row filter, one rule per canonical column, unmapped policy."""
+
+    filter: tuple[Condition, ...] = ()
+    columns: dict[str, ColumnRule] = Field(min_length=1)
+    drop_unmapped: bool = True
+    _origin: str = PrivateAttr(default=IN_CODE)
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        if v is None:
+            return ()
+        return [v] if isinstance(v, dict) else v
+
+    @field_validator("columns")
+    @classmethod
+    def _targets(cls, columns: dict[str, ColumnRule]) -> dict[str, ColumnRule]:
+        for target, rule in columns.items():
+            if target not in schema.BY_NAME:
+                close = difflib.get_close_matches(target.lower(), schema.NAMES, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise PydanticCustomError("resorb", f"'columns.{target}' is not a resorb column; "
+                                          f"{hint}see `resorb schema` for the list")
+            if rule.unit is not None:
+                _check_unit(target, rule.unit)
+            targets = [v for v in (rule.values or {}).values() if v is not None]
+            for name in ("default", "value"):
+                if name in rule.model_fields_set and getattr(rule, name) is not None:
+                    targets.append(getattr(rule, name))
+            if targets:
+                _check_targets(target, targets)
+        return columns
+
+    @property
+    def origin(self) -> str:
+        """The file the mapping was read from ("(built in code)" otherwise)."""
+        return self._origin
+
+
+def _check_unit(target: str, unit: str) -> None:
+    units = allowed_units(target)
+    if not units:
+        raise PydanticCustomError("resorb", f"'columns.{target}.unit': {target} has no unit, so "
+                                  f"'{unit}' cannot be converted; remove 'unit'")
+    if unit.casefold() not in {u.casefold() for u in units}:
+        raise PydanticCustomError("resorb", f"'columns.{target}.unit': unknown unit '{unit}' for "
+                                  f"{target}; allowed: {', '.join(units)}")
+
+
+def _check_targets(target: str, targets: list[Scalar]) -> None:
+    """Recode targets and fixed values must be values the dictionary accepts."""
+    cells = pd.Series([cell(v) for v in targets], dtype=object)
+    for p in check_column(cells, schema.BY_NAME[target]).problems():
+        if p.rule in ("category", "type", "integer", "below", "above"):
+            raise PydanticCustomError("resorb", f"'columns.{target}': mapped values break the "
+                                      f"data dictionary: {target} {p.message}")
+
+
+def _check_codes(codes: tuple[Code, ...], where: str) -> None:
+    seen: dict[str, Code] = {}
+    for code in codes:
+        for key in code_keys(code):
+            if key in seen and seen[key] != code:
+                raise ValueError(f"has '{where}' keys {show(seen[key])} and {show(code)}, which "
+                                 f"are the same code once compared as text; keep one")
+            seen[key] = code
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                dup = key in seen
+                seen.add(key)
+            except TypeError:
+                continue
+            if dup:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_mapping(path: str | os.PathLike[str]) -> Mapping:
+    """Read and validate a mapping file.
+
+    Parameters
+    ----------
+    path : path-like
+        YAML file with ``columns`` (required), ``filter`` and ``drop_unmapped``.
+
+    Returns
+    -------
+    Mapping
+        Frozen, validated; ``origin`` names the file.
+
+    Raises
+    ------
+    ConfigError
+        Missing file, invalid YAML, a key given twice, an unknown key, a target that is not a
+        resorb column (with a suggestion), both ``from`` and ``value``, an unknown unit, or a
+        recode to a value the data dictionary does not accept. The message names the file and
+        the offending key.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"mapping file {p} not found" if not p.exists()
+                          else f"mapping file {p} is a directory, not a file")
+    try:
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        if "cannot start any token" in str(exc.problem):
+            where += "; put the value in quotes"
+        raise ConfigError(f"mapping file {p} is not valid YAML: {exc.problem}{where}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"mapping file {p} is not valid YAML: {exc}") from None
+    return parse_mapping(data, origin=str(p))
+
+
+def parse_mapping(data: Any, origin: str = IN_CODE) -> Mapping:
+    """Validate already-parsed mapping data (a dict as YAML would give).
+
+    Parameters
+    ----------
+    data : dict
+        The mapping, as :func:`yaml.safe_load` returns it.
+    origin : str
+        Where it came from, for messages.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`load_mapping`.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"mapping {origin} must be a YAML mapping with a 'columns' "
+                          f"section; got {type(data).__name__}")
+    try:
+        mapping = Mapping.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"mapping {origin}: {_explain(exc)}") from None
+    mapping._origin = origin
+    return mapping
+
+
+def _explain(exc: ValidationError) -> str:
+    """Pydantic's errors as one line that names each offending key."""
+    lines = []
+    for err in sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden"):
+        loc = tuple(str(p) for p in err["loc"])
+        where = ".".join(loc)
+        if err["type"] == "resorb":
+            lines.append(err["msg"])
+        elif err["type"] == "extra_forbidden":
+            model = (Mapping if len(loc) == 1 else Condition if loc[0] == "filter"
+                     else ColumnRule)
+            allowed = [f.alias or name for name, f in model.model_fields.items()]
+            close = difflib.get_close_matches(loc[-1], allowed, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            lines.append(f"unknown key '{where}'; {hint}allowed: {', '.join(allowed)}")
+        elif err["type"] == "value_error":
+            lines.append(f"'{where}' {err['ctx']['error']}")
+        elif err["type"] == "missing":
+            lines.append(f"'{where}' is missing")
+        else:
+            lines.append(f"'{where}' {err['msg'][0].lower()}{err['msg'][1:]}")
+    return "; ".join(lines)

@@ -1,0 +1,114 @@
+"""The validation report: every rule a table breaks, grouped by column, with rows and fixes.
+
+Row numbers are 1-based data rows: row 1 is the first row under the header. Identifier values
+are never quoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+Purpose = Literal["any", "scoring", "training"]
+MAX_ROWS_SHOWN = 5
+MAX_VALUES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rule broken by one column: how often, where, and a likely fix."""
+
+    column: str
+    rule: str
+    count: int
+    message: str
+    rows: tuple[int, ...] = ()
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = ""
+        if self.rows:
+            more = " ..." if self.count > len(self.rows) else ""
+            word = "row" if self.count == 1 else "rows"
+            where = f" ({word} {', '.join(map(str, self.rows))}{more})"
+        hint = f": {self.hint}" if self.hint else ""
+        return f"'{self.column}' {self.message}{where}{hint}"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every problem found in a frame, in dictionary order of the columns."""
+
+    n_rows: int
+    n_columns: int
+    problems: tuple[Problem, ...] = ()
+    purpose: str = "any"
+    bad_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule is broken."""
+        return not self.problems
+
+    @property
+    def n_bad_rows(self) -> int:
+        """Number of rows that break at least one row-level rule."""
+        return int(self.bad_rows.sum()) if self.bad_rows.size else 0
+
+    def summary(self) -> str:
+        """A one-line verdict."""
+        if self.ok:
+            return f"valid: {self.n_rows:,} rows, {self.n_columns} columns ({self.purpose})"
+        n = len(self.problems)
+        cols = len({p.column for p in self.problems})
+        out = (f"invalid: {n} problem{'s' * (n != 1)} in {cols} column{'s' * (cols != 1)}, "
+               f"{self.n_bad_rows:,} of {self.n_rows:,} rows affected")
+        missing = [p.column for p in self.problems if p.rule == "missing_column"]
+        if missing:
+            shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
+            out += f"; {len(missing)} required column{'s' * (len(missing) != 1)} absent ({shown})"
+        return out
+
+    def render(self) -> str:
+        """The full report, grouped by column, one problem per line."""
+        lines = [self.summary()]
+        if self.ok:
+            return lines[0]
+        lines.append("row numbers count data rows from 1 (the first row under the header)")
+        by_col: dict[str, list[Problem]] = {}
+        for p in self.problems:
+            by_col.setdefault(p.column, []).append(p)
+        for col, probs in by_col.items():
+            lines.append(f"  {col}:")
+            lines.extend(f"    - [{p.rule}] {p}" for p in probs)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def row_numbers(mask: np.ndarray) -> tuple[int, ...]:
+    """The first :data:`MAX_ROWS_SHOWN` 1-based row numbers where ``mask`` is true."""
+    return tuple(int(i) + 1 for i in np.flatnonzero(mask)[:MAX_ROWS_SHOWN])
+
+
+def renumbered(report: ValidationReport, source_rows: np.ndarray) -> ValidationReport:
+    """The report with its row numbers rewritten as source file rows.
+
+    Parameters
+    ----------
+    report : ValidationReport
+        Row numbers count rows of a mapped (filtered) frame.
+    source_rows : ndarray of int, shape (n_rows,)
+        1-based source row number of each frame row.
+
+    Returns
+    -------
+    ValidationReport
+        ``bad_rows`` stays aligned with the frame; only the numbers shown to people change.
+    """
+    problems = tuple(replace(p, rows=tuple(int(source_rows[r - 1]) for r in p.rows))
+                     for p in report.problems)
+    return replace(report, problems=problems)
