@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from resorb import schema
 from resorb.schema import Kind
@@ -80,3 +81,31 @@ def random_canonical(n: int = 200, seed: int = 0, missing: float = 0.1) -> pd.Da
     canonical, report = conform(frame, purpose="training")
     assert report.ok, report.render()
     return canonical
+
+
+
+def _check_name(check) -> str:
+    return getattr(getattr(check, "func", check), "__name__", str(check))
+
+
+def contract_checks(estimators: list, expected_failed_checks=None) -> pytest.MarkDecorator:
+    """scikit-learn's common checks for ``estimators``, as ``parametrize_with_checks`` gives
+    them (expected failures as strict xfails), less the array-API checks.
+
+    scipy reads ``SCIPY_ARRAY_API`` once, when it is imported, so in this interpreter those
+    checks could only skip themselves; ``tests/test_models.py::
+    test_array_api_dispatch_changes_nothing`` runs them in a fresh interpreter instead.
+    """
+    from sklearn.utils.estimator_checks import estimator_checks_generator
+
+    cases, ids = [], []
+    for estimator in estimators:
+        expected = expected_failed_checks(estimator) if expected_failed_checks else None
+        for case in estimator_checks_generator(estimator, mark="xfail", xfail_strict=True,
+                                               expected_failed_checks=expected):
+            est, check = case.values if hasattr(case, "values") else case
+            if "array_api" in _check_name(check):
+                continue
+            cases.append(case)
+            ids.append(f"{est}-{_check_name(check)}")
+    return pytest.mark.parametrize("estimator, check", cases, ids=ids)

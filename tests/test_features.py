@@ -5,19 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.utils.estimator_checks import check_estimator
 
 from resorb import schema
-from resorb.errors import LeakageError
+from resorb.errors import InvalidParameterError, LeakageError
 from resorb.features import (
     HorizonRamps,
     build_preprocessor,
     check_no_leakage,
+    dictionary_example,
     feature_variable,
     model_input,
 )
-from resorb.models import MonotoneLogisticRegression
-from tests.factories import random_canonical
+from tests.factories import contract_checks, random_canonical
 
 FORBIDDEN = [c.name for c in schema.COLUMNS if not c.is_feature]
 
@@ -80,9 +79,51 @@ def test_horizon_ramps_reject_bad_knots():
         HorizonRamps(knots=(90, 30)).fit(np.ones((3, 1)))
 
 
-@pytest.mark.parametrize("estimator", [HorizonRamps(), MonotoneLogisticRegression()],
-                         ids=lambda e: type(e).__name__)
-def test_sklearn_estimator_contract(estimator):
-    # every common check of scikit-learn; the array-API check needs SCIPY_ARRAY_API and is
-    # not applicable (these estimators are numpy-only), so skipped checks are not reported
-    check_estimator(estimator, on_skip=None)
+@contract_checks([HorizonRamps()])
+def test_sklearn_estimator_contract(estimator, check):
+    # every common check of scikit-learn (MonotoneLogisticRegression's are in test_models);
+    # the array-API checks run in test_models, in a fresh interpreter
+    check(estimator)
+
+
+ROWS = random_canonical(5)
+ONES = np.ones((3, 1))
+
+BAD_ARGUMENTS = [  # function, keyword arguments, message
+    pytest.param(HorizonRamps(knots=(30.0,)).fit, {"X": ONES},
+                 r"The 'knots' parameter of HorizonRamps must be at least two increasing "
+                 r"positive days\. Got \(30\.0,\) instead\.", id="knots-too-few"),
+    pytest.param(HorizonRamps(knots=(0, 30)).fit, {"X": ONES},
+                 r"'knots' parameter of HorizonRamps .* Got \(0, 30\) instead\.",
+                 id="knots-not-positive"),
+    pytest.param(HorizonRamps(knots="30 60").fit, {"X": ONES},
+                 r"'knots' parameter of HorizonRamps .* Got '30 60' instead\.", id="knots-str"),
+    pytest.param(build_preprocessor, {"flavour": "forest"},
+                 r"The 'flavour' parameter of build_preprocessor must be a str among "
+                 r"\{'linear', 'tree'\}\. Got 'forest' instead\.", id="flavour"),
+    pytest.param(build_preprocessor, {"spline_knots": 1},
+                 r"The 'spline_knots' parameter of build_preprocessor must be an int in the "
+                 r"range \[2, inf\)\. Got 1 instead\.", id="spline-knots"),
+    pytest.param(build_preprocessor, {"columns": "age"},
+                 r"The 'columns' parameter of build_preprocessor must be a collection of str\. "
+                 r"Got 'age' instead\.", id="columns-str"),
+    # a frame or an array is named by its type, so that no patient's value enters a message
+    pytest.param(model_input, {"frame": ROWS.to_numpy()},
+                 r"The 'frame' parameter of model_input must be an instance of 'DataFrame'\. "
+                 r"Got an instance of 'ndarray' instead\.", id="frame-array"),
+    pytest.param(model_input, {"frame": ROWS, "columns": iter(["age"])},
+                 r"The 'columns' parameter of model_input must be a collection of str\.",
+                 id="columns-iterator"),
+    pytest.param(check_no_leakage, {"columns": "age"},
+                 r"The 'columns' parameter of check_no_leakage must be a collection of str\. "
+                 r"Got 'age' instead\.", id="leakage-columns-str"),
+    pytest.param(dictionary_example, {"n_rows": 0},
+                 r"The 'n_rows' parameter of dictionary_example must be an int in the range "
+                 r"\[1, inf\)\. Got 0 instead\.", id="n-rows"),
+]
+
+
+@pytest.mark.parametrize(("function", "kwargs", "message"), BAD_ARGUMENTS)
+def test_bad_arguments_are_named_with_what_was_expected(function, kwargs, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        function(**kwargs)

@@ -13,6 +13,14 @@ class ConfigError(ResorbError):
     """params.yaml or a mapping file is missing, malformed or breaks a constraint."""
 
 
+class InvalidParameterError(ResorbError, ValueError, TypeError):
+    """An argument or estimator parameter breaks its declared constraint (resorb.arguments).
+
+    Also a ValueError and a TypeError, like scikit-learn's error of the same name, so that
+    callers catching either keep working.
+    """
+
+
 class InputError(ResorbError):
     """An input file cannot be read or has the wrong shape (empty, wrong extension...)."""
 

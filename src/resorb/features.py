@@ -9,8 +9,9 @@ identifier, red flag, outcome or synthetic truth raises :class:`LeakageError`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
-from typing import Literal
+from collections.abc import Collection, Iterable, Sequence
+from numbers import Integral
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,14 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, SplineTransform
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from resorb import schema
+from resorb.arguments import (
+    Interval,
+    Options,
+    Satisfies,
+    Strings,
+    ValidatedParams,
+    validate_arguments,
+)
 from resorb.config import DEFAULT_HORIZON_DAYS
 from resorb.errors import LeakageError
 from resorb.schema import Column, Encoding, Kind
@@ -32,13 +41,19 @@ HORIZON = "followup_days"
 HORIZON_KNOTS_DAYS: tuple[float, ...] = (30.0, 60.0, 90.0, 180.0, 365.0, 730.0)
 
 
-def check_no_leakage(columns: Iterable[str]) -> None:
+@validate_arguments({"columns": [Strings()]})
+def check_no_leakage(columns: Collection[str]) -> None:
     """Raise :class:`LeakageError` if any column may not become a model feature.
 
     Parameters
     ----------
-    columns : iterable of str
+    columns : collection of str
         Column names a pipeline would use.
+
+    Raises
+    ------
+    LeakageError
+        Naming every column that is not a predictor or the horizon.
     """
     bad = []
     for name in columns:
@@ -54,6 +69,7 @@ def check_no_leakage(columns: Iterable[str]) -> None:
         )
 
 
+@validate_arguments({"frame": [pd.DataFrame], "columns": [Strings()]})
 def model_input(frame: pd.DataFrame, columns: Sequence[str] = schema.FEATURES) -> pd.DataFrame:
     """Select the feature columns and give them plain model dtypes.
 
@@ -89,7 +105,12 @@ def model_input(frame: pd.DataFrame, columns: Sequence[str] = schema.FEATURES) -
     return pd.DataFrame(out, index=frame.index)
 
 
-class HorizonRamps(TransformerMixin, BaseEstimator):
+def _increasing_positive(knots: Any) -> bool:
+    k = np.asarray(knots, dtype=float)
+    return bool(k.ndim == 1 and k.size >= 2 and np.all(k > 0) and np.all(np.diff(k) > 0))
+
+
+class HorizonRamps(ValidatedParams, TransformerMixin, BaseEstimator):
     """Monotone basis of the horizon: ramps of log(days) between consecutive knots.
 
     Each output rises linearly in log-days from 0 at one knot to 1 at the next and is flat
@@ -101,7 +122,18 @@ class HorizonRamps(TransformerMixin, BaseEstimator):
     ----------
     knots : sequence of float
         Increasing knots in days (> 0).
+
+    Attributes
+    ----------
+    log_knots_ : ndarray of shape (len(knots),)
+        Natural logarithm of the knots.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when fitted on named columns
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "knots": [Satisfies(_increasing_positive, "at least two increasing positive days")],
+    }
 
     def __init__(self, knots: Sequence[float] = HORIZON_KNOTS_DAYS) -> None:
         self.knots = knots
@@ -113,13 +145,9 @@ class HorizonRamps(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Check the input and knots; nothing is learned from the data."""
+        self._validate_params()
         X = validate_data(self, X, ensure_all_finite="allow-nan", reset=True)
-        knots = np.asarray(self.knots, dtype=float)
-        if (knots.ndim != 1 or knots.size < 2 or np.any(knots <= 0)
-                or np.any(np.diff(knots) <= 0)):
-            raise ValueError(f"The 'knots' parameter of HorizonRamps must be at least two "
-                             f"increasing positive days. Got {self.knots!r} instead.")
-        self.log_knots_ = np.log(knots)
+        self.log_knots_ = np.log(np.asarray(self.knots, dtype=float))
         return self
 
     def transform(self, X):
@@ -180,6 +208,8 @@ def _variable_pipeline(col: Column, flavour: Flavour, spline_knots: int) -> Pipe
     return make_pipeline(*steps)
 
 
+@validate_arguments({"flavour": [Options("linear", "tree")], "columns": [Strings()],
+                     "spline_knots": [Interval(Integral, 2, None, closed="left")]})
 def build_preprocessor(flavour: Flavour = "linear", columns: Sequence[str] = schema.FEATURES,
                        spline_knots: int = 5) -> ColumnTransformer:
     """Build the feature ColumnTransformer from the data dictionary.
@@ -192,7 +222,7 @@ def build_preprocessor(flavour: Flavour = "linear", columns: Sequence[str] = sch
     columns : sequence of str
         Variables to encode (checked by :func:`check_no_leakage`).
     spline_knots : int
-        Knots of the cubic splines (quantile-placed).
+        Knots of the cubic splines (quantile-placed), at least 2.
 
     Returns
     -------
@@ -216,6 +246,7 @@ def horizon_features(feature_names: Iterable[str]) -> list[str]:
     return [f for f in feature_names if feature_variable(f) == HORIZON]
 
 
+@validate_arguments({"n_rows": [Interval(Integral, 1, None, closed="left")]})
 def dictionary_example(n_rows: int = 2) -> pd.DataFrame:
     """Model input built from the data dictionary alone (typical values, no patient's data).
 

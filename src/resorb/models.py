@@ -9,7 +9,8 @@ is fitted inside cross-validation and maps scores monotonically, so it keeps the
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
@@ -18,9 +19,19 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from resorb.arguments import (
+    ARRAY_LIKE,
+    HasMethods,
+    Interval,
+    Satisfies,
+    Strings,
+    ValidatedParams,
+    validate_arguments,
+)
 from resorb.config import CandidateSpec
 from resorb.errors import ConfigError
 from resorb.features import HORIZON, build_preprocessor
@@ -28,7 +39,17 @@ from resorb.features import HORIZON, build_preprocessor
 HORIZON_PREFIX = f"{HORIZON}__"
 
 
-class MonotoneLogisticRegression(ClassifierMixin, BaseEstimator):
+def _binary_classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Classes and their codes 0/1; scikit-learn's error for any other kind of target."""
+    check_classification_targets(y)
+    y_type = type_of_target(y, input_name="y", raise_unknown=True)
+    if y_type != "binary":
+        raise ValueError("Only binary classification is supported. The type of the target "
+                         f"is {y_type}.")
+    return np.unique(y, return_inverse=True)
+
+
+class MonotoneLogisticRegression(ValidatedParams, ClassifierMixin, BaseEstimator):
     """L2-penalised binary logistic regression with sign-bounded coefficients.
 
     Coefficients of features whose name starts with one of ``nonnegative_prefixes`` are
@@ -46,6 +67,13 @@ class MonotoneLogisticRegression(ClassifierMixin, BaseEstimator):
         Gradient tolerance.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "nonnegative_prefixes": [Strings()],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    }
+
     def __init__(self, C: float = 1.0, nonnegative_prefixes: tuple[str, ...] = (),
                  max_iter: int = 1000, tol: float = 1e-6) -> None:
         self.C = C
@@ -60,16 +88,9 @@ class MonotoneLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, sample_weight=None):
         """Fit by penalised maximum likelihood; the intercept is not penalised."""
-        if not (isinstance(self.C, int | float) and self.C > 0):
-            raise ValueError(f"The 'C' parameter of MonotoneLogisticRegression must be a "
-                             f"float > 0. Got {self.C!r} instead.")
+        self._validate_params()
         X, y = validate_data(self, X, y, reset=True, dtype="numeric")
-        check_classification_targets(y)
-        y_type = type_of_target(y, input_name="y", raise_unknown=True)
-        if y_type != "binary":
-            raise ValueError("Only binary classification is supported. The type of the target "
-                             f"is {y_type}.")
-        self.classes_, yi = np.unique(y, return_inverse=True)
+        self.classes_, yi = _binary_classes(y)
         w = _check_sample_weight(sample_weight, X)
         if not np.any(w > 0):
             raise ValueError("Sample weights must contain at least one non-zero number.")
@@ -119,50 +140,88 @@ class MonotoneLogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
-class HorizonMonotone(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class HorizonMonotone(ValidatedParams, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Fit a tree ensemble with a +1 monotonic constraint on features named by a prefix.
 
     The constraint vector is derived from the fitted feature names at fit time, so the
-    wrapped estimator's own parameters are never overwritten.
+    wrapped estimator's own parameters are never overwritten. Binary targets only (the
+    constraint is on the probability of the second class).
 
     Parameters
     ----------
-    estimator : classifier with a ``monotonic_cst`` parameter
+    estimator : classifier with a ``monotonic_cst`` parameter, or None
+        None means ``HistGradientBoostingClassifier()``.
     prefixes : tuple of str
         Feature-name prefixes constrained to a non-decreasing effect.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone of ``estimator``, with ``monotonic_cst`` set.
+    classes_ : ndarray of shape (2,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when fitted on named columns
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "estimator": [None, Satisfies(lambda e: "monotonic_cst" in e.get_params(),
+                                      "a classifier with a 'monotonic_cst' parameter")],
+        "prefixes": [Strings()],
+    }
 
     def __init__(self, estimator: Any = None, prefixes: tuple[str, ...] = (HORIZON_PREFIX,)):
         self.estimator = estimator
         self.prefixes = prefixes
 
+    def _base(self) -> Any:
+        return self.estimator if self.estimator is not None else HistGradientBoostingClassifier()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        base = self._base()
+        if hasattr(base, "__sklearn_tags__"):
+            tags.input_tags.allow_nan = get_tags(base).input_tags.allow_nan
+        return tags
+
+    def _checked(self, X, *, reset: bool, y=None):
+        nan = "allow-nan" if get_tags(self).input_tags.allow_nan else True
+        if reset:
+            return validate_data(self, X, y, reset=True, ensure_all_finite=nan)
+        return validate_data(self, X, reset=False, ensure_all_finite=nan)
+
+    def _passed_on(self, X, checked):
+        # a frame reaches the wrapped estimator as it came, so that it learns (and later
+        # checks) the same feature names; explanations call it directly with such frames
+        return X if hasattr(self, "feature_names_in_") and hasattr(X, "columns") else checked
+
     def fit(self, X, y, sample_weight=None):
         """Fit a clone of ``estimator`` with the derived monotonic constraints."""
-        base = self.estimator if self.estimator is not None else HistGradientBoostingClassifier()
-        names = list(getattr(X, "columns", []))
-        n_features = np.shape(X)[1]
-        cst = [1 if any(str(n).startswith(p) for p in self.prefixes) else 0 for n in names] \
-            if names else [0] * n_features
-        self.estimator_ = clone(base).set_params(monotonic_cst=cst)
+        self._validate_params()
+        checked, y = self._checked(X, reset=True, y=y)
+        _binary_classes(y)
+        names = getattr(self, "feature_names_in_", None)
+        cst = ([1 if any(str(n).startswith(p) for p in self.prefixes) else 0 for n in names]
+               if names is not None else [0] * self.n_features_in_)
+        self.estimator_ = clone(self._base()).set_params(monotonic_cst=cst)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
-        self.estimator_.fit(X, y, **kwargs)
+        self.estimator_.fit(self._passed_on(X, checked), y, **kwargs)
         self.classes_ = self.estimator_.classes_
-        self.n_features_in_ = n_features
-        if names:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
         return self
 
     def predict_proba(self, X):
-        """Class probabilities of the wrapped estimator."""
+        """Class probabilities of the wrapped estimator, shape (n_rows, 2)."""
         check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
+        return self.estimator_.predict_proba(self._passed_on(X, self._checked(X, reset=False)))
 
     def predict(self, X):
-        """Class labels of the wrapped estimator."""
+        """Class labels of the wrapped estimator, shape (n_rows,)."""
         check_is_fitted(self)
-        return self.estimator_.predict(X)
+        return self.estimator_.predict(self._passed_on(X, self._checked(X, reset=False)))
 
 
+@validate_arguments({"spec": [CandidateSpec],
+                     "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")]})
 def build_model(spec: CandidateSpec, seed: int = 0) -> Any:
     """Build the (unfitted) pipeline for a candidate.
 
@@ -170,11 +229,18 @@ def build_model(spec: CandidateSpec, seed: int = 0) -> Any:
     ----------
     spec : CandidateSpec
     seed : int
-        Seed for every random part of the estimator.
+        Seed for every random part of the estimator, in [0, 2**32 - 1].
 
     Returns
     -------
     sklearn estimator with ``predict_proba``
+
+    Raises
+    ------
+    ConfigError
+        If ``spec.params`` holds a parameter the estimator does not take.
+    InvalidParameterError
+        If ``spec`` or ``seed`` is of the wrong type or range.
     """
     params = dict(spec.params)
     try:
@@ -205,8 +271,21 @@ def build_model(spec: CandidateSpec, seed: int = 0) -> Any:
     return CalibratedClassifierCV(pipe, method=spec.calibration, cv=cv, ensemble=False)
 
 
+@validate_arguments({"model": [HasMethods("predict_proba")], "X": [ARRAY_LIKE]})
 def predict_resorption(model: Any, X) -> np.ndarray:
-    """Probability of resorption (the positive class), shape (n_rows,)."""
+    """Probability of resorption (the positive class), shape (n_rows,).
+
+    Parameters
+    ----------
+    model : fitted classifier with ``predict_proba``
+    X : DataFrame or array-like of shape (n_rows, n_features)
+        Model input (see :func:`resorb.features.model_input`).
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+        The column of class 1 (the last column when the model has no class 1).
+    """
     proba = model.predict_proba(X)
     classes = list(getattr(model, "classes_", [0, 1]))
     return proba[:, classes.index(1) if 1 in classes else -1]

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from resorb.arguments import HasMethods, validate_arguments
 from resorb.errors import ModelNotFoundError
 
 #: Types beyond skops' defaults that resorb pipelines contain; each was reviewed:
@@ -32,13 +33,27 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
+@validate_arguments({"model": [HasMethods("predict_proba")], "path": [str, os.PathLike]})
 def save_estimator(model: Any, path: str | os.PathLike[str]) -> Path:
-    """Write a fitted estimator to ``path`` in the skops format and check it reloads.
+    """Write a fitted estimator to ``path`` in the skops format, refusing untrusted types.
+
+    Parameters
+    ----------
+    model : fitted classifier with ``predict_proba``
+    path : str or path-like
+        Destination file (overwritten).
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Raises
     ------
     ValueError
         If the estimator contains a type outside :data:`TRUSTED_TYPES` (review it first).
+    InvalidParameterError
+        If ``model`` has no ``predict_proba`` or ``path`` is not a path.
     """
     import skops.io as sio
 
@@ -52,13 +67,25 @@ def save_estimator(model: Any, path: str | os.PathLike[str]) -> Path:
     return p
 
 
+@validate_arguments({"path": [str, os.PathLike]})
 def load_estimator(path: str | os.PathLike[str]) -> Any:
     """Load a skops file, trusting only :data:`TRUSTED_TYPES` and skops' defaults.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save_estimator`.
+
+    Returns
+    -------
+    The fitted estimator.
 
     Raises
     ------
     ModelNotFoundError
         If the file does not exist.
+    InvalidParameterError
+        If ``path`` is not a path.
     """
     import skops.io as sio
 
