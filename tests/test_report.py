@@ -11,7 +11,7 @@ import base64
 import hashlib
 import re
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,8 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from resorb import report, tripod
+from resorb.card import DataSource
 from resorb.cli import app
 from resorb.cohort import make_cohort
+from resorb.runs import RunRecord
 
 PLANTED_ID = "PLANTED-PATIENT-4417"
 PLANTED_SITE = "Hospital-Planted-Nordwest"
@@ -287,35 +289,35 @@ def test_no_identifier_in_the_report_or_any_artifact(store):
 
 
 def test_real_data_model_is_explained_only_from_a_given_file(in_store, tmp_path):
+    from resorb import tracking
     from resorb.config import load_params
     from resorb.scoring.model import load_model
 
     loaded = load_model("models:/resorb@champion")
-    record = report.read_run(in_store.run_id)
-    real = replace(record, tags={**record.tags, "data_kind": "real", "trained_on": "real data"})
-    skipped = report.explain_for_report(loaded.estimator, loaded.features, real)
+    record = tracking.read_run(in_store.run_id)
+    real = loaded.metadata.model_copy(update={"data_source": DataSource("real")})
+    skipped = report.explain_for_report(loaded.estimator, loaded.features, real.data_source)
     assert skipped.importance_png is None and "--data FILE" in skipped.note
     cohort = make_cohort(n=150, seed=9)
     ids = cohort["patient_id"].astype(object).to_numpy().copy()
     ids[:] = [f"{PLANTED_ID}-{i}" for i in range(len(ids))]
     path = tmp_path / "clinic.csv"
     cohort.assign(patient_id=ids, site=PLANTED_SITE).to_csv(path, index=False)
-    expl = report.explain_for_report(loaded.estimator, loaded.features, real, data=path,
-                                     rows=100)
+    expl = report.explain_for_report(loaded.estimator, loaded.features, real.data_source,
+                                     data=path, rows=100)
     assert expl.importance_png is not None and expl.beeswarm_png is not None
     assert expl.rows.startswith("100 rows of clinic.csv")
     facts = report.ModelFacts(name="resorb", version="1", source="models:/resorb@champion",
-                              metadata=dict(loaded.metadata), features=loaded.features,
-                              skops_sha256="0" * 64, skops_bytes=1)
-    text = report.render_report(real, facts, expl, load_params())
+                              card=real, skops_bytes=1)
+    text = report.render_report(record, facts, expl, load_params())
     assert "Not for clinical use." not in text and "Internal validation only." in text
     assert PLANTED_ID not in text and PLANTED_SITE not in text
     assert len(Page(text).images) == 5
 
 
 def test_small_subgroups_are_suppressed(store):
-    record = report.RunRecord(
-        run_id="r", run_name="n", started="", tags={}, params={},
+    record = RunRecord(
+        run_id="r", run_name="n",
         subgroups=_subgroups([("level", "L1-L2", 4, 3), ("sex", "female", 300, 150)]))
     html = report._subgroup_section(record)
     assert "&lt;10" in html and "suppressed" in html and "300" in html

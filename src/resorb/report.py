@@ -16,7 +16,6 @@ what was read, so it can be tested without a store.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import os
 import platform
@@ -25,7 +24,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,18 @@ import numpy as np
 import pandas as pd
 
 from resorb import schema, tripod
-from resorb.config import Params
+from resorb.card import DataSource, ModelCard
+from resorb.config import LabelRule, Params
 from resorb.errors import DataValidationError, InputError, ModelNotFoundError
+from resorb.runs import ARTIFACTS, RunRecord
 
-REPORT_ARTIFACT = "report/report.html"
+REPORT_ARTIFACT = ARTIFACTS.report
 SHAP_ROWS = 1000
 SMALL_CELL = 10
 FIGURES = ("calibration", "roc", "decision_curve")
 PACKAGES = ("resorb", "numpy", "pandas", "scipy", "scikit-learn", "skops", "shap", "mlflow",
             "matplotlib", "pyarrow", "pydantic")
 _PNG = b"\x89PNG\r\n\x1a\n"
-_SYNTHETIC = re.compile(r"synthetic:(?P<preset>\w+) \(n=(?P<n>\d+), seed (?P<seed>-?\d+)\)")
 
 # name: (label, decimals, ideal value, how to read it)
 METRICS: dict[str, tuple[str, int, str, str]] = {
@@ -67,45 +67,13 @@ METRICS: dict[str, tuple[str, int, str, str]] = {
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """What the report reads from the model's MLflow run (aggregates only).
-
-    Frames are the run's CSV artifacts as logged (``None`` when the run has none);
-    ``figures`` maps ``calibration``, ``roc`` and ``decision_curve`` to PNG bytes;
-    ``candidate_params`` are the champion's ``spec.*`` parameters.
-    """
-
-    run_id: str
-    run_name: str
-    started: str
-    tags: Mapping[str, str]
-    params: Mapping[str, str]
-    metrics: pd.DataFrame | None = None
-    subgroups: pd.DataFrame | None = None
-    missingness: pd.DataFrame | None = None
-    summary: pd.DataFrame | None = None
-    leaderboard: pd.DataFrame | None = None
-    sample_size: str = ""
-    data_account: str = ""
-    figures: Mapping[str, bytes] = field(default_factory=dict)
-    candidate_params: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def synthetic(self) -> bool:
-        """Whether the model was trained on a synthetic cohort."""
-        return self.tags.get("data_kind") == "synthetic"
-
-
-@dataclass(frozen=True)
 class ModelFacts:
-    """The model file and its metadata (``resorb.json``), as the report shows them."""
+    """The model, its card (``resorb.json``) and its file, as the report shows them."""
 
     name: str
     version: str
     source: str
-    metadata: Mapping[str, Any]
-    features: tuple[str, ...]
-    skops_sha256: str
+    card: ModelCard
     skops_bytes: int
     model_id: str = ""
 
@@ -113,8 +81,8 @@ class ModelFacts:
     def title(self) -> str:
         """e.g. ``resorb version 3 (random_forest)``."""
         who = f"{self.name} version {self.version}" if self.version else self.name
-        candidate = self.metadata.get("candidate")
-        return f"{who} ({candidate})" if candidate and candidate != self.name else who
+        candidate = self.card.candidate
+        return f"{who} ({candidate})" if candidate != self.name else who
 
 
 @dataclass(frozen=True)
@@ -193,10 +161,13 @@ def make_report(model: str | None = None, run: str | None = None,
         raise InputError("give --model or --run, not both")
     params = params or load_params()
     loaded, run_id = _resolve(model, run, params)
+    from resorb.tracking import read_run
+
     record = read_run(run_id)
     facts = _model_facts(loaded, record)
-    seed = _int(record.params.get("seed"), 0) + 1  # fresh rows, not the training draw
-    expl = explain_for_report(loaded.estimator, loaded.features, record, data, shap_rows, seed)
+    seed = loaded.metadata.seed + 1  # fresh rows, not the training draw
+    expl = explain_for_report(loaded.estimator, loaded.features, loaded.metadata.data_source,
+                              data, shap_rows, seed)
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     text = render_report(record, facts, expl, params, generated_at=stamp)
     from resorb.files import atomic_path
@@ -265,70 +236,9 @@ def _resolve(model: str | None, run: str | None, params: Params) -> tuple[Any, s
 def _mlmodel(folder: Path) -> dict[str, Any]:
     import yaml
 
-    path = folder / "MLmodel"
+    path = folder / ARTIFACTS.mlmodel
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
     return data if isinstance(data, dict) else {}
-
-
-def read_run(run_id: str) -> RunRecord:
-    """Tags, parameters and aggregate artifacts of one run (and its champion's spec).
-
-    Parameters
-    ----------
-    run_id : str
-        MLflow run id (the tracking store must be configured).
-
-    Returns
-    -------
-    RunRecord
-    """
-    from resorb import tracking
-
-    run = tracking.get_run(run_id)
-    if run is None:
-        raise ModelNotFoundError(f"no run '{run_id}' in the tracking store")
-    with tempfile.TemporaryDirectory() as tmp:
-        tracking.download_run_artifacts(run_id, ("validation", "data", "figures",
-                                                 "leaderboard.csv"), tmp)
-        root = Path(tmp)
-        figures = {name: (root / "figures" / f"{name}.png").read_bytes() for name in FIGURES
-                   if (root / "figures" / f"{name}.png").is_file()}
-        record = RunRecord(
-            run_id=run_id, run_name=run.info.run_name or "",
-            started=datetime.fromtimestamp(run.info.start_time / 1000, UTC)
-            .strftime("%Y-%m-%d %H:%M UTC"),
-            tags=dict(run.data.tags), params=dict(run.data.params),
-            metrics=_csv(root / "validation" / "metrics.csv"),
-            subgroups=_csv(root / "validation" / "subgroups.csv"),
-            missingness=_csv(root / "data" / "missingness.csv"),
-            summary=_csv(root / "data" / "summary.csv"),
-            leaderboard=_csv(root / "leaderboard.csv"),
-            sample_size=_txt(root / "validation" / "sample_size.txt"),
-            data_account=_txt(root / "validation" / "data_account.txt"),
-            figures=figures, candidate_params=_candidate_params(run))
-    return record
-
-
-def _csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path, keep_default_na=True) if path.is_file() else None
-
-
-def _txt(path: Path) -> str:
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
-
-
-def _candidate_params(run: Any) -> dict[str, str]:
-    """``spec.*`` parameters of the model's candidate (a compare run's champion child)."""
-    own = {k: v for k, v in run.data.params.items() if k.startswith("spec.")}
-    champion = run.data.params.get("champion")
-    if own or not champion:
-        return own
-    from resorb import tracking
-
-    for child in tracking.child_runs(run):
-        if child.info.run_name == champion:
-            return {k: v for k, v in child.data.params.items() if k.startswith("spec.")}
-    return {}
 
 
 def _log_report(run_id: str, path: Path) -> str:
@@ -343,11 +253,6 @@ def _log_report(run_id: str, path: Path) -> str:
 
 
 def _model_facts(loaded: Any, record: RunRecord) -> ModelFacts:
-    skops = loaded.folder / "artifacts" / "model.skops"
-    digest = hashlib.sha256()
-    with open(skops, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
     name, version = loaded.name, loaded.version
     if not version and loaded.source.startswith("runs:/"):
         from resorb import tracking
@@ -355,16 +260,15 @@ def _model_facts(loaded: Any, record: RunRecord) -> ModelFacts:
         registered = tracking.registered_version_of_run(record.run_id)
         if registered:
             name, version = "resorb", registered
-    return ModelFacts(name=name, version=version, source=loaded.source,
-                      metadata=dict(loaded.metadata), features=tuple(loaded.features),
-                      skops_sha256=digest.hexdigest(), skops_bytes=skops.stat().st_size,
+    return ModelFacts(name=name, version=version, source=loaded.source, card=loaded.metadata,
+                      skops_bytes=(loaded.folder / ARTIFACTS.model_skops).stat().st_size,
                       model_id=str(_mlmodel(loaded.folder).get("model_id") or ""))
 
 
 # ------------------------------------------------------------------------- explanations
 
 
-def explain_for_report(estimator: Any, features: Sequence[str], record: RunRecord,
+def explain_for_report(estimator: Any, features: Sequence[str], source: DataSource,
                        data: str | os.PathLike[str] | None = None, rows: int = SHAP_ROWS,
                        seed: int = 0) -> Explanations:
     """SHAP global importance and beeswarm plots for the report.
@@ -375,8 +279,8 @@ def explain_for_report(estimator: Any, features: Sequence[str], record: RunRecor
         The model (:func:`resorb.explain.explain` accepts every candidate).
     features : sequence of str
         The model's input columns.
-    record : RunRecord
-        The run; its ``trained_on`` tag names the synthetic preset.
+    source : DataSource
+        What the model was trained on (a synthetic model is explained on its preset).
     data : path-like, optional
         A table in the data dictionary to explain; without it a synthetic model is explained
         on ``rows`` new patients of its training preset, and a real-data model not at all.
@@ -393,7 +297,6 @@ def explain_for_report(estimator: Any, features: Sequence[str], record: RunRecor
     from resorb import explain as ex
     from resorb.features import model_input
 
-    match = _SYNTHETIC.search(record.tags.get("trained_on", ""))
     if data is not None:
         from resorb.intake import check_file
 
@@ -401,11 +304,11 @@ def explain_for_report(estimator: Any, features: Sequence[str], record: RunRecor
         if not report.ok:
             raise DataValidationError(report)
         what = f"rows of {Path(data).name}"
-    elif match and record.synthetic:
+    elif source.synthetic:
         from resorb.cohort import make_cohort
 
-        frame = make_cohort(n=rows, seed=seed, preset=match["preset"])
-        what = f"new synthetic patients of preset '{match['preset']}' (seed {seed})"
+        frame = make_cohort(n=rows, seed=seed, preset=source.preset)
+        what = f"new synthetic patients of preset '{source.preset}' (seed {seed})"
     else:
         return Explanations(note="SHAP explanations are skipped: the model was trained on "
                                  "real data and the report reads no patient data unless given "
@@ -454,12 +357,6 @@ def format_interval(estimate: float, low: float, high: float, decimals: int = 2)
     return f"{est} ({lo}{sep}{hi})"
 
 
-def _parse_ci(text: Any) -> tuple[float, float]:
-    """Bounds of a leaderboard interval: ``0.726-0.765``, ``-0.034-0.038``, ``-0.004 to +0.015``."""
-    m = re.fullmatch(r"\s*([+-]?\d+(?:\.\d+)?)\s*(?:-|to)\s*([+-]?\d+(?:\.\d+)?)\s*", str(text))
-    return (float(m[1]), float(m[2])) if m else (np.nan, np.nan)
-
-
 def _e(value: Any) -> str:
     return html.escape(str(value))
 
@@ -505,21 +402,20 @@ def _num(x: Any, decimals: int = 2) -> str:
 # ------------------------------------------------------------------------------ sections
 
 
-def _synthetic_info(record: RunRecord) -> dict[str, Any] | None:
-    """Preset, n and seed of a synthetic run, with the preset's description and sources."""
-    m = _SYNTHETIC.search(record.tags.get("trained_on", ""))
-    if not (m and record.synthetic):
+def _synthetic_info(source: DataSource) -> dict[str, Any] | None:
+    """Preset, n and seed of a synthetic cohort, with the preset's description and sources."""
+    if not source.synthetic:
         return None
     from resorb.cohort.presets import preset_data
     from resorb.errors import ConfigError
 
     try:
-        data = preset_data(m["preset"])
+        data = preset_data(source.preset)
     except ConfigError:
         data = {}
     sources = [(group.replace("_", " "), str(block["source"])) for group, block in data.items()
                if isinstance(block, dict) and block.get("source")]
-    return {"preset": m["preset"], "n": int(m["n"]), "seed": int(m["seed"]),
+    return {"preset": source.preset, "n": source.n_requested, "seed": source.seed,
             "description": " ".join(str(data.get("description", "")).split()),
             "sources": sources, "followup": data.get("followup") or {},
             "dates": (data.get("population") or {}).get("baseline_dates") or {}}
@@ -532,17 +428,17 @@ def _summary(record: RunRecord) -> dict[str, Any]:
     return {k: row[k] for k in row.index if pd.notna(row[k])}
 
 
-def _label_sentence(rule: Mapping[str, Any]) -> str:
-    pct = float(rule.get("min_reduction_pct", 10))
-    grades = ", ".join(str(g).replace("_", " ") for g in rule.get("grades_resorbed", ()))
+def _label_sentence(rule: LabelRule) -> str:
+    pct = rule.min_reduction_pct
+    grades = ", ".join(str(g).replace("_", " ") for g in rule.grades_resorbed)
     what = ("the follow-up volume is zero" if pct >= 100 else
             f"the herniation volume fell by at least {pct:g}% between the baseline and the "
             f"follow-up MRI")
-    return (f"Resorbed (rule '{rule.get('name', '')}') when {what}; where both volumes are not "
+    return (f"Resorbed (rule '{rule.name}') when {what}; where both volumes are not "
             f"measured, when the Komori grade is {grades or 'a reduction'}; otherwise the "
             f"recorded 'resorbed' value. Patients operated before the follow-up MRI are a "
             f"competing event and leave the training data."
-            + (f" Source: {rule['source']}." if rule.get("source") else ""))
+            + (f" Source: {rule.source}." if rule.source else ""))
 
 
 def _horizon_sentence(syn: dict[str, Any] | None, params: Params) -> str:
@@ -591,9 +487,9 @@ def study_facts(record: RunRecord, model: ModelFacts, params: Params) -> tripod.
     -------
     tripod.StudyFacts
     """
-    syn = _synthetic_info(record)
+    card = model.card
+    syn = _synthetic_info(card.data_source)
     summary = _summary(record)
-    meta = model.metadata
     bands = params.scoring.get("risk_bands") or {}
     cuts, labels = bands.get("cuts") or [], bands.get("labels") or []
     band_text = ", ".join(labels) + (f" at {', '.join(f'{c:g}' for c in cuts)}" if cuts
@@ -601,7 +497,7 @@ def study_facts(record: RunRecord, model: ModelFacts, params: Params) -> tripod.
     subgroups = () if record.subgroups is None else tuple(
         dict.fromkeys(str(v) for v in record.subgroups["variable"]))
     return tripod.StudyFacts(
-        synthetic=record.synthetic, trained_on=record.tags.get("trained_on", ""),
+        synthetic=card.data_source.synthetic, trained_on=card.trained_on,
         preset=syn["preset"] if syn else "", n_requested=syn["n"] if syn else None,
         seed=syn["seed"] if syn else None,
         sources=tuple(f"{g}: {s}" for g, s in syn["sources"]) if syn else (),
@@ -610,20 +506,19 @@ def study_facts(record: RunRecord, model: ModelFacts, params: Params) -> tripod.
         prevalence=float(summary["prevalence"]) if "prevalence" in summary else None,
         sites=_int(summary.get("sites"), 0) or None,
         baseline_period=str(summary.get("baseline_period", "")),
-        label_rule=_label_sentence(meta.get("label_rule") or {}),
+        label_rule=_label_sentence(card.label_rule),
         horizon=_horizon_sentence(syn, params),
-        predictors=", ".join(_predictor_label(f) for f in model.features),
-        sample_size=record.sample_size, sample_size_ok=(
-            None if not record.sample_size else "Too few rows" not in record.sample_size),
+        predictors=", ".join(_predictor_label(f) for f in card.features),
+        sample_size=record.sample_size, sample_size_ok=record.sample_size_ok,
         missing=_missing_sentence(record),
-        validation_method=record.tags.get("validation_method", "not recorded"),
-        model_type=_model_type(record, meta, params), encodings=_encodings(meta),
+        validation_method=record.validation_method or "not recorded",
+        model_type=_model_type(record, card, params), encodings=_encodings(card),
         comparison=_comparison_sentence(record), metrics=_headline(record),
-        subgroups=subgroups, decision_threshold=meta.get("decision_threshold"),
-        risk_bands=band_text, model_file=f"model.skops, sha256 {model.skops_sha256}",
+        subgroups=subgroups, decision_threshold=card.decision_threshold,
+        risk_bands=band_text, model_file=f"model.skops, sha256 {card.skops_sha256}",
         code_version=f"resorb {record.tags.get('resorb_version', '?')}, git commit "
                      f"{record.tags.get('git_commit', 'unknown')}",
-        data_sha256=record.tags.get("data_sha256", ""))
+        data_sha256=record.fingerprint.data_sha256 if record.fingerprint else "")
 
 
 def _predictor_label(name: str) -> str:
@@ -631,23 +526,22 @@ def _predictor_label(name: str) -> str:
     return f"{name} ({col.unit})" if col is not None and col.unit else name
 
 
-def _model_type(record: RunRecord, meta: Mapping[str, Any], params: Params) -> str:
-    candidate = str(meta.get("candidate", ""))
+def _model_type(record: RunRecord, card: ModelCard, params: Params) -> str:
+    candidate = card.candidate
     spec = (params.training.get("candidates") or {}).get(candidate) or {}
-    described = spec.get("description") or str(meta.get("kind", candidate)).replace("_", " ")
+    described = spec.get("description") or card.kind.replace("_", " ")
     hyper = {k.removeprefix("spec.params."): v for k, v in record.candidate_params.items()
              if k.startswith("spec.params.")}
     text = f"Candidate '{candidate}': {described}"
-    if meta.get("calibration") not in (None, "none") and "calibrat" not in described:
-        text += f"; {meta['calibration']} recalibration fitted inside cross-validation"
+    if card.calibration != "none" and "calibrat" not in described:
+        text += f"; {card.calibration} recalibration fitted inside cross-validation"
     if hyper:
         text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(hyper.items())) + ")"
     return text + "."
 
 
-def _encodings(meta: Mapping[str, Any]) -> str:
-    kind = meta.get("kind", "")
-    if kind == "logistic":
+def _encodings(card: ModelCard) -> str:
+    if card.kind == "logistic":
         splines = [c.name for c in schema.COLUMNS if c.encoding is schema.Encoding.SPLINE]
         return (f"Cubic splines (quantile knots) for {', '.join(splines)}; other numbers "
                 "standardised; ordered grades by rank; categories one-hot; the horizon as "
@@ -683,7 +577,7 @@ def _headline(record: RunRecord) -> str:
 
 
 def _intended_use(model: ModelFacts, syn: dict[str, Any] | None, params: Params) -> str:
-    threshold = model.metadata.get("decision_threshold", 0.5)
+    threshold = model.card.decision_threshold
     items = [
         ("What it predicts", "The probability that a lumbar disc herniation seen on a baseline "
                              "MRI has resorbed on a follow-up MRI, under conservative care."),
@@ -770,7 +664,7 @@ def _metrics_section(record: RunRecord) -> str:
         rows.append(row)
     head = ["", "Measure", "Estimate (95% CI)", "Ideal", "How to read it",
             *[c.capitalize() for c in extra]]
-    return (f"<p>Validation: <b>{_e(record.tags.get('validation_method', 'not recorded'))}"
+    return (f"<p>Validation: <b>{_e(record.validation_method or 'not recorded')}"
             f"</b>; 95% bootstrap intervals.</p>" + _table(head, rows))
 
 
@@ -826,19 +720,20 @@ def _explain_section(expl: Explanations) -> str:
 
 def _leaderboard_section(record: RunRecord) -> str:
     board = record.leaderboard
-    rows = [[_e(r["candidate"]), "yes" if str(r.get("champion")) == "True" else "",
+    rows = [[_e(r["candidate"]), "yes" if r.get("champion") else "",
              _board_cell(r, "auroc", 3), _board_cell(r, "calibration_slope", 2),
              _board_cell(r, "ici", 3), _board_cell(r, "brier", 3),
-             _board_cell(r, "d_auroc_vs_champion", 3, ci="d_auroc_ci")]
+             _board_cell(r, "d_auroc_vs_champion", 3)]
             for r in board.to_dict("records")]
     return (f"<p>{_e(_comparison_sentence(record))}</p>"
             + _table(["Candidate", "Champion", "AUROC", "Calibration slope", "ICI", "Brier",
                       "AUROC difference vs champion (paired)"], rows, numeric=range(2, 7)))
 
 
-def _board_cell(row: Mapping[str, Any], metric: str, decimals: int, ci: str = "") -> str:
-    lo, hi = _parse_ci(row.get(ci or f"{metric}_ci", ""))
-    return _e(format_interval(float(row.get(metric, np.nan)), lo, hi, decimals))
+def _board_cell(row: Mapping[str, Any], metric: str, decimals: int) -> str:
+    return _e(format_interval(float(row.get(metric, np.nan)),
+                              float(row.get(f"{metric}_ci_low", np.nan)),
+                              float(row.get(f"{metric}_ci_high", np.nan)), decimals))
 
 
 def _tripod_section(entries: list[tripod.Entry]) -> str:
@@ -869,10 +764,12 @@ def _provenance_section(record: RunRecord, model: ModelFacts, generated_at: str)
     rows = [("Model", model.title), ("Model URI", model.source),
             ("Logged model id", model.model_id), ("MLflow run", f"{record.run_id} "
                                                               f"({record.run_name})"),
-            ("Trained", record.started), ("Trained on", record.tags.get("trained_on", "")),
+            ("Trained", f"{record.started:%Y-%m-%d %H:%M UTC}" if record.started else ""),
+            ("Trained on", model.card.trained_on),
             ("Model file", f"model.skops, {model.skops_bytes / 1e6:.1f} MB, sha256 "
-                           f"{model.skops_sha256}"),
-            ("Data fingerprint", f"sha256 {record.tags.get('data_sha256', 'not recorded')}"),
+                           f"{model.card.skops_sha256}"),
+            ("Data fingerprint", "sha256 " + (record.fingerprint.data_sha256
+                                              if record.fingerprint else "not recorded")),
             ("Trained with", f"resorb {record.tags.get('resorb_version', '?')}, git commit "
                              f"{record.tags.get('git_commit', 'unknown')}"),
             ("Report generated", generated_at)]
@@ -903,7 +800,7 @@ def render_report(record: RunRecord, model: ModelFacts, expl: Explanations, para
     str
         A complete HTML5 document with no external resource.
     """
-    syn = _synthetic_info(record)
+    syn = _synthetic_info(model.card.data_source)
     facts = study_facts(record, model, params)
     sections = [
         ("use", "Intended use", _intended_use(model, syn, params)),
@@ -931,14 +828,14 @@ def render_report(record: RunRecord, model: ModelFacts, expl: Explanations, para
             f'<p class="sub">Predicts spontaneous resorption of lumbar disc herniation under '
             f"conservative care. Generated {_e(generated_at)} from MLflow run "
             f"<code>{_e(record.run_id)}</code>.</p></header>"
-            f"{_banner(record, facts)}{_glance(record, facts)}"
+            f"{_banner(record, facts)}{_glance(facts)}"
             f'<nav><h2>Contents</h2><ol>{toc}</ol></nav>{body}'
             f'<footer>{_e(tripod.CITATION)}</footer></body></html>\n')
 
 
 def _banner(record: RunRecord, facts: tripod.StudyFacts) -> str:
     out = ""
-    if record.synthetic:
+    if facts.synthetic:
         out += (f'<div class="banner stop" role="alert"><b>Not for clinical use.</b> This model '
                 f"was trained on synthetic data ({_e(facts.trained_on)}). It shows how the "
                 f"method works; it must not inform the care of any patient.</div>")
@@ -951,7 +848,7 @@ def _banner(record: RunRecord, facts: tripod.StudyFacts) -> str:
     return out
 
 
-def _glance(record: RunRecord, facts: tripod.StudyFacts) -> str:
+def _glance(facts: tripod.StudyFacts) -> str:
     items = [("Data", f"{facts.trained_on}; {facts.data_account}"),
              ("Performance", facts.metrics or "not recorded"),
              ("Validation", facts.validation_method),
