@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from resorb import schema
+from resorb.card import DataSource, MetricEstimate, ModelCard
+from resorb.config import LabelRule
 from resorb.schema import Kind
 
 
@@ -80,3 +82,17 @@ def random_canonical(n: int = 200, seed: int = 0, missing: float = 0.1) -> pd.Da
     canonical, report = conform(frame, purpose="training")
     assert report.ok, report.render()
     return canonical
+
+
+def model_card(**changes: object) -> ModelCard:
+    """A small valid model card (synthetic, logistic, three inputs); ``changes`` replace fields."""
+    fields: dict[str, object] = dict(
+        candidate="logistic", kind="logistic", calibration="none",
+        data_source=DataSource("synthetic", "literature", 7, 500), seed=7,
+        label_rule=LabelRule(), decision_threshold=0.4, resorb_version="0.1.0",
+        metrics={"auroc": MetricEstimate.of(0.76, 0.74, 0.78),
+                 "calibration_slope": MetricEstimate.of(1.02, float("nan"), float("inf"))},
+        training_ranges={"age": (20.0, 75.0), "sex": ("female", "male"), "modic_type": None},
+        features=("age", "sex", "modic_type"), skops_sha256="ab" * 32)
+    fields.update(changes)
+    return ModelCard(**fields)

@@ -9,28 +9,14 @@ from pathlib import Path
 import pytest
 
 from resorb.card import DataSource, MetricEstimate, ModelCard, file_sha256
-from resorb.config import LabelRule
 from resorb.errors import ModelCardError, ModelNotFoundError
+from tests.factories import model_card
 
 REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference" / "artifacts"
 
 
-def make_card(**changes) -> ModelCard:
-    """A small valid card; ``changes`` replace fields."""
-    fields = dict(
-        candidate="logistic", kind="logistic", calibration="none",
-        data_source=DataSource("synthetic", "literature", 7, 500), seed=7,
-        label_rule=LabelRule(), decision_threshold=0.4, resorb_version="0.1.0",
-        metrics={"auroc": MetricEstimate.of(0.76, 0.74, 0.78),
-                 "calibration_slope": MetricEstimate.of(1.02, float("nan"), float("inf"))},
-        training_ranges={"age": (20.0, 75.0), "sex": ("female", "male"), "modic_type": None},
-        features=("age", "sex", "modic_type"), skops_sha256="ab" * 32)
-    fields.update(changes)
-    return ModelCard(**fields)
-
-
 def test_card_round_trips_through_json():
-    card = make_card()
+    card = model_card()
     again = ModelCard.from_json(card.to_json())
     assert again == card
     assert again.training_ranges["age"] == (20.0, 75.0)
@@ -40,9 +26,9 @@ def test_card_round_trips_through_json():
 
 
 def test_undefined_intervals_are_none_not_nan():
-    slope = make_card().metrics["calibration_slope"]
+    slope = model_card().metrics["calibration_slope"]
     assert slope.estimate == 1.02 and slope.ci_low is None and slope.ci_high is None
-    assert "NaN" not in make_card().to_json() and "Infinity" not in make_card().to_json()
+    assert "NaN" not in model_card().to_json() and "Infinity" not in model_card().to_json()
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -56,7 +42,7 @@ def test_undefined_intervals_are_none_not_nan():
     (lambda d: d.update(skops_sha256=""), "'skops_sha256' is not a SHA-256"),
 ])
 def test_a_card_with_wrong_keys_is_refused_with_one_message(edit, message):
-    data = json.loads(make_card().to_json())
+    data = json.loads(model_card().to_json())
     edit(data)
     with pytest.raises(ModelCardError, match=message) as caught:
         ModelCard.from_json(json.dumps(data), source="m/resorb.json")
@@ -65,7 +51,7 @@ def test_a_card_with_wrong_keys_is_refused_with_one_message(edit, message):
 
 
 def test_missing_and_unknown_keys_are_carried_by_the_error():
-    data = json.loads(make_card().to_json())
+    data = json.loads(model_card().to_json())
     data.pop("kind")
     data["extra"] = 1
     with pytest.raises(ModelCardError) as caught:
@@ -87,7 +73,7 @@ def test_data_source_is_checked():
 def test_the_card_holds_the_hash_of_its_model_file(tmp_path):
     skops = tmp_path / "model.skops"
     skops.write_bytes(b"model bytes")
-    card = make_card(skops_sha256="").with_skops_hash(skops)
+    card = model_card(skops_sha256="").with_skops_hash(skops)
     assert card.skops_sha256 == file_sha256(skops) and len(card.skops_sha256) == 64
     card.check_skops(skops)
     skops.write_bytes(b"changed")

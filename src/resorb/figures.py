@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+#: dots per inch of the validation figures (5.2 x 5 inches -> 572 x 550 pixels)
 DPI = 110
 
 
@@ -30,7 +31,7 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, layout="tight")
+    fig = Figure(figsize=size, layout="tight", dpi=DPI)
     FigureCanvasAgg(fig)
     return fig.add_subplot()
 
@@ -147,14 +148,15 @@ def validation_figures(evaluations: Mapping[str, Any]) -> dict[str, Figure]:
     }
 
 
-def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
+def png_bytes(fig: Figure, dpi: float | str = "figure") -> bytes:
     """The figure as PNG bytes (the one place a Figure becomes an image).
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
-    dpi : int
-        Dots per inch.
+        Any figure (these, or :mod:`resorb.explain`'s).
+    dpi : float or "figure"
+        Dots per inch; by default the figure's own (:data:`DPI` for the figures here).
 
     Returns
     -------
