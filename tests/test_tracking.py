@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from resorb.card import DataSource
 from resorb.cohort import make_cohort
 from resorb.features import model_input
 from resorb.jobs import TrainingData, compare_job
-from resorb.tracking import DataSource
 
 PLANTED = "PLANTED-ID-7Q"
 

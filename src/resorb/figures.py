@@ -53,6 +53,7 @@ def calibration_figure(curves: Mapping[str, pd.DataFrame],
     Returns
     -------
     matplotlib.figure.Figure
+        The figure holding the calibration plot (``ax``'s when given).
     """
     ax = _axes(ax, (5.2, 5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
@@ -80,6 +81,7 @@ def roc_figure(rocs: Mapping[str, pd.DataFrame], aurocs: Mapping[str, float],
     Returns
     -------
     matplotlib.figure.Figure
+        The figure holding the ROC plot (``ax``'s when given).
     """
     ax = _axes(ax, (5.2, 5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
@@ -109,6 +111,7 @@ def decision_curve_figure(curves: Mapping[str, pd.DataFrame], ax: Axes | None = 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure holding the decision curve (``ax``'s when given).
     """
     ax = _axes(ax, (6, 4.6))
     first = next(iter(curves.values()))

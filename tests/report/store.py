@@ -38,8 +38,8 @@ def build_store(tmp_path_factory: pytest.TempPathFactory, fast_params) -> Store:
     import mlflow
 
     from resorb import tracking
+    from resorb.card import DataSource
     from resorb.jobs import TrainingData, compare_job
-    from resorb.tracking import DataSource
 
     folder = tmp_path_factory.mktemp("report-store")
     frame = make_cohort(n=600, seed=5)

@@ -33,13 +33,8 @@ def render_report(record: RunRecord, model: ModelFacts, expl: Explanations, para
 
     Parameters
     ----------
-    record : RunRecord
-        The run that trained the model.
-    model : ModelFacts
-    expl : Explanations
-    params : Params
-    generated_at : str
-        Time stamp printed in the report.
+    record, model, expl, params, generated_at
+        What was read, as for :func:`resorb.report.sections.gather`.
 
     Returns
     -------
