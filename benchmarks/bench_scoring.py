@@ -127,6 +127,7 @@ def _train(folder: Path, candidate: str, seed: int) -> Path:
         return folder
     import pandas as pd
 
+    from resorb.card import DataSource, ModelCard
     from resorb.cohort import make_cohort
     from resorb.config import Params
     from resorb.features import model_input
@@ -143,10 +144,13 @@ def _train(folder: Path, candidate: str, seed: int) -> Path:
                   if pd.api.types.is_numeric_dtype(X[c].dtype)
                   else sorted(str(v) for v in X[c].dropna().unique())) for c in X.columns}
     (folder / "artifacts").mkdir(parents=True, exist_ok=True)
-    save_estimator(model, folder / "artifacts" / "model.skops")
-    meta = {"candidate": candidate, "trained_on": f"synthetic:literature (n=5000, seed {seed})",
-            "decision_threshold": 0.5, "training_ranges": ranges}
-    (folder / "artifacts" / "resorb.json").write_text(json.dumps(meta, indent=2))
+    skops = save_estimator(model, folder / "artifacts" / "model.skops")
+    card = ModelCard(candidate=candidate, kind=spec.kind, calibration=spec.calibration,
+                     data_source=DataSource("synthetic", "literature", seed, 5000), seed=seed,
+                     label_rule=params.label, decision_threshold=0.5, resorb_version="bench",
+                     metrics={}, training_ranges=ranges, features=tuple(X.columns),
+                     skops_sha256="")
+    (folder / "artifacts" / "resorb.json").write_text(card.with_skops_hash(skops).to_json())
     return folder
 
 

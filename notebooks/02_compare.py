@@ -18,28 +18,24 @@ params = Params.resolve(overrides=fast if os.environ.get("RESORB_NOTEBOOK_FAST")
 cohort = make_cohort(n=N, seed=2026)
 comparison = compare_candidates(cohort, params, seed=2026)
 print(comparison.data.account())
-comparison.leaderboard[["candidate", "champion", "auroc", "auroc_ci", "calibration_slope",
-                        "calibration_slope_ci", "ici", "brier"]]
+comparison.leaderboard[["candidate", "champion", "auroc", "auroc_ci_low", "auroc_ci_high",
+                        "calibration_slope", "calibration_slope_ci_low",
+                        "calibration_slope_ci_high", "ici", "brier"]]
 
 # %% [markdown]
 # ## Calibration: are the probabilities trustworthy?
 
 # %%
-import tempfile
-from pathlib import Path
-
 from IPython.display import Image
 
-plots = Path(tempfile.mkdtemp())
-
-figures.plot_calibration({k: e.calibration for k, e in comparison.evaluations.items()},
-                         plots / "calibration.png")
-Image(plots / "calibration.png")
+calibration = figures.calibration_figure(
+    {k: e.calibration for k, e in comparison.evaluations.items()})
+Image(figures.png_bytes(calibration))
 
 # %% [markdown]
 # ## Decision curve: net benefit of offering watchful waiting
 
 # %%
-figures.plot_decision_curve({k: e.decision for k, e in comparison.evaluations.items()},
-                            plots / "decision_curve.png")
-Image(plots / "decision_curve.png")
+decision = figures.decision_curve_figure(
+    {k: e.decision for k, e in comparison.evaluations.items()})
+Image(figures.png_bytes(decision))

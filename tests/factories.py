@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from resorb import schema
+from resorb.card import DataSource, MetricEstimate, ModelCard
+from resorb.config import LabelRule
 from resorb.schema import Kind
 
 
@@ -109,3 +111,17 @@ def contract_checks(estimators: list, expected_failed_checks=None) -> pytest.Mar
             cases.append(case)
             ids.append(f"{est}-{_check_name(check)}")
     return pytest.mark.parametrize("estimator, check", cases, ids=ids)
+
+
+def model_card(**changes: object) -> ModelCard:
+    """A small valid model card (synthetic, logistic, three inputs); ``changes`` replace fields."""
+    fields: dict[str, object] = dict(
+        candidate="logistic", kind="logistic", calibration="none",
+        data_source=DataSource("synthetic", "literature", 7, 500), seed=7,
+        label_rule=LabelRule(), decision_threshold=0.4, resorb_version="0.1.0",
+        metrics={"auroc": MetricEstimate.of(0.76, 0.74, 0.78),
+                 "calibration_slope": MetricEstimate.of(1.02, float("nan"), float("inf"))},
+        training_ranges={"age": (20.0, 75.0), "sex": ("female", "male"), "modic_type": None},
+        features=("age", "sex", "modic_type"), skops_sha256="ab" * 32)
+    fields.update(changes)
+    return ModelCard(**fields)

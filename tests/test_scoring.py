@@ -7,7 +7,6 @@ in the exported-folder layout only (no MLflow), for the tree path of the explana
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from resorb import schema
+from resorb.card import DataSource, ModelCard
 from resorb.cli import app
 from resorb.cohort import make_cohort
 from resorb.config import Params
@@ -52,7 +52,7 @@ RESORB = Path(sys.executable).with_name("resorb")
 
 
 def train(spec: CandidateSpec, n: int = 1500, seed: int = 11):
-    """A small fitted candidate, its training input and the metadata resorb.json holds."""
+    """A small fitted candidate, its training input and its model card (without the hash)."""
     cohort = make_cohort(n, seed=seed)
     data = labelled_rows(cohort, Params.default().label)
     X = model_input(data.frame)
@@ -64,16 +64,26 @@ def train(spec: CandidateSpec, n: int = 1500, seed: int = 11):
             ranges[name] = [float(s.min()), float(s.max())]
         else:
             ranges[name] = sorted(str(v) for v in s.dropna().unique())
-    meta = {"candidate": spec.kind, "trained_on": f"synthetic:literature (n={n}, seed {seed})",
-            "decision_threshold": 0.5, "training_ranges": ranges}
-    return model, X, meta
+    card = card_for(X, spec.kind, spec.calibration, ranges,
+                    DataSource("synthetic", "literature", seed, n), seed)
+    return model, X, card
 
 
-def export_folder(model, meta: dict, folder: Path) -> Path:
+def card_for(X: pd.DataFrame, candidate: str, calibration: str = "none",
+             ranges: dict | None = None, source: DataSource = DataSource("real"),
+             seed: int = 0) -> ModelCard:
+    """The model card of a test model fitted on ``X`` (its hash is added when written)."""
+    return ModelCard(candidate=candidate, kind=candidate, calibration=calibration,
+                     data_source=source, seed=seed, label_rule=Params.default().label,
+                     decision_threshold=0.5, resorb_version="test", metrics={},
+                     training_ranges=ranges or {}, features=tuple(X.columns), skops_sha256="")
+
+
+def export_folder(model, card: ModelCard, folder: Path) -> Path:
     """The exported-model layout without MLflow: artifacts/model.skops + artifacts/resorb.json."""
     (folder / "artifacts").mkdir(parents=True)
-    save_estimator(model, folder / "artifacts" / "model.skops")
-    (folder / "artifacts" / "resorb.json").write_text(json.dumps(meta))
+    skops = save_estimator(model, folder / "artifacts" / "model.skops")
+    (folder / "artifacts" / "resorb.json").write_text(card.with_skops_hash(skops).to_json())
     return folder
 
 
@@ -364,7 +374,7 @@ def _foreign_model(tmp_path: Path) -> list:
 
     X = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "vas_leg_100": [10.0, 80.0, 20.0, 90.0]})
     model = LogisticRegression().fit(X, [0, 1, 0, 1])
-    folder = export_folder(model, {"candidate": "foreign"}, tmp_path / "foreign")
+    folder = export_folder(model, card_for(X, "foreign"), tmp_path / "foreign")
     return ["-i", written(candidates(5), tmp_path / "in.csv"), "--model", folder]
 
 

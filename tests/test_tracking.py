@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from resorb.card import DataSource
 from resorb.cohort import make_cohort
 from resorb.features import model_input
 from resorb.jobs import TrainingData, compare_job
-from resorb.tracking import DataSource
 
 PLANTED = "PLANTED-ID-7Q"
 
@@ -104,3 +104,76 @@ def test_identifiers_never_reach_mlflow(store):
             and p.suffix not in (".db", ".skops") and PLANTED.encode() in p.read_bytes()]
     assert hits == []
     assert "patient_id" not in result.leaderboard.columns
+
+
+def test_write_run_and_read_run_are_one_symmetric_pair(store):
+    import pandas as pd
+
+    from resorb import tracking
+    from resorb.figures import png_bytes, roc_figure
+    from resorb.runs import FIGURES, Fingerprint, RunRecord
+
+    png = png_bytes(roc_figure({"m": pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})}, {"m": 0.5}))
+    metrics = pd.DataFrame({"metric": ["auroc", "ici"], "estimate": [0.75, 0.02],
+                            "ci_low": [0.7, 0.01], "ci_high": [0.8, float("nan")]})
+    record = RunRecord(
+        tags={"trained_on": "real data"}, params={"seed": "3", "spec.kind": "logistic"},
+        metrics=metrics, summary=pd.DataFrame([{"rows": 10, "baseline_period": "2020-01"}]),
+        data_account="10 rows in", sample_size="Riley minimum sample size: 9 rows.",
+        sample_size_ok=False, validation_method="5-fold", figures={"roc": png},
+        fingerprint=Fingerprint("f" * 64, 10, 4, 0.4))
+    with tracking.start_run("roundtrip"):
+        tracking.write_run(record)
+        run_id = tracking.active_run_id()
+    back = tracking.read_run(run_id)
+    assert back.run_id == run_id and back.run_name == "roundtrip" and back.started is not None
+    assert back.tags["trained_on"] == "real data"
+    assert "validation_method" not in back.tags and "sample_size_ok" not in back.tags
+    assert dict(back.params) == dict(record.params)
+    pd.testing.assert_frame_equal(back.metrics, metrics)
+    pd.testing.assert_frame_equal(back.summary, record.summary)
+    assert (back.data_account, back.sample_size) == (record.data_account, record.sample_size)
+    assert back.sample_size_ok is False and back.validation_method == "5-fold"
+    assert back.fingerprint == record.fingerprint and back.figures == {"roc": png}
+    assert back.leaderboard is None and back.subgroups is None
+    assert back.candidate_params == {"spec.kind": "logistic"}
+    assert set(FIGURES) >= set(back.figures)
+    numbers = tracking.get_run(run_id).data.metrics
+    assert numbers["auroc_ci_high"] == 0.8 and "ici_ci_high" not in numbers  # finite only
+    assert numbers["data_rows"] == 10
+
+
+def test_compare_run_reads_back_with_its_artifacts(store):
+    from resorb import tracking
+    from resorb.runs import ARTIFACTS, FIGURES, TABLES
+
+    _, result, _, _ = store
+    record = tracking.read_run(result.run_id)
+    for name in ("metrics", "calibration", "decision_curve", "subgroups", "missingness",
+                 "summary", "leaderboard", "paired_differences"):
+        assert getattr(record, name) is not None, name
+    board = record.leaderboard
+    assert board["auroc_ci_low"].dtype == float and (board["auroc_ci_low"] < board["auroc"]).all()
+    assert board["champion"].dtype == bool
+    assert set(record.figures) == set(FIGURES)
+    assert record.sample_size_ok is result.sample_size_ok and "Riley" in record.sample_size
+    assert record.sample_size == result.sample_size
+    assert record.fingerprint.rows == int(record.summary["rows"].iloc[0])
+    assert record.candidate_params["spec.kind"] == result.champion
+    logged = {a.path for top in ("validation", "data", "figures")
+              for a in tracking.MlflowClient().list_artifacts(result.run_id, top)}
+    logged |= {a.path for a in tracking.MlflowClient().list_artifacts(result.run_id)}
+    assert set(TABLES.values()) <= logged
+    assert {ARTIFACTS.figure(f) for f in FIGURES} | {ARTIFACTS.sample_size} <= logged
+
+
+def test_logged_model_carries_its_card(store, tmp_path):
+    from resorb.scoring.model import load_model
+
+    _, result, _, _ = store
+    loaded = load_model(result.model_uri)
+    card = loaded.metadata
+    assert card.candidate == result.champion and card.features == loaded.features
+    assert card.data_source.n_requested == 700 and card.data_source.seed == 3
+    assert card.metrics["auroc"].ci_low < card.metrics["auroc"].estimate
+    assert loaded.describe().endswith(f"({result.champion}, synthetic:literature (n=700, seed 3))")

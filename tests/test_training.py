@@ -99,9 +99,13 @@ def test_compare_is_reproducible_and_ranks_every_candidate(cohort, fast_params):
     assert set(a.leaderboard["candidate"]) == {"logistic", "hist_gradient_boosting",
                                                "random_forest"}
     assert a.leaderboard["champion"].sum() == 1
-    for col in ("auroc", "auroc_ci", "calibration_slope", "ici", "brier",
-                "d_auroc_vs_champion", "d_auroc_ci"):
+    for col in ("auroc", "auroc_ci_low", "auroc_ci_high", "calibration_slope", "ici", "brier",
+                "d_auroc_vs_champion", "d_auroc_vs_champion_ci_low",
+                "d_auroc_vs_champion_ci_high"):
         assert col in a.leaderboard.columns
+    board = a.leaderboard
+    assert (board["auroc_ci_low"] <= board["auroc"]).all()
+    assert (board["auroc"] <= board["auroc_ci_high"]).all()
     champ = a.leaderboard.loc[a.leaderboard["champion"], "d_auroc_vs_champion"].iloc[0]
     assert champ == 0.0
 

@@ -83,11 +83,11 @@ def print_leaderboard(board: pd.DataFrame, title: str = "") -> None:
     for col, header in LEADERBOARD_COLUMNS.items():
         if col not in board.columns:
             continue
-        ci = {"d_auroc_vs_champion": "d_auroc_ci"}.get(col, f"{col}_ci")
         fmt = "{:+.3f}" if col.startswith("d_") else "{:.3f}"
         values = board[col].map(fmt.format)
-        if ci in board.columns:
-            values = values + " (" + board[ci].astype(str) + ")"
+        if f"{col}_ci_high" in board.columns:
+            values = (values + " (" + board[f"{col}_ci_low"].map(fmt.format) + " to "
+                      + board[f"{col}_ci_high"].map(fmt.format) + ")")
         shown[header] = values
     print_frame(shown, title=title)
 

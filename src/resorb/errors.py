@@ -43,3 +43,17 @@ class TrainingError(ResorbError):
 
 class ModelNotFoundError(ResorbError):
     """A model URI or path names no model."""
+
+
+class ModelCardError(ModelNotFoundError):
+    """A model's ``resorb.json`` is missing, malformed, or does not match its model file.
+
+    Carries the file (``path``) and the offending keys (``missing``, ``unknown``).
+    """
+
+    def __init__(self, message: str, path: str = "", missing: tuple[str, ...] = (),
+                 unknown: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.missing = missing
+        self.unknown = unknown
+        super().__init__(message)

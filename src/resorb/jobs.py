@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from resorb.config import Params, tracking_uri
 from resorb.errors import DataValidationError, InputError, TrainingError
 from resorb.training import Progress, compare_candidates, train_candidate
+
+if TYPE_CHECKING:
+    from resorb.card import ModelCard
 
 
 @dataclass(frozen=True)
@@ -81,19 +84,19 @@ class JobResult:
     sample_size_ok: bool = True
 
 
-def _metadata(result: Any, source: Any, params: Params, threshold: float) -> dict[str, Any]:
+def _card(result: Any, source: Any, params: Params, threshold: float) -> ModelCard:
+    """The model card of a fitted candidate (its file hash is added by tracking.log_model)."""
     from resorb import __version__
+    from resorb.card import MetricEstimate, ModelCard
 
-    return {"candidate": result.name, "kind": result.spec.kind,
-            "calibration": result.spec.calibration, "trained_on": source.describe(),
-            "data_source": {"kind": source.kind, "preset": source.preset, "seed": source.seed,
-                            "n": source.n_requested},
-            "seed": result.seed,
-            "label_rule": params.label.model_dump(), "decision_threshold": threshold,
-            "resorb_version": __version__,
-            "metrics": dict(zip(result.evaluation.metrics["metric"],
-                                result.evaluation.metrics["estimate"].astype(float),
-                                strict=True))}
+    return ModelCard(
+        candidate=result.name, kind=result.spec.kind, calibration=result.spec.calibration,
+        data_source=source, seed=result.seed, label_rule=params.label,
+        decision_threshold=threshold, resorb_version=__version__,
+        metrics={r.metric: MetricEstimate.of(r.estimate, r.ci_low, r.ci_high)
+                 for r in result.evaluation.metrics.itertuples(index=False)},
+        training_ranges=_ranges(result.X), features=tuple(result.X.columns),
+        skops_sha256="")  # tracking.log_model adds the hash of the file it writes
 
 
 def _ranges(X: pd.DataFrame) -> dict[str, Any]:
@@ -129,10 +132,7 @@ def _log_final_model(result: Any, data: TrainingData, params: Params, threshold:
                      register: bool) -> tuple[str, str | None]:
     from resorb import tracking
 
-    meta = _metadata(result, data.source, params, threshold)
-    meta["training_ranges"] = _ranges(result.X)
-    info = tracking.log_model(result.model, meta)
-    tracking.log_text(result.sample_size.message, "validation/sample_size.txt")
+    info = tracking.log_model(result.model, _card(result, data.source, params, threshold))
     version = None
     if register:
         tags = {"candidate": result.name, "trained_on": data.source.describe(),
@@ -143,10 +143,20 @@ def _log_final_model(result: Any, data: TrainingData, params: Params, threshold:
     return info.model_uri, version
 
 
+def _evaluated(evaluations: dict[str, Any], own: Any) -> dict[str, Any]:
+    """RunRecord fields of a validation: the metric tables of ``own``, the figures of all."""
+    from resorb.figures import png_bytes, validation_figures
+
+    return {"metrics": own.metrics, "calibration": own.calibration,
+            "decision_curve": own.decision, "validation_method": own.method,
+            "figures": {k: png_bytes(f) for k, f in validation_figures(evaluations).items()}}
+
+
 def train_job(data: TrainingData, params: Params, model: str, register: bool = False,
               strict: bool = False, progress: Progress | None = None) -> JobResult:
     """Train one candidate, validate it, log one MLflow run, optionally register it."""
     from resorb import tracking
+    from resorb.runs import RunRecord, flatten_params
 
     tp = params.training
     uri = tracking_uri(params.tracking.uri)  # the store the CLI opened (tracking.configure)
@@ -155,16 +165,17 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
     if strict and data.source.kind == "real" and not result.sample_size.ok:
         raise TrainingError(f"--strict: {result.sample_size.message}")
     fp = tracking.fingerprint(result.X, result.data.y)
+    record = RunRecord(
+        tags=tracking.run_tags(data.source, fp, params.label), fingerprint=fp,
+        params=flatten_params({"candidate": model, "spec": result.spec.model_dump(),
+                               "label": params.label.model_dump(), "seed": seed,
+                               "training": tp.model_dump()}),
+        **_evaluated({model: result.evaluation}, result.evaluation),
+        **_aggregates(result.data.frame, result.data.y, result.oof),
+        data_account=result.data.account(), sample_size=result.sample_size.message,
+        sample_size_ok=bool(result.sample_size.ok))
     with tracking.start_run(f"train-{model}"):
-        tracking.log_params({"candidate": model, "spec": result.spec.model_dump(),
-                             "label": params.label.model_dump(), "seed": seed,
-                             "training": tp.model_dump()})
-        tracking.log_fingerprint(fp)
-        tracking.set_tags(tracking.run_tags(data.source, fp, params))
-        tracking.log_evaluation(result.evaluation)
-        tracking.log_figures({model: result.evaluation})
-        tracking.log_text(result.data.account(), "validation/data_account.txt")
-        _log_aggregates(result.data.frame, result.data.y, result.oof)
+        tracking.write_run(record)
         model_uri, version = _log_final_model(result, data, params, tp.decision_threshold,
                                               register)
         run_id = tracking.active_run_id()
@@ -173,16 +184,15 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
                      result.sample_size.message, uri, bool(result.sample_size.ok))
 
 
-def _log_aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> None:
+def _aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> dict[str, pd.DataFrame]:
     """Subgroup performance, missingness and data aggregates (no rows, no identifiers)."""
     import numpy as np
 
-    from resorb import tracking
     from resorb.training import missingness_table, subgroup_table
 
+    out = {"missingness": missingness_table(frame)}
     if np.isfinite(oof).all():
-        tracking.log_table(subgroup_table(frame, y, oof), "validation/subgroups.csv")
-    tracking.log_table(missingness_table(frame), "data/missingness.csv")
+        out["subgroups"] = subgroup_table(frame, y, oof)
     summary = {"rows": len(frame), "events": int(np.sum(y)),
                "prevalence": round(float(np.mean(y)), 4)}
     if "site" in frame and frame["site"].notna().any():
@@ -190,7 +200,8 @@ def _log_aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> None:
     if "baseline_date" in frame and frame["baseline_date"].notna().any():
         dates = pd.to_datetime(frame["baseline_date"])
         summary["baseline_period"] = f"{dates.min():%Y-%m} to {dates.max():%Y-%m}"
-    tracking.log_table(pd.DataFrame([summary]), "data/summary.csv")
+    out["summary"] = pd.DataFrame([summary])
+    return out
 
 
 def compare_job(data: TrainingData, params: Params, register: bool = False,
@@ -198,6 +209,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                 progress: Progress | None = None) -> JobResult:
     """Compare candidates on identical folds: parent run, child run per candidate, champion."""
     from resorb import tracking
+    from resorb.runs import RunRecord, flatten_params
 
     tp = params.training
     uri = tracking_uri(params.tracking.uri)  # the store the CLI opened (tracking.configure)
@@ -205,31 +217,29 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
     comp = compare_candidates(data.frame, params, seed=seed, names=candidates,
                               progress=progress)
     fp = tracking.fingerprint(comp.X, comp.y)
+    tags = tracking.run_tags(data.source, fp, params.label)
     with tracking.start_run("compare"):
-        tags = tracking.run_tags(data.source, fp, params)
-        tracking.set_tags(tags)
-        tracking.log_params({"candidates": list(comp.evaluations), "label":
-                             params.label.model_dump(), "seed": seed,
-                             "training": tp.model_dump(),
-                             "champion": comp.champion})
-        tracking.log_fingerprint(fp)
         for name, ev in comp.evaluations.items():
             with tracking.start_run(name, nested=True):
-                tracking.set_tags(tags)
-                tracking.log_params({"candidate": name,
-                                     "spec": params.candidates[name].model_dump()})
-                tracking.log_evaluation(ev)
-                tracking.log_figures({name: ev})
-        tracking.log_table(comp.leaderboard, "leaderboard.csv")
-        tracking.log_table(comp.differences, "paired_differences.csv")
-        tracking.log_figures(comp.evaluations)
-        tracking.log_text(comp.data.account(), "validation/data_account.txt")
-        _log_aggregates(comp.data.frame, comp.y, comp.oof[comp.champion])
+                tracking.write_run(RunRecord(
+                    tags=tags, **_evaluated({name: ev}, ev),
+                    params=flatten_params({"candidate": name,
+                                           "spec": params.candidates[name].model_dump()})))
         if progress:
             progress(f"champion {comp.champion}: fitting on all {len(comp.y):,} rows")
         champion = train_candidate(data.frame, comp.champion, params, seed=seed,
                                    evaluation=comp.evaluations[comp.champion])
-        tracking.log_evaluation(champion.evaluation)
+        tracking.write_run(RunRecord(
+            tags=tags, fingerprint=fp,
+            params=flatten_params({"candidates": list(comp.evaluations),
+                                   "label": params.label.model_dump(), "seed": seed,
+                                   "training": tp.model_dump(),
+                                   "champion": comp.champion}),
+            **_evaluated(comp.evaluations, champion.evaluation),
+            **_aggregates(comp.data.frame, comp.y, comp.oof[comp.champion]),
+            leaderboard=comp.leaderboard, paired_differences=comp.differences,
+            data_account=comp.data.account(), sample_size=champion.sample_size.message,
+            sample_size_ok=bool(champion.sample_size.ok)))
         model_uri, version = _log_final_model(champion, data, params, tp.decision_threshold,
                                               register)
         run_id = tracking.active_run_id()
@@ -280,6 +290,7 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
     run_id = None
     if log:
         from resorb import tracking
+        from resorb.runs import ARTIFACTS
 
         with tracking.start_run("explain"), tempfile.TemporaryDirectory() as tmp:
             tracking.set_tags({"explained_model": loaded.describe(),
@@ -287,9 +298,9 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
                                       "explanation_method": expl.method})
             ex.importance_figure(expl).savefig(Path(tmp) / "shap_importance.png")
             ex.beeswarm_figure(expl).savefig(Path(tmp) / "shap_beeswarm.png")
-            tracking.log_artifacts(tmp, "explanations")
+            tracking.log_artifacts(tmp, ARTIFACTS.explanations)
             tracking.log_table(importance.rename("mean_abs_shap").reset_index(),
-                               "explanations/importance.csv")
+                               ARTIFACTS.importance)
             if agreement is not None:
                 tracking.log_metrics({"shap_truth_spearman": agreement["spearman"],
                                              "shap_truth_top5_overlap":

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import io
 import json
 import os
 import subprocess
 import tempfile
 import warnings
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,28 +28,14 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from resorb import __version__, schema
-from resorb.config import artifact_root, tracking_uri
+from resorb.card import DataSource, ModelCard
+from resorb.config import LabelRule, artifact_root, tracking_uri
 from resorb.errors import ModelNotFoundError, ResorbError
+from resorb.runs import ARTIFACTS, FIGURES, TABLES, TEXTS, Fingerprint, RunRecord
 
 EXPERIMENT = "resorb"
 REGISTERED_MODEL = "resorb"
 HISTORY_TAG = "alias_history"
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """What a model was trained on, in words that may be logged (no identifiers)."""
-
-    kind: str  # "synthetic" or "real"
-    preset: str = ""
-    seed: int | None = None
-    n_requested: int | None = None
-
-    def describe(self) -> str:
-        """e.g. 'synthetic:literature (n=20000, seed 2026)' or 'real data'."""
-        if self.kind == "synthetic":
-            return f"synthetic:{self.preset} (n={self.n_requested}, seed {self.seed})"
-        return "real data"
 
 
 def configure(configured_uri: str | None = None) -> str:
@@ -63,13 +49,13 @@ def configure(configured_uri: str | None = None) -> str:
     return uri
 
 
-def fingerprint(frame: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+def fingerprint(frame: pd.DataFrame, y: np.ndarray) -> Fingerprint:
     """Hash, rows, events and prevalence of the training data; identifiers are left out."""
     cols = [c for c in frame.columns if c not in schema.IDENTIFIERS]
     hashed = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
     digest = hashlib.sha256(hashed.tobytes() + np.asarray(y, np.int8).tobytes()).hexdigest()
-    return {"data_sha256": digest, "data_rows": len(y), "data_events": int(np.sum(y)),
-            "data_prevalence": round(float(np.mean(y)), 4)}
+    return Fingerprint(data_sha256=digest, rows=len(y), events=int(np.sum(y)),
+                       prevalence=round(float(np.mean(y)), 4))
 
 
 def git_commit() -> str:
@@ -82,49 +68,13 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _flatten(prefix: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(f"{prefix}.{k}" if prefix else str(k), v))
-        return out
-    return {prefix: value}
+def log_model(model: Any, card: ModelCard) -> Any:
+    """Log a fitted pipeline as a pyfunc model (from code) with its input signature and card.
 
-
-def log_evaluation(evaluation: Any, prefix: str = "") -> None:
-    """Log every metric and its interval, and the curves as CSV artifacts."""
-    metrics: dict[str, float] = {}
-    for m in evaluation.metrics.itertuples(index=False):
-        metrics[f"{prefix}{m.metric}"] = float(m.estimate)
-        metrics[f"{prefix}{m.metric}_ci_low"] = float(m.ci_low)
-        metrics[f"{prefix}{m.metric}_ci_high"] = float(m.ci_high)
-    mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-    mlflow.log_text(evaluation.metrics.to_csv(index=False), "validation/metrics.csv")
-    mlflow.log_text(evaluation.calibration.to_csv(index=False), "validation/calibration.csv")
-    mlflow.log_text(evaluation.decision.to_csv(index=False), "validation/decision_curve.csv")
-    mlflow.set_tag("validation_method", evaluation.method)
-
-
-def log_figures(evaluations: dict[str, Any]) -> None:
-    """Calibration, ROC and decision curves as PNG artifacts."""
-    from resorb import figures
-
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        figures.plot_calibration({k: e.calibration for k, e in evaluations.items()},
-                                 d / "calibration.png")
-        figures.plot_roc({k: e.roc for k, e in evaluations.items()},
-                         {k: e.metric("auroc") for k, e in evaluations.items()}, d / "roc.png")
-        figures.plot_decision_curve({k: e.decision for k, e in evaluations.items()},
-                                    d / "decision_curve.png")
-        mlflow.log_artifacts(str(d), "figures")
-
-
-def log_model(model: Any, metadata: dict[str, Any]) -> Any:
-    """Log a fitted pipeline as a pyfunc model (from code) with its input signature.
-
-    The input example and the signature are built from the data dictionary
-    (:func:`resorb.features.dictionary_example`), so no patient row is stored.
+    The model file and its card (with the file's SHA-256, :meth:`ModelCard.with_skops_hash`)
+    go into the model's ``artifacts/``. The input example and the signature are built from
+    the data dictionary (:func:`resorb.features.dictionary_example`), so no patient row is
+    stored.
     """
     from mlflow.models import infer_signature
 
@@ -135,9 +85,9 @@ def log_model(model: Any, metadata: dict[str, Any]) -> Any:
     # the example and the signature come from the data dictionary, never from training rows
     example = dictionary_example()
     with tempfile.TemporaryDirectory() as tmp:
-        path = save_estimator(model, Path(tmp) / "model.skops")
-        meta = Path(tmp) / "resorb.json"
-        meta.write_text(json.dumps(metadata, indent=2, default=str))
+        path = save_estimator(model, Path(tmp) / Path(ARTIFACTS.model_skops).name)
+        meta = Path(tmp) / Path(ARTIFACTS.model_card).name
+        meta.write_text(card.with_skops_hash(path).to_json(), encoding="utf-8")
         preds = predict_resorption(model, example)
         signature = infer_signature(example, preds)
         code = Path(__file__).with_name("mlflow_model.py")
@@ -149,20 +99,19 @@ def log_model(model: Any, metadata: dict[str, Any]) -> Any:
 
 def _log_pyfunc(code: Path, path: Path, meta: Path, signature: Any, example: pd.DataFrame):
     return mlflow.pyfunc.log_model(
-        name="model", python_model=str(code),
+        name=ARTIFACTS.model, python_model=str(code),
         artifacts={"estimator": str(path), "metadata": str(meta)},
         signature=signature, input_example=example,
         pip_requirements=[f"resorb=={__version__}"],
     )
 
 
-def run_tags(source: DataSource, fp: dict[str, Any], params: Any) -> dict[str, str]:
+def run_tags(source: DataSource, fp: Fingerprint, label: LabelRule) -> dict[str, str]:
     """Tags every resorb run carries."""
     return {"resorb_version": __version__, "git_commit": git_commit(),
             "trained_on": source.describe(), "data_kind": source.kind,
-            "label_rule": f"{params.label.name} (>= {params.label.min_reduction_pct:g}% "
-                          f"volume reduction)",
-            "data_sha256": fp["data_sha256"]}
+            "label_rule": f"{label.name} (>= {label.min_reduction_pct:g}% volume reduction)",
+            "data_sha256": fp.data_sha256}
 
 
 def start_run(name: str, nested: bool = False):
@@ -170,27 +119,133 @@ def start_run(name: str, nested: bool = False):
     return mlflow.start_run(run_name=name, nested=nested)
 
 
-def log_params(params: dict[str, Any]) -> None:
-    """Log a nested dict of parameters, flattened with dots."""
-    flat = {k: (json.dumps(v) if isinstance(v, list | tuple) else v)
-            for k, v in _flatten("", params).items()}
-    mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
+# ------------------------------------------------- a run record: write_run and read_run
+# One pair over one core: the scalar keys below and the artifact table of resorb.runs.
+
+_VALIDATION_METHOD = "validation_method"  # tag
+_SAMPLE_SIZE_OK = "sample_size_ok"  # tag: "true" or "false"
+_DATA_SHA256 = "data_sha256"  # param
+_FP_METRICS = {"rows": "data_rows", "events": "data_events", "prevalence": "data_prevalence"}
 
 
-def log_fingerprint(fp: dict[str, Any]) -> None:
-    """Log the data fingerprint as params and metrics."""
-    mlflow.log_params({"data_sha256": fp["data_sha256"]})
-    mlflow.log_metrics({k: float(v) for k, v in fp.items() if k != "data_sha256"})
+def write_run(record: RunRecord) -> None:
+    """Log a run record into the active run; :func:`read_run` reads it back.
+
+    Tags and parameters as given (plus ``validation_method`` and ``sample_size_ok``); the
+    metric table also as run metrics ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``
+    (finite values only); the fingerprint as param ``data_sha256`` and metrics
+    ``data_rows``, ``data_events``, ``data_prevalence``; tables, texts and figures as the
+    artifacts of :data:`resorb.runs.ARTIFACTS`.
+
+    Parameters
+    ----------
+    record : RunRecord
+        Aggregates only (the caller's tables hold no identifier).
+    """
+    tags, params, metrics = dict(record.tags), dict(record.params), {}
+    if record.validation_method:
+        tags[_VALIDATION_METHOD] = record.validation_method
+    if record.sample_size_ok is not None:
+        tags[_SAMPLE_SIZE_OK] = json.dumps(record.sample_size_ok)
+    if record.metrics is not None:
+        for m in record.metrics.itertuples(index=False):
+            metrics.update({m.metric: m.estimate, f"{m.metric}_ci_low": m.ci_low,
+                            f"{m.metric}_ci_high": m.ci_high})
+    if record.fingerprint is not None:
+        params[_DATA_SHA256] = record.fingerprint.data_sha256
+        metrics.update({key: getattr(record.fingerprint, field)
+                        for field, key in _FP_METRICS.items()})
+    mlflow.set_tags(tags)
+    mlflow.log_params(params)
+    log_metrics(metrics)
+    files = _encode_files(record)
+    if files:
+        with tempfile.TemporaryDirectory() as tmp:
+            for path, data in files.items():
+                (Path(tmp) / path).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / path).write_bytes(data)
+            mlflow.log_artifacts(tmp)
+
+
+def read_run(run_id: str) -> RunRecord:
+    """A run as :func:`write_run` logged it, with MLflow's own tags, name and start time.
+
+    Parameters
+    ----------
+    run_id : str
+        MLflow run id (the tracking store must be configured).
+
+    Returns
+    -------
+    RunRecord
+        ``candidate_params`` from the run's own ``spec.*`` parameters or, for a compare
+        run, from its champion child run.
+
+    Raises
+    ------
+    ModelNotFoundError
+        No such run in the tracking store.
+    """
+    run = get_run(run_id)
+    if run is None:
+        raise ModelNotFoundError(f"no run '{run_id}' in the tracking store")
+    tags, params = dict(run.data.tags), dict(run.data.params)
+    method, ok = tags.pop(_VALIDATION_METHOD, ""), tags.pop(_SAMPLE_SIZE_OK, None)
+    digest, numbers = params.pop(_DATA_SHA256, None), run.data.metrics
+    fp = None
+    if digest is not None and all(k in numbers for k in _FP_METRICS.values()):
+        fp = Fingerprint(digest, int(numbers["data_rows"]), int(numbers["data_events"]),
+                         float(numbers["data_prevalence"]))
+    tops = tuple(dict.fromkeys(p.split("/")[0] for p in (*TABLES.values(), *TEXTS.values(),
+                                                          ARTIFACTS.figures)))
+    with tempfile.TemporaryDirectory() as tmp:
+        download_run_artifacts(run_id, tops, tmp)
+        root = Path(tmp)
+        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+                 if p.is_file()}
+    return RunRecord(
+        tags=tags, params=params, **_decode_files(files), validation_method=method,
+        sample_size_ok=None if ok is None else bool(json.loads(ok)), fingerprint=fp,
+        run_id=run.info.run_id, run_name=run.info.run_name or "",
+        started=datetime.fromtimestamp(run.info.start_time / 1000, UTC),
+        candidate_params=_candidate_params(run))
+
+
+def _encode_files(record: RunRecord) -> dict[str, bytes]:
+    """Artifact path -> bytes of every table, text and figure the record holds."""
+    files = {path: getattr(record, name).to_csv(index=False).encode()
+             for name, path in TABLES.items() if getattr(record, name) is not None}
+    files.update({path: getattr(record, name).encode()
+                  for name, path in TEXTS.items() if getattr(record, name)})
+    files.update({ARTIFACTS.figure(name): png for name, png in record.figures.items()})
+    return files
+
+
+def _decode_files(files: dict[str, bytes]) -> dict[str, Any]:
+    """The inverse of :func:`_encode_files`: RunRecord fields from artifact bytes."""
+    out: dict[str, Any] = {name: pd.read_csv(io.BytesIO(files[path]))
+                           for name, path in TABLES.items() if path in files}
+    out.update({name: files[path].decode() for name, path in TEXTS.items() if path in files})
+    out["figures"] = {name: files[ARTIFACTS.figure(name)] for name in FIGURES
+                      if ARTIFACTS.figure(name) in files}
+    return out
+
+
+def _candidate_params(run: Any) -> dict[str, str]:
+    """``spec.*`` parameters of the run's candidate (a compare run's champion child)."""
+    own = {k: v for k, v in run.data.params.items() if k.startswith("spec.")}
+    champion = run.data.params.get("champion")
+    if own or not champion:
+        return own
+    for child in child_runs(run):
+        if child.info.run_name == champion:
+            return {k: v for k, v in child.data.params.items() if k.startswith("spec.")}
+    return {}
 
 
 def log_table(frame: pd.DataFrame, path: str) -> None:
     """Log a DataFrame as a CSV artifact."""
     mlflow.log_text(frame.to_csv(index=False), path)
-
-
-def log_text(text: str, path: str) -> None:
-    """Log a text artifact."""
-    mlflow.log_text(text, path)
 
 
 def active_run_id() -> str:

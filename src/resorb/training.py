@@ -262,9 +262,10 @@ def compare_candidates(
 ) -> Comparison:
     """Cross-validate every candidate on identical folds and rank them.
 
-    The leaderboard has one row per candidate with every metric's estimate and 95% interval,
-    the champion score, and the paired bootstrap difference in AUROC and Brier against the
-    champion (same resamples for both).
+    The leaderboard has one row per candidate with every metric's estimate and 95% interval
+    (numeric columns ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``), the champion
+    score, and the paired bootstrap difference in AUROC, Brier and ICI against the champion
+    (same resamples for both; ``d_<metric>_vs_champion`` with ``_ci_low``, ``_ci_high``).
     """
     tp = params.training
     seed = tp.seed if seed is None else seed
@@ -317,12 +318,13 @@ def compare_candidates(
             "slope_ok": r.slope_ok,
         }
         for m in ev.metrics.itertuples(index=False):
-            row[m.metric] = m.estimate
-            row[f"{m.metric}_ci"] = f"{m.ci_low:.3f} to {m.ci_high:.3f}"
+            row.update({m.metric: m.estimate, f"{m.metric}_ci_low": m.ci_low,
+                        f"{m.metric}_ci_high": m.ci_high})
         for m in differences[differences["candidate"] == r.candidate].itertuples(index=False):
             if m.metric in ("auroc", "brier", "ici"):
-                row[f"d_{m.metric}_vs_champion"] = m.difference
-                row[f"d_{m.metric}_ci"] = f"{m.ci_low:+.3f} to {m.ci_high:+.3f}"
+                name = f"d_{m.metric}_vs_champion"
+                row.update({name: m.difference, f"{name}_ci_low": m.ci_low,
+                            f"{name}_ci_high": m.ci_high})
         board.append(row)
     return Comparison(
         leaderboard=pd.DataFrame(board),

@@ -10,7 +10,6 @@ then read the same way, so both paths score with the very same estimator.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -24,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from resorb import schema
-from resorb.errors import InputError, ModelNotFoundError
+from resorb.card import ModelCard, TrainingRange
+from resorb.errors import InputError, ModelCardError, ModelNotFoundError
+from resorb.runs import ARTIFACTS
 
 DEFAULT_MODEL_URI = "models:/resorb@champion"
 #: the SQLite store :mod:`resorb.tracking` creates in the working folder (its DEFAULT_DB)
@@ -41,9 +42,9 @@ class LoadedModel:
     ----------
     estimator : fitted scikit-learn estimator
         With ``predict_proba``; a candidate of :mod:`resorb.models`.
-    metadata : mapping
-        The model's ``resorb.json``: candidate, trained_on, label_rule, decision_threshold,
-        metrics, training_ranges (``{column: [min, max]}`` or a list of categories).
+    metadata : ModelCard
+        The model's card (``resorb.json``): candidate, data source, label rule, decision
+        threshold, metrics with intervals, training ranges, features, hash of the file.
     name, version : str
         Registered name and version (``"resorb"``, ``"3"``); for an unregistered folder the
         candidate and ``""``.
@@ -56,7 +57,7 @@ class LoadedModel:
     """
 
     estimator: Any
-    metadata: Mapping[str, Any]
+    metadata: ModelCard
     name: str
     version: str
     source: str
@@ -65,13 +66,13 @@ class LoadedModel:
 
     @property
     def decision_threshold(self) -> float:
-        """P(resorption) from which watchful waiting is offered (the model's own, else 0.5)."""
-        return float(self.metadata.get("decision_threshold", 0.5))
+        """P(resorption) from which watchful waiting is offered (the model card's)."""
+        return self.metadata.decision_threshold
 
     @property
-    def training_ranges(self) -> Mapping[str, Any]:
-        """``{column: [min, max]}`` for numbers, ``{column: [categories]}`` for categories."""
-        return self.metadata.get("training_ranges") or {}
+    def training_ranges(self) -> Mapping[str, TrainingRange]:
+        """``{column: (low, high)}`` for numbers, ``{column: (categories...)}`` for categories."""
+        return self.metadata.training_ranges
 
     @property
     def is_linear(self) -> bool:
@@ -86,9 +87,7 @@ class LoadedModel:
     def describe(self) -> str:
         """One line naming the model, e.g. ``resorb version 3 (random_forest, trained on ...)``."""
         who = f"{self.name} version {self.version}" if self.version else self.name
-        what = ", ".join(str(v) for v in (self.metadata.get("candidate"),
-                                          self.metadata.get("trained_on")) if v)
-        return f"{who} ({what})" if what else who
+        return f"{who} ({self.metadata.candidate}, {self.metadata.trained_on})"
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """P(resorption) per row of model input ``X``, shape (n_rows,)."""
@@ -125,7 +124,7 @@ def default_model() -> str:
     candidates = [Path.cwd() / REFERENCE_FOLDER,
                   Path(resorb.__file__).resolve().parents[2] / REFERENCE_FOLDER]
     for folder in candidates:
-        if (folder / "artifacts" / "model.skops").is_file():
+        if (folder / ARTIFACTS.model_skops).is_file():
             return str(folder)
     raise ModelNotFoundError(
         f"no model to score with: no registry here (no {TRACKING_DB} in {Path.cwd()}, "
@@ -188,17 +187,20 @@ def _load_folder(folder: Path, source: str) -> LoadedModel:
     if not folder.exists():
         raise ModelNotFoundError(f"no model at {source}: no such folder (give an exported "
                                  f"model folder or a models:/ or runs:/ URI)")
-    skops = folder / "artifacts" / "model.skops"
+    skops = folder / ARTIFACTS.model_skops
     if not skops.is_file():
         raise ModelNotFoundError(f"{source} is not an exported resorb model: "
-                                 f"artifacts/model.skops is missing (see `resorb models export`)")
-    meta_file = folder / "artifacts" / "resorb.json"
-    metadata = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+                                 f"{ARTIFACTS.model_skops} is missing (see `resorb models "
+                                 f"export`)")
+    card_file = folder / ARTIFACTS.model_card
+    if not card_file.is_file():
+        raise ModelCardError(f"{source} has no model card: {ARTIFACTS.model_card} is missing "
+                             f"(see `resorb models export`)", path=str(card_file))
+    card = ModelCard.from_json(card_file.read_bytes(), source=f"{source}: {card_file.name}")
+    card.check_skops(skops)
     estimator = load_estimator(skops)
-    registered = _registered_meta(folder)
-    name = registered.get("model_name") or str(metadata.get("candidate") or folder.name)
-    version = str(registered.get("model_version") or "")
-    features = _features(estimator, metadata, folder)
+    name, version = _registered_meta(folder)
+    features = _features(estimator, card)
     foreign = [f for f in features if f not in schema.FEATURES]
     if foreign:
         raise InputError(
@@ -206,33 +208,26 @@ def _load_folder(folder: Path, source: str) -> LoadedModel:
             f"{', '.join(repr(f) for f in foreign)}, which {'are' if len(foreign) > 1 else 'is'}"
             f" not in resorb's data dictionary, so no input file can supply "
             f"{'them' if len(foreign) > 1 else 'it'}; was it trained by another resorb version?")
-    return LoadedModel(estimator=estimator, metadata=metadata, name=name, version=version,
-                       source=source, folder=folder, features=features)
+    return LoadedModel(estimator=estimator, metadata=card, name=name or card.candidate,
+                       version=version, source=source, folder=folder, features=features)
 
 
-def _registered_meta(folder: Path) -> dict[str, Any]:
-    """``registered_model_meta`` (model_name, model_version) of a downloaded registered model."""
-    path = folder / "registered_model_meta"
+def _registered_meta(folder: Path) -> tuple[str, str]:
+    """Registered name and version of a downloaded registered model (``""`` when none)."""
+    path = folder / ARTIFACTS.registered_meta
     if not path.is_file():
-        return {}
+        return "", ""
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return "", ""
+    return str(data.get("model_name") or ""), str(data.get("model_version") or "")
 
 
-def _features(estimator: Any, metadata: Mapping[str, Any], folder: Path) -> tuple[str, ...]:
-    """Input columns: the estimator's fitted names, else the MLflow signature, else the ranges."""
+def _features(estimator: Any, card: ModelCard) -> tuple[str, ...]:
+    """Input columns: the estimator's fitted names, else the card's."""
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         return tuple(str(n) for n in names)
-    mlmodel = folder / "MLmodel"
-    if mlmodel.is_file():
-        import yaml
-
-        signature = (yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}).get("signature")
-        if signature and signature.get("inputs"):
-            return tuple(str(c["name"]) for c in json.loads(signature["inputs"]))
-    if metadata.get("training_ranges"):
-        return tuple(metadata["training_ranges"])
-    return schema.FEATURES
+    return card.features

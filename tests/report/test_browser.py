@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_report import Page, build_store, png_of
+from tests.report.pages import Page, png_of
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--enable-logging=stderr", "--v=0")
@@ -44,8 +44,8 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def report_file(tmp_path_factory, fast_params) -> Path:
-    return build_store(tmp_path_factory, fast_params).report
+def report_file(report_store) -> Path:
+    return report_store.report
 
 
 def browse(chromium: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:

@@ -1,0 +1,216 @@
+"""The model card: what a resorb model is, what it was trained on, and the hash of its file.
+
+Every exported or logged model carries one :class:`ModelCard` as ``artifacts/resorb.json``
+beside ``artifacts/model.skops``. :meth:`ModelCard.to_json` writes it and
+:meth:`ModelCard.from_json` reads it back (``from_json(card.to_json()) == card``); a file with
+a missing or an unknown key, or with a value of the wrong type, is refused with one message
+that names the keys, never read half-way. The card holds aggregates only: the data source is
+a preset, a seed and a size (or "real data"), the training ranges are rounded percentiles,
+and no identifier or patient row is ever written (Mitchell M et al. Model cards for model
+reporting. FAT* 2019. doi:10.1145/3287560.3287596).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
+
+from resorb.config import LabelRule
+from resorb.errors import ModelCardError
+
+#: a numeric input's range ``(low, high)``, a category input's categories, or None (all missing)
+TrainingRange = tuple[float, float] | tuple[str, ...] | None
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class DataSource:
+    """What a model was trained on, in words that may be logged (no identifiers).
+
+    Attributes
+    ----------
+    kind : {"synthetic", "real"}
+    preset : str
+        Synthetic preset (``"literature"``); ``""`` for real data.
+    seed : int, optional
+        Seed of the synthetic cohort.
+    n_requested : int, optional
+        Rows drawn for the synthetic cohort (before rows without an outcome leave).
+    """
+
+    kind: Literal["synthetic", "real"]
+    preset: str = ""
+    seed: int | None = None
+    n_requested: int | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the data are a synthetic cohort."""
+        return self.kind == "synthetic"
+
+    def describe(self) -> str:
+        """e.g. ``'synthetic:literature (n=20000, seed 2026)'`` or ``'real data'``."""
+        if self.synthetic:
+            return f"synthetic:{self.preset} (n={self.n_requested}, seed {self.seed})"
+        return "real data"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MetricEstimate(_Frozen):
+    """A validated metric: point estimate and 95% bootstrap interval, ``None`` when undefined."""
+
+    estimate: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @classmethod
+    def of(cls, estimate: float, ci_low: float = math.nan,
+           ci_high: float = math.nan) -> MetricEstimate:
+        """From the numbers of a metric table, NaN and infinities as ``None``."""
+        def finite(x: float) -> float | None:
+            return float(x) if math.isfinite(float(x)) else None
+
+        return cls(estimate=finite(estimate), ci_low=finite(ci_low), ci_high=finite(ci_high))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ModelCard(_Frozen):
+    """What ``resorb.json`` holds: one fitted candidate, its data, rule, metrics and hash.
+
+    Attributes
+    ----------
+    candidate : str
+        Candidate name in params.yaml (``"hist_gradient_boosting"``).
+    kind : str
+        Model family of the candidate (:mod:`resorb.models`).
+    calibration : str
+        Recalibration fitted inside cross-validation (``"none"``, ``"sigmoid"``, ...).
+    data_source : DataSource
+        What the model was trained on.
+    seed : int
+        Seed of the model fit.
+    label_rule : LabelRule
+        How ``resorbed`` was derived.
+    decision_threshold : float
+        P(resorption) in (0, 1) from which watchful waiting may be offered.
+    resorb_version : str
+        Version of resorb that trained the model.
+    metrics : dict of str to MetricEstimate
+        Validated performance (``auroc``, ``calibration_slope``, ...) with 95% intervals.
+    training_ranges : dict of str to TrainingRange
+        Per input column: ``(low, high)`` (the 1st and 99th percentiles, rounded outwards),
+        the categories seen, or None.
+    features : tuple of str
+        Model input columns, in the order the estimator was fitted on.
+    skops_sha256 : str
+        Hex SHA-256 of ``model.skops``; ``""`` in a card not yet written, whose writer
+        (:func:`resorb.tracking.log_model`) adds it with :meth:`with_skops_hash`.
+    """
+
+    candidate: str
+    kind: str
+    calibration: str
+    data_source: DataSource
+    seed: int
+    label_rule: LabelRule
+    decision_threshold: float = Field(gt=0, lt=1)
+    resorb_version: str
+    metrics: dict[str, MetricEstimate]
+    training_ranges: dict[str, TrainingRange]
+    features: tuple[str, ...]
+    skops_sha256: str
+
+    @property
+    def trained_on(self) -> str:
+        """The data source in words (:meth:`DataSource.describe`)."""
+        return self.data_source.describe()
+
+    def to_json(self) -> str:
+        """The card as the JSON text of ``resorb.json`` (every key, indented)."""
+        return self.model_dump_json(indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str = "resorb.json") -> ModelCard:
+        """Read a card written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        text : str or bytes
+            The JSON text.
+        source : str
+            Where it came from, for the message of an error.
+
+        Returns
+        -------
+        ModelCard
+
+        Raises
+        ------
+        ModelCardError
+            Not JSON, a key missing or unknown, a value of the wrong type, or no hash.
+        """
+        try:
+            card = cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise _card_error(exc, source) from None
+        if len(card.skops_sha256) != 64:
+            raise ModelCardError(f"{source}: 'skops_sha256' is not a SHA-256 of model.skops",
+                                 path=source)
+        return card
+
+    def with_skops_hash(self, skops: str | os.PathLike[str]) -> ModelCard:
+        """The same card with the SHA-256 of the model file ``skops``."""
+        return self.model_copy(update={"skops_sha256": file_sha256(skops)})
+
+    def check_skops(self, skops: str | os.PathLike[str]) -> None:
+        """Refuse a model file that is not the one the card was written for.
+
+        Raises
+        ------
+        ModelCardError
+            The SHA-256 of ``skops`` differs from :attr:`skops_sha256`.
+        """
+        found = file_sha256(skops)
+        if found != self.skops_sha256:
+            raise ModelCardError(
+                f"{Path(skops).name} does not match its resorb.json (sha256 {found[:12]}... "
+                f"instead of {self.skops_sha256[:12]}...): the model file was changed after "
+                f"export; export the model again", path=str(skops))
+
+
+def _card_error(exc: ValidationError, source: str) -> ModelCardError:
+    """One message naming every missing, unknown and invalid key of a card."""
+    missing, unknown, invalid = [], [], []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        if error["type"] == "missing":
+            missing.append(where)
+        elif error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            unknown.append(where)
+        elif error["type"] == "json_invalid":
+            return ModelCardError(f"{source} is not valid JSON: {error['msg']}", path=source)
+        else:
+            invalid.append(f"'{where}' ({error['msg']})")
+    parts = [f"{label} {', '.join(keys)}" for label, keys in
+             (("missing", [repr(k) for k in missing]), ("unknown", [repr(k) for k in unknown]),
+              ("invalid", invalid)) if keys]
+    return ModelCardError(
+        f"{source} is not a resorb model card: {'; '.join(parts)}; was it written by another "
+        f"resorb version? Retrain or export the model again", path=source,
+        missing=tuple(missing), unknown=tuple(unknown))

@@ -1,0 +1,137 @@
+"""SHAP explanations for the report: global importance and beeswarm, as PNG bytes.
+
+A model trained on a synthetic cohort is explained on new patients of its preset; a model
+trained on real data only on a file the user gives (the report never reads patient data on
+its own). Patients with a red flag are left out: they are never offered waiting, so they are
+not the model's population. Only the figures and the five most influential variables leave
+this module, never a row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resorb import schema
+from resorb.card import DataSource
+from resorb.errors import DataValidationError
+
+#: rows explained at most
+SHAP_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """SHAP figures as PNG bytes, or a note saying why there are none.
+
+    Attributes
+    ----------
+    importance_png, beeswarm_png : bytes, optional
+        Mean absolute contribution per variable; one point per patient and variable.
+    top : tuple of (str, float)
+        The five most influential variables and their mean absolute contribution.
+    rows : str
+        What was explained, e.g. ``"1,000 new synthetic patients of preset 'literature'"``.
+    method : str
+        The SHAP algorithm (:attr:`resorb.explain.Explanation.method`).
+    note : str
+        Why nothing was explained (then every figure is None).
+    waterfall_png : bytes, optional
+        Reserved for one example patient's waterfall (``resorb.explain.waterfall_figure``);
+        the report shows it under the beeswarm when set.
+    waterfall_caption : str
+        What the waterfall shows (which example patient, in aggregate words only).
+    """
+
+    importance_png: bytes | None = None
+    beeswarm_png: bytes | None = None
+    top: tuple[tuple[str, float], ...] = ()
+    rows: str = ""
+    method: str = ""
+    note: str = ""
+    waterfall_png: bytes | None = None
+    waterfall_caption: str = ""
+
+
+def explain_for_report(estimator: Any, features: Sequence[str], source: DataSource,
+                       data: str | os.PathLike[str] | None = None, rows: int = SHAP_ROWS,
+                       seed: int = 0) -> Explanations:
+    """SHAP global importance and beeswarm plots for the report.
+
+    Lundberg SM, Lee S-I. A unified approach to interpreting model predictions. NeurIPS 2017.
+
+    Parameters
+    ----------
+    estimator : fitted candidate
+        The model (:func:`resorb.explain.explain` accepts every candidate).
+    features : sequence of str
+        The model's input columns.
+    source : DataSource
+        What the model was trained on (a synthetic model is explained on its preset).
+    data : path-like, optional
+        A table in the data dictionary to explain; without it a synthetic model is explained
+        on ``rows`` new patients of its training preset, and a real-data model not at all.
+    rows : int
+        Rows explained at most (a seeded sample of ``data``).
+    seed : int
+        Seed of the synthetic cohort and of the sample.
+
+    Returns
+    -------
+    Explanations
+        With a note instead of plots when nothing was explained.
+
+    Raises
+    ------
+    DataValidationError
+        ``data`` breaks the data dictionary.
+    """
+    from resorb import explain as ex
+    from resorb.features import model_input
+    from resorb.figures import png_bytes
+
+    if data is not None:
+        from resorb.intake import check_file
+
+        frame, report = check_file(Path(data), purpose="scoring")
+        if not report.ok:
+            raise DataValidationError(report)
+        what = f"rows of {Path(data).name}"
+    elif source.synthetic:
+        from resorb.cohort import make_cohort
+
+        frame = make_cohort(n=rows, seed=seed, preset=source.preset)
+        what = f"new synthetic patients of preset '{source.preset}' (seed {seed})"
+    else:
+        return Explanations(note="SHAP explanations are skipped: the model was trained on "
+                                 "real data and the report reads no patient data unless given "
+                                 "some. Rerun with --data FILE (a table in the data "
+                                 "dictionary) to add them.")
+    eligible = np.ones(len(frame), dtype=bool)
+    for flag in schema.RED_FLAGS:  # never offered waiting: not the model's population
+        if flag in frame:
+            eligible &= ~frame[flag].fillna(False).astype(bool).to_numpy()
+    frame = frame.loc[eligible]
+    if len(frame) > rows:
+        frame = frame.sample(n=rows, random_state=seed).sort_index()
+    if len(frame) == 0:
+        return Explanations(note=f"SHAP explanations are skipped: {what} has no row without "
+                                 f"a red flag.")
+    expl = ex.explain(estimator, model_input(frame, columns=tuple(features)))
+    importance = ex.global_importance(expl)
+    p = expl.base_value + expl.values.to_numpy().sum(axis=1)
+    row = int(np.argmin(np.abs(p - np.median(p))))  # a position, never an identifier
+    waterfall = ex.waterfall_figure(expl, row)
+    caption = (f"One example patient, the explained patient whose predicted probability "
+               f"({p[row]:.2f}) is nearest the median: how each finding moves the prediction "
+               f"away from the average prediction ({expl.base_value:.2f}).")
+    return Explanations(importance_png=png_bytes(ex.importance_figure(expl)),
+                        beeswarm_png=png_bytes(ex.beeswarm_figure(expl, seed=seed)),
+                        waterfall_png=png_bytes(waterfall), waterfall_caption=caption,
+                        top=tuple((str(k), float(v)) for k, v in importance.head(5).items()),
+                        rows=f"{len(frame):,} {what}", method=expl.method)
