@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+
+from tests.factories import FAST_PARAMS
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -17,9 +18,6 @@ def tmp_cwd(tmp_path, monkeypatch):
     return tmp_path
 
 
-#: small bootstrap counts and small candidates, for quick tests (CLI: ``--params`` this file)
-FAST_PARAMS = Path(__file__).with_name("params_fast.yaml")
-
 
 @pytest.fixture(scope="session")
 def fast_params():
@@ -27,3 +25,22 @@ def fast_params():
     from resorb.config import Params
 
     return Params.resolve(FAST_PARAMS)
+
+
+@pytest.fixture(scope="session")
+def tracking_store(tmp_path_factory, fast_params):
+    """The suite's one tracking store: a registered compare run and its report (tests/store.py)."""
+    from tests.store import build_store
+
+    return build_store(tmp_path_factory, fast_params)
+
+
+@pytest.fixture
+def in_store(tracking_store, monkeypatch):
+    """Run the test inside the shared store's folder (its mlflow.db is the registry)."""
+    import mlflow
+
+    monkeypatch.chdir(tracking_store.folder)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield tracking_store
+    mlflow.set_tracking_uri(None)

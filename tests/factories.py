@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -10,6 +12,8 @@ from resorb.card import DataSource, MetricEstimate, ModelCard
 from resorb.config import LabelRule
 from resorb.schema import Kind
 
+#: small bootstrap counts and small candidates, for quick tests (CLI: ``--params`` this file)
+FAST_PARAMS = Path(__file__).with_name("params_fast.yaml")
 
 def valid_value(col: schema.Column) -> object:
     """A value that every rule of ``col`` accepts, as a CSV cell would hold it."""

@@ -15,7 +15,7 @@ from resorb.cli import app
 from resorb.cohort import make_cohort
 from resorb.config import expand_keys as expand
 from resorb.errors import ResorbError
-from tests.factories import baseline_rows
+from tests.factories import FAST_PARAMS, baseline_rows
 
 runner = CliRunner()
 
@@ -116,12 +116,14 @@ def test_cohort_generate_bad_options_write_nothing(tmp_path, args, message):
     assert not list(tmp_path.rglob("c.*"))
 
 
+@pytest.mark.slow
 def test_cohort_check_passes_for_the_default_preset():
     result = run("cohort", "check", "--n", "60000")
     assert result.exit_code == 0, result.output
     assert "targets met" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("change", "message"), [
     ({"resorbed": False, "drop_outcomes": True}, "no events"),
     ({"drop_outcomes": True, "no_label": True}, "no row has an observed outcome"),
@@ -144,6 +146,7 @@ def test_train_refuses_unusable_outcomes_and_registers_nothing(tmp_path, monkeyp
     assert not (tmp_path / "mlartifacts").exists()
 
 
+@pytest.mark.slow
 def test_train_too_few_rows_for_the_folds(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -177,21 +180,24 @@ def test_frame_written_by_cli_reads_back(tmp_path):
     assert len(pd.read_csv(path)) == 100
 
 
+@pytest.mark.slow
 def test_train_on_small_real_data_warns_with_both_numbers_and_strict_refuses(tmp_path,
                                                                             monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     path = tmp_path / "small.csv"
     make_cohort(n=400, seed=5).to_csv(path, index=False)
-    result = run("train", "--data", str(path))
+    fast = ("--params", str(FAST_PARAMS))  # the same path through the CLI, smaller bootstraps
+    result = run(*fast, "train", "--data", str(path))
     assert result.exit_code == 0, result.output
     assert "warning: below the minimum sample size" in result.output
     assert "Riley minimum sample size:" in result.output and "the data has" in result.output
-    strict = run("train", "--data", str(path), "--strict", "--register")
+    strict = run(*fast, "train", "--data", str(path), "--strict", "--register")
     assert strict.exit_code == 2
     assert "--strict: Riley minimum sample size" in strict.output
 
 
+@pytest.mark.slow
 def test_explain_logs_plots_and_compares_with_the_true_effects(tmp_path, monkeypatch):
     from mlflow import MlflowClient
 

@@ -306,6 +306,7 @@ def test_conform_rows_agrees_with_conform(logistic):
 # --------------------------------------------------------------------- identifiers, exit codes
 
 
+@pytest.mark.slow
 def test_cli_subprocess_passes_identifiers_through_but_never_prints_them(tmp_path, registry):
     frame = candidates(8, vas_leg={3: "75"}, patient_id={3: PLANTED},
                        site={3: f"Hospital {PLANTED}"})

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from resorb.scoring import load_model, output_columns, score_file
 from tests.test_scoring import IDS, candidates, make_registry, read, written
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -7,35 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resorb.card import DataSource
-from resorb.cohort import make_cohort
 from resorb.features import model_input
-from resorb.jobs import TrainingData, compare_job
-
-PLANTED = "PLANTED-ID-7Q"
+from tests.store import PLANTED_ID, PLANTED_SITE
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, fast_params):
-    """One compare run with --register in a fresh store; the cohort carries a planted id."""
-    import mlflow
-
+@pytest.fixture
+def store(in_store):
+    """The suite's shared compare run (tests/store.py: 600 rows, seed 5, planted identifiers)."""
     from resorb import tracking
 
-    folder = tmp_path_factory.mktemp("store")
-    mp = pytest.MonkeyPatch()
-    mp.chdir(folder)
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    frame = make_cohort(n=700, seed=3)
-    ids = frame["patient_id"].astype(object).to_numpy().copy()
-    ids[0] = PLANTED
-    frame = frame.assign(patient_id=ids, site="Hospital-" + PLANTED)
-    data = TrainingData(frame, DataSource("synthetic", "literature", 3, 700))
     tracking.configure()
-    result = compare_job(data, fast_params, register=True)
-    yield folder, result, frame, tracking
-    mlflow.set_tracking_uri(None)
-    mp.undo()
+    return in_store.folder, in_store.result, in_store.frame, tracking
 
 
 def test_registered_version_is_listed_with_its_training_data(store):
@@ -99,9 +81,9 @@ def test_identifiers_never_reach_mlflow(store):
     assert runs
     for run in runs:
         blob = repr(run.data.params) + repr(run.data.tags) + repr(run.data.metrics)
-        assert PLANTED not in blob
-    hits = [p for p in Path(folder).rglob("*") if p.is_file()
-            and p.suffix not in (".db", ".skops") and PLANTED.encode() in p.read_bytes()]
+        assert PLANTED_ID not in blob and PLANTED_SITE not in blob
+    hits = [p for p in Path(folder).rglob("*") if p.is_file() and p.suffix not in (".db", ".skops")
+            and (PLANTED_ID.encode() in p.read_bytes() or PLANTED_SITE.encode() in p.read_bytes())]
     assert hits == []
     assert "patient_id" not in result.leaderboard.columns
 
@@ -174,6 +156,6 @@ def test_logged_model_carries_its_card(store, tmp_path):
     loaded = load_model(result.model_uri)
     card = loaded.metadata
     assert card.candidate == result.champion and card.features == loaded.features
-    assert card.data_source.n_requested == 700 and card.data_source.seed == 3
+    assert card.data_source.n_requested == 600 and card.data_source.seed == 5
     assert card.metrics["auroc"].ci_low < card.metrics["auroc"].estimate
-    assert loaded.describe().endswith(f"({result.champion}, synthetic:literature (n=700, seed 3))")
+    assert loaded.describe().endswith(f"({result.champion}, synthetic:literature (n=600, seed 5))")

@@ -92,6 +92,7 @@ def test_champion_rule_weighs_calibration():
     assert score_b > score_a
 
 
+@pytest.mark.slow
 def test_compare_is_reproducible_and_ranks_every_candidate(cohort, fast_params):
     a = compare_candidates(cohort, fast_params, seed=5)
     b = compare_candidates(cohort, fast_params, seed=5)

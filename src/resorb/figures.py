@@ -1,6 +1,6 @@
 """Validation figures: calibration, ROC and decision curves as matplotlib Figures.
 
-The curves are computed elsewhere (:mod:`resorb.validation`, one frame per model, keyed by
+The curves are computed elsewhere (:mod:`resorb.metrics`, one frame per model, keyed by
 name); the functions here only draw them, on axes the caller owns or on a new bare Agg
 figure (no pyplot state), as scikit-learn's ``CalibrationDisplay`` separates
 ``calibration_curve`` from ``plot``. :func:`png_bytes` turns a Figure into PNG bytes once, at
@@ -45,7 +45,7 @@ def calibration_figure(curves: Mapping[str, pd.DataFrame],
     ----------
     curves : mapping of str to DataFrame
         Per model, columns ``predicted`` and ``observed`` (probabilities in [0, 1]), as
-        :func:`resorb.validation.smoothed_calibration_curve` returns.
+        :func:`resorb.metrics.smoothed_calibration_curve` returns.
     title : str
     ax : matplotlib Axes, optional
         Draw here instead of on a new 5.2 x 5 inch figure.

@@ -44,8 +44,8 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def report_file(report_store) -> Path:
-    return report_store.report
+def report_file(tracking_store) -> Path:
+    return tracking_store.report
 
 
 def browse(chromium: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:

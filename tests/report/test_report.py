@@ -1,6 +1,6 @@
 """The written report: self-contained, reads like a model report, fingerprints, no identifiers.
 
-Uses the session's ``report_store`` (``tests/report/store.py``): one compare run on a small
+Uses the session's ``tracking_store`` (``tests/report/store.py``): one compare run on a small
 synthetic cohort with a planted patient id and site name, registered, promoted to champion and
 reported through the CLI.
 """
@@ -20,7 +20,7 @@ from resorb.card import DataSource
 from resorb.cli import app
 from resorb.cohort import make_cohort
 from tests.report.pages import Page, png_of
-from tests.report.store import PLANTED_ID, PLANTED_SITE, PLANTED_VOLUME
+from tests.store import PLANTED_ID, PLANTED_SITE, PLANTED_VOLUME
 
 MAX_BYTES = 5 * 2**20
 runner = CliRunner()
@@ -29,11 +29,11 @@ runner = CliRunner()
 # --------------------------------------------------------------------- the written report
 
 
-def test_cli_writes_a_self_contained_report_under_5_mb(report_store):
-    assert "wrote" in report_store.output and "logged to run" in report_store.output
-    size = report_store.report.stat().st_size
+def test_cli_writes_a_self_contained_report_under_5_mb(tracking_store):
+    assert "wrote" in tracking_store.output and "logged to run" in tracking_store.output
+    size = tracking_store.report.stat().st_size
     assert 10_000 < size < MAX_BYTES, f"report is {size:,} bytes"
-    text = report_store.report.read_text(encoding="utf-8")
+    text = tracking_store.report.read_text(encoding="utf-8")
     page = Page(text)
     assert "http://" not in text and "https://" not in text, "the report links outside"
     assert "script" not in page.tags and "link" not in page.tags and "iframe" not in page.tags
@@ -46,8 +46,8 @@ def test_cli_writes_a_self_contained_report_under_5_mb(report_store):
         assert len(png_of(img["src"])) > 1000
 
 
-def test_report_reads_like_a_model_report(report_store):
-    text = report_store.report.read_text(encoding="utf-8")
+def test_report_reads_like_a_model_report(tracking_store):
+    text = tracking_store.report.read_text(encoding="utf-8")
     page = Page(text)
     for heading in ("At a glance", "Contents", "Intended use", "Data", "Outcome and label rule",
                     "Sample size", "Discrimination and calibration", "Subgroups",
@@ -95,13 +95,13 @@ def _strings_in(path: Path) -> bytes:
     return data
 
 
-def test_no_identifier_in_the_report_or_any_artifact(report_store):
-    text = report_store.report.read_text(encoding="utf-8")
+def test_no_identifier_in_the_report_or_any_artifact(tracking_store):
+    text = tracking_store.report.read_text(encoding="utf-8")
     for planted in (PLANTED_ID, PLANTED_SITE, PLANTED_VOLUME):
         assert planted not in text, f"{planted} leaked into the report"
-    files = [p for p in (report_store.folder / "mlartifacts").rglob("*") if p.is_file()]
+    files = [p for p in (tracking_store.folder / "mlartifacts").rglob("*") if p.is_file()]
     assert any(p.as_posix().endswith(report.REPORT_ARTIFACT) for p in files)
-    files.append(report_store.folder / "mlflow.db")
+    files.append(tracking_store.folder / "mlflow.db")
     for path in files:
         data = _strings_in(path)
         for planted in (PLANTED_ID, PLANTED_SITE):

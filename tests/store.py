@@ -1,16 +1,18 @@
-"""The report tests' tracking store: one compare run with planted identifiers, reported once.
+"""The test suite's tracking store: one compare run with planted identifiers, reported once.
 
 One compare run on a small synthetic cohort with a planted patient id, site name and volume,
 in a fresh SQLite store, registered and promoted to champion, and its report written through
-the CLI, are built once per session (the ``report_store`` fixture of ``conftest.py``) and
-shared by the report and browser tests.
+the CLI, are built once per session (the ``tracking_store`` fixture of ``tests/conftest.py``)
+and shared by the tracking, report and browser tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -31,10 +33,12 @@ class Store:
     run_id: str
     report: Path
     output: str
+    result: Any  # resorb.jobs.JobResult of the compare run
+    frame: pd.DataFrame  # the cohort it was trained on, planted identifiers included
 
 
 def build_store(tmp_path_factory: pytest.TempPathFactory, fast_params) -> Store:
-    """Train, register, promote and report (the ``report_store`` fixture calls it once)."""
+    """Train, register, promote and report (the ``tracking_store`` fixture calls it once)."""
     import mlflow
 
     from resorb import tracking
@@ -61,4 +65,4 @@ def build_store(tmp_path_factory: pytest.TempPathFactory, fast_params) -> Store:
         ran = runner.invoke(app, ["report", "--out", str(out)])
         assert ran.exit_code == 0, ran.output
     mlflow.set_tracking_uri(None)
-    return Store(folder, result.run_id, out, ran.output)
+    return Store(folder, result.run_id, out, ran.output, result, frame)
