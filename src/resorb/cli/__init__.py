@@ -15,14 +15,14 @@ traceback means a bug.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from resorb.cli.cohort import cohort_app
+from resorb.cli.models import models_app
 from resorb.cli.options import (
     DataOpt,
     Engine,
@@ -35,16 +35,15 @@ from resorb.cli.options import (
     SeedOpt,
     SyntheticOpt,
     check_data_source,
+    domain_errors,
+    err,
     global_options,
     open_store,
     resolve_params,
 )
-from resorb.errors import ModelNotFoundError, ResorbError
 
 if TYPE_CHECKING:
     from resorb.config import Params
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="resorb",
@@ -53,29 +52,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-cohort_app = typer.Typer(help="Synthetic cohorts that follow the published evidence.",
-                         no_args_is_help=True)
-app.add_typer(cohort_app, name="cohort")
 app.callback()(global_options)
-
-
-def err(message: str) -> None:
-    """Print a message on stderr."""
-    typer.echo(message, err=True)
-
-
-def domain_errors(func: F) -> F:
-    """Turn a :class:`ResorbError` into its message on stderr and its exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ResorbError as exc:
-            err(f"error: {exc}")
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
+app.add_typer(cohort_app, name="cohort")
+app.add_typer(models_app, name="models")
 
 
 @app.command()
@@ -128,87 +107,7 @@ def show_schema(
         print_dictionary(frame)
 
 
-@cohort_app.command("generate")
-@domain_errors
-def cohort_generate(
-    ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet).")],
-    n: Annotated[int, typer.Option(min=1, help="Number of herniation episodes.")] = 5000,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 2026,
-    preset: Annotated[Preset, typer.Option(
-        help="literature (pooled meta-analyses), komori1998 or schmidt2025.")] = Preset.LITERATURE,
-) -> None:
-    """Generate a synthetic cohort whose parameters follow the cited publications."""
-    from resorb.cohort import load_cohort_params, make_cohort
-    from resorb.files import check_output_path, write_table
-
-    check_output_path(out)
-    cohort = load_cohort_params(preset.value, resolve_params(ctx))
-    frame = make_cohort(n=n, seed=seed, params=cohort)
-    write_table(frame, out)
-    typer.echo(f"wrote {len(frame):,} rows ({preset}, seed {seed}) to {out}")
-
-
-@cohort_app.command("check")
-@domain_errors
-def cohort_check(
-    ctx: typer.Context,
-    preset: Annotated[Preset, typer.Option(
-        help="Preset whose targets to check.")] = Preset.LITERATURE,
-    n: Annotated[int, typer.Option(min=100, help="Size of the simulated cohort.")] = 200_000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 2026,
-) -> None:
-    """Simulate a large cohort and compare it with every published target; exit 1 on a miss."""
-    from resorb.cohort import check_fidelity, load_cohort_params
-    from resorb.display import print_fidelity
-
-    cohort = load_cohort_params(preset.value, resolve_params(ctx))
-    table = check_fidelity(preset=preset.value, n=n, seed=seed, params=cohort)
-    print_fidelity(table, title=f"fidelity of preset '{preset}' (n={n:,}, seed {seed})")
-    failed = int((~table["passed"].astype(bool)).sum())
-    if failed:
-        err(f"{failed} of {len(table)} targets missed")
-        raise typer.Exit(1)
-    typer.echo(f"all {len(table)} targets met")
-
-
-@cohort_app.command("fit")
-@domain_errors
-def cohort_fit(
-    ctx: typer.Context,
-    preset: Annotated[Preset, typer.Option(
-        help="Preset whose free parameters to fit.")] = Preset.LITERATURE,
-    n: Annotated[int | None, typer.Option(
-        help="Rows of the simulated cohort, at least 1,000 (default: the size params.yaml was "
-             "fitted on, 200,000).")] = None,
-    seed: Annotated[int | None, typer.Option(
-        help="Seed of the simulated cohort (default: the one params.yaml was fitted with).")
-    ] = None,
-) -> None:
-    """Fit a preset's free parameters to its published targets; paste the output into params.yaml.
-
-    Prints one "path: value" line per parameter. Fit literature first; the others inherit it.
-
-    Slow at the default size. Check the result with `resorb cohort check`.
-    """
-    from resorb.cohort import load_cohort_params
-    from resorb.cohort.fitting import SEED, N, fit_preset
-
-    start = load_cohort_params(preset.value, resolve_params(ctx))
-    values = fit_preset(preset.value, start, n=N if n is None else n,
-                        seed=SEED if seed is None else seed)
-    for path, value in values.items():
-        typer.echo(f"{path}: {value:.4g}")
-
-
-def run() -> None:  # pragma: no cover - console entry for `python -m resorb`
-    """Entry point used by ``python -m resorb``."""
-    sys.exit(app())
-
-
-# ---------------------------------------------------------------- training and the registry
-models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True)
-app.add_typer(models_app, name="models")
+# ---------------------------------------------------------------------------- training
 def _progress(message: str) -> None:
     err(f"  .. {message}")
 
@@ -286,42 +185,6 @@ def compare(
     _print_job(result, f"leaderboard ({td.source.describe()}); champion: {result.champion}")
 
 
-@models_app.command("list")
-@domain_errors
-def models_list(ctx: typer.Context) -> None:
-    """Registered versions, their aliases, what each was trained on and key metrics."""
-    from resorb import tracking
-    from resorb.display import print_frame
-
-    open_store(resolve_params(ctx))
-    frame = tracking.list_versions()
-    if frame.empty:
-        typer.echo("no registered versions yet: run `resorb compare --synthetic 5000 --register`")
-        return
-    print_frame(frame, title="registered model 'resorb'")
-
-
-@models_app.command("promote")
-@domain_errors
-def models_promote(
-    ctx: typer.Context,
-    version: Annotated[str, typer.Argument(help="Version number to promote, or 'latest'.")],
-    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
-) -> None:
-    """Point an alias (default: champion) at a version; the move is kept in the history."""
-    from resorb import tracking
-
-    open_store(resolve_params(ctx))
-    if version == "latest":
-        versions = tracking.list_versions()
-        if versions.empty:
-            raise ModelNotFoundError("no registered version to promote; train with --register")
-        version = str(int(versions["version"].max()))
-    entry = tracking.promote(version, alias)
-    was = f" (was version {entry['previous']})" if entry["previous"] else ""
-    typer.echo(f"resorb@{alias} -> version {version}{was}, by {entry['by']} at {entry['at']}")
-
-
 @app.command()
 @domain_errors
 def ui(
@@ -372,41 +235,6 @@ def explain_cmd(
         typer.echo(f"contributions of {len(result.contributions):,} rows written to {out}")
     if result.run_id:
         typer.echo(f"plots logged to run {result.run_id} (see `resorb ui`)")
-
-
-@models_app.command("history")
-@domain_errors
-def models_history(ctx: typer.Context) -> None:
-    """Every alias move: which alias, to which version, from which, who and when."""
-    import pandas as pd
-
-    from resorb import tracking
-    from resorb.display import print_frame
-
-    open_store(resolve_params(ctx))
-    history = tracking.alias_history()
-    if not history:
-        typer.echo("no alias has been moved yet")
-        return
-    print_frame(pd.DataFrame(history), title="alias history")
-
-
-@models_app.command("export")
-@domain_errors
-def models_export(
-    ctx: typer.Context,
-    to: Annotated[Path, typer.Option(help="Folder to export into (e.g. models/).")],
-    alias: Annotated[str | None, typer.Option(help="Alias to export.")] = "champion",
-    version: Annotated[str | None, typer.Option(help="Version (instead of an alias).")] = None,
-    name: Annotated[str, typer.Option(help="Sub-folder name.")] = "reference",
-) -> None:
-    """Export a registered model (MLmodel + skops file + metadata) into a folder."""
-    from resorb import tracking
-
-    open_store(resolve_params(ctx))
-    uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
-    path = tracking.export(uri, to / name)
-    typer.echo(f"exported {uri} to {path}")
 
 
 # ------------------------------------------------------------------------------- scoring
@@ -529,3 +357,8 @@ def report_cmd(
                f"in {result.seconds:.1f} s")
     if result.logged_as:
         typer.echo(f"logged to run {result.run_id} as {result.logged_as}")
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m resorb`
+    """Entry point used by ``python -m resorb``."""
+    sys.exit(app())

@@ -14,13 +14,16 @@ Only typer is imported at module level.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+from resorb.errors import ResorbError
 
 if TYPE_CHECKING:
     from resorb.config import Params
@@ -166,3 +169,25 @@ def check_data_source(data: Path | None, synthetic: int | None, mapping: Path | 
         raise typer.BadParameter("give either --data FILE or --synthetic N, not both")
     if mapping is not None and data is None:
         raise typer.BadParameter("--mapping applies to --data FILE, not to --synthetic")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def err(message: str) -> None:
+    """Print a message on stderr."""
+    typer.echo(message, err=True)
+
+
+def domain_errors(func: F) -> F:
+    """Turn a :class:`ResorbError` into its message on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ResorbError as exc:
+            err(f"error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]

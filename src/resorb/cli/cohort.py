@@ -1,0 +1,86 @@
+"""``resorb cohort``: generate, check and fit synthetic cohorts that follow the evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from resorb.cli.options import Preset, domain_errors, err, resolve_params
+
+cohort_app = typer.Typer(help="Synthetic cohorts that follow the published evidence.",
+                         no_args_is_help=True)
+
+
+@cohort_app.command("generate")
+@domain_errors
+def cohort_generate(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet).")],
+    n: Annotated[int, typer.Option(min=1, help="Number of herniation episodes.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 2026,
+    preset: Annotated[Preset, typer.Option(
+        help="literature (pooled meta-analyses), komori1998 or schmidt2025.")] = Preset.LITERATURE,
+) -> None:
+    """Generate a synthetic cohort whose parameters follow the cited publications."""
+    from resorb.cohort import load_cohort_params, make_cohort
+    from resorb.files import check_output_path, write_table
+
+    check_output_path(out)
+    cohort = load_cohort_params(preset.value, resolve_params(ctx))
+    frame = make_cohort(n=n, seed=seed, params=cohort)
+    write_table(frame, out)
+    typer.echo(f"wrote {len(frame):,} rows ({preset}, seed {seed}) to {out}")
+
+
+@cohort_app.command("check")
+@domain_errors
+def cohort_check(
+    ctx: typer.Context,
+    preset: Annotated[Preset, typer.Option(
+        help="Preset whose targets to check.")] = Preset.LITERATURE,
+    n: Annotated[int, typer.Option(min=100, help="Size of the simulated cohort.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2026,
+) -> None:
+    """Simulate a large cohort and compare it with every published target; exit 1 on a miss."""
+    from resorb.cohort import check_fidelity, load_cohort_params
+    from resorb.display import print_fidelity
+
+    cohort = load_cohort_params(preset.value, resolve_params(ctx))
+    table = check_fidelity(preset=preset.value, n=n, seed=seed, params=cohort)
+    print_fidelity(table, title=f"fidelity of preset '{preset}' (n={n:,}, seed {seed})")
+    failed = int((~table["passed"].astype(bool)).sum())
+    if failed:
+        err(f"{failed} of {len(table)} targets missed")
+        raise typer.Exit(1)
+    typer.echo(f"all {len(table)} targets met")
+
+
+@cohort_app.command("fit")
+@domain_errors
+def cohort_fit(
+    ctx: typer.Context,
+    preset: Annotated[Preset, typer.Option(
+        help="Preset whose free parameters to fit.")] = Preset.LITERATURE,
+    n: Annotated[int | None, typer.Option(
+        help="Rows of the simulated cohort, at least 1,000 (default: the size params.yaml was "
+             "fitted on, 200,000).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of the simulated cohort (default: the one params.yaml was fitted with).")
+    ] = None,
+) -> None:
+    """Fit a preset's free parameters to its published targets; paste the output into params.yaml.
+
+    Prints one "path: value" line per parameter. Fit literature first; the others inherit it.
+
+    Slow at the default size. Check the result with `resorb cohort check`.
+    """
+    from resorb.cohort import load_cohort_params
+    from resorb.cohort.fitting import SEED, N, fit_preset
+
+    start = load_cohort_params(preset.value, resolve_params(ctx))
+    values = fit_preset(preset.value, start, n=N if n is None else n,
+                        seed=SEED if seed is None else seed)
+    for path, value in values.items():
+        typer.echo(f"{path}: {value:.4g}")

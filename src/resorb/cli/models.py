@@ -1,0 +1,84 @@
+"""``resorb models``: the model registry (list, promote, history, export)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from resorb.cli.options import domain_errors, open_store, resolve_params
+from resorb.errors import ModelNotFoundError
+
+models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True)
+
+
+@models_app.command("list")
+@domain_errors
+def models_list(ctx: typer.Context) -> None:
+    """Registered versions, their aliases, what each was trained on and key metrics."""
+    from resorb import tracking
+    from resorb.display import print_frame
+
+    open_store(resolve_params(ctx))
+    frame = tracking.list_versions()
+    if frame.empty:
+        typer.echo("no registered versions yet: run `resorb compare --synthetic 5000 --register`")
+        return
+    print_frame(frame, title="registered model 'resorb'")
+
+
+@models_app.command("promote")
+@domain_errors
+def models_promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version number to promote, or 'latest'.")],
+    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
+) -> None:
+    """Point an alias (default: champion) at a version; the move is kept in the history."""
+    from resorb import tracking
+
+    open_store(resolve_params(ctx))
+    if version == "latest":
+        versions = tracking.list_versions()
+        if versions.empty:
+            raise ModelNotFoundError("no registered version to promote; train with --register")
+        version = str(int(versions["version"].max()))
+    entry = tracking.promote(version, alias)
+    was = f" (was version {entry['previous']})" if entry["previous"] else ""
+    typer.echo(f"resorb@{alias} -> version {version}{was}, by {entry['by']} at {entry['at']}")
+
+
+@models_app.command("history")
+@domain_errors
+def models_history(ctx: typer.Context) -> None:
+    """Every alias move: which alias, to which version, from which, who and when."""
+    import pandas as pd
+
+    from resorb import tracking
+    from resorb.display import print_frame
+
+    open_store(resolve_params(ctx))
+    history = tracking.alias_history()
+    if not history:
+        typer.echo("no alias has been moved yet")
+        return
+    print_frame(pd.DataFrame(history), title="alias history")
+
+
+@models_app.command("export")
+@domain_errors
+def models_export(
+    ctx: typer.Context,
+    to: Annotated[Path, typer.Option(help="Folder to export into (e.g. models/).")],
+    alias: Annotated[str | None, typer.Option(help="Alias to export.")] = "champion",
+    version: Annotated[str | None, typer.Option(help="Version (instead of an alias).")] = None,
+    name: Annotated[str, typer.Option(help="Sub-folder name.")] = "reference",
+) -> None:
+    """Export a registered model (MLmodel + skops file + metadata) into a folder."""
+    from resorb import tracking
+
+    open_store(resolve_params(ctx))
+    uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
+    path = tracking.export(uri, to / name)
+    typer.echo(f"exported {uri} to {path}")
