@@ -45,6 +45,7 @@ def data():
     return model_input(frame), frame["resorbed"].to_numpy(dtype=int)
 
 
+@pytest.mark.slow  # six fits, about 10 s together
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.kind}-{s.calibration}")
 def test_probability_never_falls_as_the_horizon_grows(spec, data):
     X, y = data
@@ -152,6 +153,7 @@ def test_shipped_reference_loads_with_todays_classes():
     assert model.named_steps["model"].classes_.tolist() == [0, 1]
 
 
+@pytest.mark.slow  # six fits, about 10 s together
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.kind}-{s.calibration}")
 def test_every_candidate_saves_within_the_allow_list_and_predicts_alike(spec, data, tmp_path):
     X, y = data

@@ -438,6 +438,7 @@ def test_an_interrupted_run_leaves_no_output_and_no_partial_file(tmp_path, logis
 # ------------------------------------------------------------------ chunks, explanations
 
 
+@pytest.mark.slow  # a forest scored twice in chunks, about 5 s
 @pytest.mark.parametrize(("model_name", "suffix"), [("logistic", ".csv"),
                                                    ("forest", ".parquet")])
 def test_chunked_output_equals_unchunked_output(tmp_path, request, suffix, model_name):

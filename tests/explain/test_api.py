@@ -18,6 +18,7 @@ from tests.explain.conftest import CASES
 # ------------------------------------------------------------------- additivity and shape
 
 
+@pytest.mark.slow  # twelve explanations, about 8 s together
 @pytest.mark.parametrize("with_background", [False, True], ids=["no_background", "background"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_contributions_add_up_to_the_predicted_probability(case, with_background, fitted,

@@ -15,6 +15,8 @@ import pytest
 
 from tests.report.pages import Page, png_of
 
+pytestmark = pytest.mark.slow  # a real headless Chromium, about 25 s in all
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
