@@ -336,3 +336,35 @@ def test_verbose_raises_resorbs_log_level():
         assert logger.getEffectiveLevel() == logging.DEBUG
     finally:
         logger.setLevel(before)
+
+
+def test_version_needs_no_command():
+    from resorb import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"resorb {__version__}"
+
+
+def test_verbose_logs_the_parameter_layers(tmp_cwd, caplog):
+    import logging
+
+    logger = logging.getLogger("resorb")
+    before = logger.level
+    try:
+        with caplog.at_level(logging.DEBUG, logger="resorb"):
+            result = run("--verbose", "--set", "training.folds=3", "cohort", "generate",
+                         "--n", "20", "--out", str(tmp_cwd / "c.csv"))
+        assert result.exit_code == 0, result.output
+        assert "command line ['training.folds']" in caplog.text
+    finally:
+        logger.setLevel(before)
+
+
+def test_a_failed_export_leaves_no_folder(tmp_cwd, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = run("models", "export", "--to", str(tmp_cwd / "exported"), "--version", "9")
+    assert result.exit_code == 2
+    assert "cannot fetch models:/resorb/9" in result.output
+    assert "resorb models list" in result.output
+    assert not (tmp_cwd / "exported").exists()

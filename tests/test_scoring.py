@@ -574,8 +574,8 @@ def test_default_model_is_the_champion_with_a_registry_else_the_reference(tmp_pa
 
 
 @pytest.mark.parametrize(("target", "error", "match"), [
-    ("models:/resorb@nobody", ModelNotFoundError, "cannot export"),
-    ("models:/resorb/99", ModelNotFoundError, "cannot export"),
+    ("models:/resorb@nobody", ModelNotFoundError, "cannot fetch"),
+    ("models:/resorb/99", ModelNotFoundError, "cannot fetch"),
 ])
 def test_unknown_registry_models_are_not_found(registry, monkeypatch, target, error, match):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -342,10 +342,10 @@ def export(model_uri: str, to: str | os.PathLike[str]) -> Path:
     import shutil
 
     target = Path(to)
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)  # only once there is a model
             staging = target.with_name(f".{target.name}.partial")
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(local, staging)
@@ -353,7 +353,8 @@ def export(model_uri: str, to: str | os.PathLike[str]) -> Path:
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
     except MlflowException as exc:
-        raise ModelNotFoundError(f"cannot export {model_uri}: {str(exc).splitlines()[0]}") from None
+        raise ModelNotFoundError(f"cannot fetch {model_uri}: {str(exc).splitlines()[0]}; "
+                                 f"`resorb models list` shows the versions and aliases") from None
     return target
 
 

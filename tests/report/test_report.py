@@ -140,7 +140,7 @@ def test_real_data_model_is_explained_only_from_a_given_file(in_store, tmp_path)
     (["--out", "report.pdf"], "name the output file *.html"),
     (["--model", "models:/resorb@champion", "--run", "abc"], "give --model or --run, not both"),
     (["--run", "0" * 32], "no run '" + "0" * 32 + "'"),
-    (["--model", "models:/resorb/99"], "cannot export models:/resorb/99"),
+    (["--model", "models:/resorb/99"], "cannot fetch models:/resorb/99"),
 ])
 def test_cli_report_errors_are_one_line(in_store, args, message):
     result = runner.invoke(app, ["report", *args])

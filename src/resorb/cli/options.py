@@ -15,6 +15,8 @@ Only typer is imported at module level.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,6 +29,8 @@ from resorb.errors import ResorbError
 
 if TYPE_CHECKING:
     from resorb.config import Params
+
+log = logging.getLogger("resorb")
 
 
 class Purpose(StrEnum):
@@ -82,9 +86,20 @@ class GlobalOptions:
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _print_version(value: bool) -> None:
+    """``resorb --version``: eager, so it needs no command after it."""
+    if value:
+        from resorb import __version__
+
+        typer.echo(f"resorb {__version__}")
+        raise typer.Exit(0)
+
+
 def global_options(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print the version and exit.")] = False,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Log resorb's own steps (DEBUG) on stderr.")] = False,
     params_file: Annotated[Path | None, typer.Option(
@@ -96,16 +111,12 @@ def global_options(
         "training.folds=3 (YAML value; repeat the option). Wins over the files.")] = None,
 ) -> None:
     """resorb: audit-able resorption predictor for lumbar disc herniation."""
-    if version:
-        from resorb import __version__
-
-        typer.echo(f"resorb {__version__}")
-        raise typer.Exit(0)
     if verbose:
-        import logging
-
         logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("resorb").setLevel(logging.DEBUG)
+    else:  # MLflow's INFO lines and download progress bars only with --verbose
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     ctx.obj = GlobalOptions(params_file, parse_overrides(overrides or []))
 
 
@@ -144,7 +155,11 @@ def resolve_params(ctx: typer.Context, options: Mapping[str, Any] | None = None)
 
     given = ctx.find_object(GlobalOptions) or GlobalOptions()
     cli = {**given.overrides, **{k: v for k, v in (options or {}).items() if v is not None}}
-    return Params.resolve(given.params_file, cli)
+    params = Params.resolve(given.params_file, cli)
+    log.debug("parameters: packaged defaults, project file %s, command line %s (digest %s)",
+              given.params_file or "./params.yaml or $RESORB_PARAMS if present",
+              sorted(cli) or "none", params.digest())
+    return params
 
 
 def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
@@ -160,13 +175,16 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
             return None
     from resorb import tracking
 
-    return tracking.configure(params.tracking.uri)
+    uri = tracking.configure(params.tracking.uri)
+    log.debug("tracking store: %s", uri)
+    return uri
 
 
 def check_data_source(data: Path | None, synthetic: int | None, mapping: Path | None) -> None:
     """Usage conflicts of the training-data options, checked before anything runs."""
     if (data is None) == (synthetic is None):
-        raise typer.BadParameter("give either --data FILE or --synthetic N, not both")
+        raise typer.BadParameter("give either --data FILE or --synthetic N, "
+                                 + ("not both" if data is not None else "neither was given"))
     if mapping is not None and data is None:
         raise typer.BadParameter("--mapping applies to --data FILE, not to --synthetic")
 

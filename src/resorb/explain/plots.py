@@ -159,9 +159,12 @@ def waterfall_figure(expl: Explanation, row: int, max_display: int = 10) -> Figu
         fig = plt.figure(dpi=_DPI)
         try:
             shap.plots.waterfall(patient, max_display=max_display, show=False)
-            fig.axes[0].set_title("How each finding moves this patient's chance of resorption")
-            # shap leaves room for its labels only when saved with bbox_inches="tight"
-            fig.tight_layout()
+            fig.axes[0].set_title("How each finding moves this patient's prediction",
+                                  loc="left")
+            # shap writes E[f(X)] and f(x) outside its axes and leaves room for them only
+            # when saved with bbox_inches="tight": make the room here, so any saver sees it
+            fig.set_size_inches(9.0, fig.get_size_inches()[1])
+            fig.tight_layout(rect=(0.0, 0.0, 0.86, 0.97))
         finally:
             plt.close(fig)
     FigureCanvasAgg(fig)  # a non-interactive canvas whatever pyplot's backend
