@@ -249,7 +249,7 @@ def _report(args: argparse.Namespace, rows: list, floor: dict, started: datetime
     import pyarrow
     import sklearn
 
-    from resorb.scoring.frame import ScoringParams
+    from resorb.config import ScoringParams
 
     chunk = args.chunk_rows or ScoringParams().chunk_rows
     lines = [

@@ -29,9 +29,9 @@ def get(url: str, payload: dict | None = None) -> dict:
 @pytest.mark.slow
 def test_ui_serves_experiment_runs_and_registered_versions(tmp_path, monkeypatch, fast_params):
     from resorb import tracking
+    from resorb.card import DataSource
     from resorb.cohort import make_cohort
     from resorb.jobs import TrainingData, train_job
-    from resorb.tracking import DataSource
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

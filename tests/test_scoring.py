@@ -22,7 +22,7 @@ from resorb import schema
 from resorb.card import DataSource, ModelCard
 from resorb.cli import app
 from resorb.cohort import make_cohort
-from resorb.config import Params
+from resorb.config import Params, RiskBands, ScoringParams
 from resorb.errors import DataValidationError, InputError, ModelNotFoundError
 from resorb.explain import explain, top_reasons
 from resorb.features import model_input
@@ -31,8 +31,6 @@ from resorb.intake import conform, conform_rows
 from resorb.label import labelled_rows
 from resorb.models import CandidateSpec, build_model
 from resorb.scoring import (
-    RiskBands,
-    ScoringParams,
     default_model,
     load_model,
     out_of_range,

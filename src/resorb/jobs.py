@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
+from resorb.card import DataSource, ModelCard
 from resorb.config import Params, tracking_uri
 from resorb.errors import DataValidationError, InputError, TrainingError
 from resorb.training import Progress, compare_candidates, train_candidate
-
-if TYPE_CHECKING:
-    from resorb.card import ModelCard
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class TrainingData:
     """A canonical frame and what it is, for tags (never identifiers)."""
 
     frame: pd.DataFrame
-    source: Any  # tracking.DataSource
+    source: DataSource
     notes: tuple[str, ...] = ()
 
 
@@ -44,8 +42,6 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
     DataValidationError
         The file breaks the data dictionary (the report lists every problem).
     """
-    from resorb.tracking import DataSource
-
     if (data is None) == (synthetic is None):
         raise InputError("give either --data FILE or --synthetic N (not both, not neither)")
     if synthetic is not None:
@@ -84,10 +80,10 @@ class JobResult:
     sample_size_ok: bool = True
 
 
-def _card(result: Any, source: Any, params: Params, threshold: float) -> ModelCard:
+def _card(result: Any, source: DataSource, params: Params, threshold: float) -> ModelCard:
     """The model card of a fitted candidate (its file hash is added by tracking.log_model)."""
     from resorb import __version__
-    from resorb.card import MetricEstimate, ModelCard
+    from resorb.card import MetricEstimate
 
     return ModelCard(
         candidate=result.name, kind=result.spec.kind, calibration=result.spec.calibration,

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from resorb.config import RiskBands, ScoringParams
 from resorb.scoring.batch import ScoreSummary, score_file
 from resorb.scoring.frame import (
     check_columns,
@@ -21,6 +20,6 @@ from resorb.scoring.frame import (
 )
 from resorb.scoring.model import DEFAULT_MODEL_URI, LoadedModel, default_model, load_model
 
-__all__ = ["DEFAULT_MODEL_URI", "LoadedModel", "RiskBands", "ScoreSummary", "ScoringParams",
-           "check_columns", "default_model", "load_model", "out_of_range", "output_columns",
-           "prepare_rows", "score_file", "score_frame"]
+__all__ = ["DEFAULT_MODEL_URI", "LoadedModel", "ScoreSummary", "check_columns", "default_model",
+           "load_model", "out_of_range", "output_columns", "prepare_rows", "score_file",
+           "score_frame"]
