@@ -346,12 +346,17 @@ def _age_band(age: pd.Series) -> pd.Series:
 
 
 def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray,
-                   min_rows: int = 30) -> pd.DataFrame:
+                   min_rows: int = 30, hide_below: int | None = None) -> pd.DataFrame:
     """Discrimination and calibration per subgroup (sex, age band, level, site).
 
     Aggregates only: one row per subgroup with rows, events, mean predicted and observed
     resorption, their ratio (O/E), AUROC and calibration slope; subgroups below ``min_rows``
     rows, or with one outcome class, get no AUROC or slope.
+
+    With ``hide_below`` (a display rule, e.g. 10), a subgroup of fewer rows keeps only its
+    label: every number is blanked (NaN) and an added column ``note`` says
+    ``"fewer than 10 rows"`` (empty for the others). Without it, nothing is hidden and there
+    is no ``note`` column.
     """
     groupings = {"sex": frame.get("sex"), "age band": _age_band(frame["age"])
                  if "age" in frame else None, "level": frame.get("level")}
@@ -378,7 +383,19 @@ def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray,
                 row["calibration_slope"] = calibration_intercept_slope(
                     y[mask], p[mask])[1]
             rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table if hide_below is None else _hide_small(table, hide_below)
+
+
+def _hide_small(table: pd.DataFrame, below: int) -> pd.DataFrame:
+    """Blank every number of subgroups with fewer than ``below`` rows; say so in ``note``."""
+    if table.empty:
+        return table.assign(note=pd.Series(dtype=object))
+    small = table["rows"].to_numpy() < below
+    numbers = [c for c in table.columns if c not in ("variable", "subgroup")]
+    out = table.astype({c: float for c in numbers})
+    out.loc[small, numbers] = np.nan
+    return out.assign(note=np.where(small, f"fewer than {below} rows", ""))
 
 
 def missingness_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,9 +7,10 @@ conservative care, 0 = it did not) and predicted probabilities ``p`` of shape ``
 - :mod:`~resorb.metrics.discrimination`: AUROC, average precision, Brier, scaled Brier, log
   loss; :data:`METRICS` and :func:`metric_table` give every scalar metric in report order;
 - :mod:`~resorb.metrics.calibration`: intercept, slope, smoothed curve, ICI/E50/E90/Emax,
-  binned table (Van Calster et al. 2016, 2019; Austin & Steyerberg 2019);
+  binned table, O/E ratio (Van Calster et al. 2016, 2019; Austin & Steyerberg 2019);
 - :mod:`~resorb.metrics.decision`: net benefit, decision curves (Vickers & Elkin 2006);
-- :mod:`~resorb.metrics.bootstrap`: percentile intervals and paired differences, vectorised
+- :mod:`~resorb.metrics.bootstrap`: percentile intervals and paired differences (and, for
+  external validation, of O/E, E50/E90/Emax and the calibration curve's band), vectorised
   as weighted statistics on the shared core :mod:`~resorb.metrics.weighted`;
 - :mod:`~resorb.metrics.optimism`: Harrell's optimism-corrected bootstrap (Harrell 1996);
 - :mod:`~resorb.metrics.sample_size`: Riley et al. (BMJ 2020) minimum sample size.
@@ -19,6 +20,9 @@ both classes (everything except Brier, log loss, net benefit and the binned tabl
 """
 
 from resorb.metrics.bootstrap import (
+    CALIBRATION_SUMMARIES,
+    bootstrap_calibration,
+    bootstrap_calibration_curve,
     bootstrap_indices,
     bootstrap_metrics,
     bootstrap_net_benefit,
@@ -32,6 +36,7 @@ from resorb.metrics.calibration import (
     calibration_intercept_slope,
     calibration_slope,
     integrated_calibration_index,
+    observed_expected_ratio,
     smoothed_calibration_curve,
 )
 from resorb.metrics.decision import net_benefit
@@ -58,3 +63,6 @@ __all__ = [
     "net_benefit", "optimism_corrected", "paired_bootstrap_difference", "sample_size_check",
     "scaled_brier", "smoothed_calibration_curve",
 ]
+# external validation (resorb evaluate)
+__all__ += ["CALIBRATION_SUMMARIES", "bootstrap_calibration", "bootstrap_calibration_curve",
+            "observed_expected_ratio"]

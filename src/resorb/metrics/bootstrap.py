@@ -257,3 +257,102 @@ def paired_bootstrap_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray,
     full = difference(weighted.unit_weights(y.size))[0]
     return pd.DataFrame({"metric": list(METRICS), "difference": full,
                          "ci_low": low, "ci_high": high})
+
+
+#: rows of :func:`bootstrap_calibration`, in the order of the calibration hierarchy
+CALIBRATION_SUMMARIES = ("o_e_ratio", "ici", "e50", "e90", "emax")
+
+
+def bootstrap_calibration(y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0,
+                          alpha: float = 0.05, groups: np.ndarray | None = None,
+                          frac: float = 0.3) -> pd.DataFrame:
+    """O/E ratio, ICI, E50, E90 and Emax with percentile bootstrap intervals.
+
+    The calibration summaries that :func:`bootstrap_metrics` leaves out (it has ICI too: the
+    same values), on the same resamples for the same seed and ``groups``. O/E is
+    :func:`~resorb.metrics.observed_expected_ratio`; the others are
+    :func:`~resorb.metrics.calibration_errors` (Austin & Steyerberg, Stat Med
+    2019;38:4051-4065, doi:10.1002/sim.8281), the smoother keeping the full sample's window as
+    in :func:`bootstrap_metrics`.
+
+    Mind the resampling: without ``groups`` resamples are stratified by outcome class, so
+    every resample holds the observed number of events and the interval of O/E reflects only
+    the uncertainty of the expected count. In external validation the number of events is
+    itself random; pass ``groups=np.arange(n)`` (every row its own cluster) for the ordinary
+    bootstrap.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Observed outcome, 1 = resorbed; both classes required.
+    p : array-like of shape (n,)
+        Predicted probability of resorption.
+    n_boot, seed, alpha, groups
+        As in :func:`bootstrap_metrics`.
+    frac : float
+        Span of the smoother, in (0, 1].
+
+    Returns
+    -------
+    DataFrame of shape (5, 4)
+        ``metric`` (:data:`CALIBRATION_SUMMARIES`), ``estimate``, ``ci_low``, ``ci_high``.
+    """
+    from resorb.metrics.inputs import check_frac
+
+    y, p = check_outcome_and_risk(y, p)
+    check_bootstrap(n_boot, seed, alpha)
+    frac = check_frac(frac)
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            oe = weighted.observed_expected(y, p, w)
+        return np.column_stack([oe, weighted.calibration_error_summary(y, p, w, frac)])
+
+    low, high = percentile_limits(_replicates(y, n_boot, seed, groups, statistic), alpha)
+    full = statistic(weighted.unit_weights(y.size))[0]
+    return pd.DataFrame({"metric": list(CALIBRATION_SUMMARIES), "estimate": full,
+                         "ci_low": low, "ci_high": high})
+
+
+def bootstrap_calibration_curve(y: np.ndarray, p: np.ndarray, grid: np.ndarray | None = None,
+                                n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
+                                groups: np.ndarray | None = None,
+                                frac: float = 0.3) -> pd.DataFrame:
+    """The smoothed calibration curve with a pointwise percentile bootstrap band.
+
+    The curve is :func:`~resorb.metrics.smoothed_calibration_curve`; its band is the
+    ``alpha/2`` and ``1 - alpha/2`` percentiles of the curve refitted on each resample (same
+    resamples as :func:`bootstrap_metrics`; each local fit keeps the full sample's window).
+    Pointwise, not simultaneous: at any one predicted risk the band covers the true observed
+    proportion with about ``1 - alpha`` probability (Van Calster et al. 2016; Austin &
+    Steyerberg 2019).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Observed outcome, 1 = resorbed; both classes required.
+    p : array-like of shape (n,)
+        Predicted probability of resorption.
+    grid : array-like of shape (m,), optional
+        Predicted risks at which to evaluate; default 100 points from min(p) to max(p).
+    n_boot, seed, alpha, groups
+        As in :func:`bootstrap_metrics`.
+    frac : float
+        Span of the smoother, in (0, 1].
+
+    Returns
+    -------
+    DataFrame of shape (m, 4)
+        ``predicted``, ``observed`` (full sample), ``ci_low``, ``ci_high``: proportions.
+    """
+    from resorb.metrics.inputs import check_frac
+
+    y, p = check_outcome_and_risk(y, p)
+    check_bootstrap(n_boot, seed, alpha)
+    frac = check_frac(frac)
+    g = weighted.default_grid(p) if grid is None else np.asarray(grid, dtype=float).ravel()
+    low, high = percentile_limits(
+        _replicates(y, n_boot, seed, groups, lambda w: weighted.local_linear(y, p, w, g, frac)),
+        alpha)
+    observed = weighted.local_linear(y, p, weighted.unit_weights(y.size), g, frac)[0]
+    return pd.DataFrame({"predicted": g, "observed": observed, "ci_low": low, "ci_high": high})

@@ -194,3 +194,36 @@ def calibration_in_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> pd.Da
     return table.assign(events=table["events"].astype(int),
                         observed_low=np.clip(centre - half, 0.0, 1.0),
                         observed_high=np.clip(centre + half, 0.0, 1.0))
+
+
+def observed_expected_ratio(y: np.ndarray, p: np.ndarray) -> float:
+    """Observed over expected number of resorbed herniations (O/E), the first step of the
+    calibration hierarchy ("mean calibration").
+
+    ``O/E = sum(y) / sum(p)``: 1 is ideal; above 1 the model under-predicts resorption on
+    average, below 1 it over-predicts (Van Calster et al., J Clin Epidemiol 2016;74:167-176,
+    doi:10.1016/j.jclinepi.2015.12.005; Riley et al., Stat Med 2021;40:4230-4251,
+    doi:10.1002/sim.9025, size the validation sample for its precision).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Observed outcome, 1 = resorbed; a single class is allowed.
+    p : array-like of shape (n,)
+        Predicted probability of resorption, not all zero.
+
+    Returns
+    -------
+    float
+        The ratio; ``inf`` when every prediction is 0 and some herniation resorbed.
+
+    Raises
+    ------
+    ValueError
+        Malformed ``y`` or ``p`` (see :func:`~resorb.metrics.check_outcome_and_risk`).
+    """
+    from resorb.metrics.weighted import observed_expected
+
+    y, p = check_outcome_and_risk(y, p, both_classes=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(observed_expected(y, p, unit_weights(y.size))[0])

@@ -320,3 +320,44 @@ def net_benefit(y: np.ndarray, p: np.ndarray, t: np.ndarray, w: np.ndarray) -> n
     total = w.sum(axis=1)[:, None]
     tp, fp = (w * y) @ offered, (w * (1.0 - y)) @ offered
     return tp / total - fp / total * (t / (1.0 - t))
+
+
+# ------------------------------------------------------------ external validation extras
+
+
+def observed_expected(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Observed over expected events (O/E) per weight row, shape (B,): ``sum w y / sum w p``."""
+    return (w @ y) / (w @ p)
+
+
+def repeated_quantile(values: np.ndarray, w: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` of each row of ``values`` (B, n), row ``b`` repeated ``w[b]`` times.
+
+    With integer counts (a bootstrap resample) this is exactly ``np.quantile`` (linear
+    interpolation) of the resampled values; with unit weights it is ``np.quantile`` itself.
+    """
+    order = np.argsort(values, axis=1, kind="stable")
+    v = np.take_along_axis(values, order, axis=1)
+    cum = np.cumsum(np.take_along_axis(w, order, axis=1), axis=1)
+    h = (cum[:, -1] - 1.0) * q  # position in the repeated, sorted values (0-based)
+    lo, hi = np.floor(h), np.ceil(h)
+    rows = np.arange(values.shape[0])
+    last = values.shape[1] - 1
+    # the value at repeated position k is the first sorted value whose cumulative count > k
+    i_lo = np.minimum((cum <= lo[:, None] + 1e-9).sum(axis=1), last)
+    i_hi = np.minimum((cum <= hi[:, None] + 1e-9).sum(axis=1), last)
+    return v[rows, i_lo] + (h - lo) * (v[rows, i_hi] - v[rows, i_lo])
+
+
+def calibration_error_summary(y: np.ndarray, p: np.ndarray, w: np.ndarray,
+                              frac: float = 0.3) -> np.ndarray:
+    """ICI, E50, E90 and Emax per weight row, shape (B, 4) (Austin & Steyerberg 2019).
+
+    Weighted mean, quantiles (:func:`repeated_quantile`) and maximum over the rows drawn of
+    the absolute errors of :func:`absolute_errors`.
+    """
+    err = absolute_errors(y, p, w, frac)
+    mean = (w * err).sum(axis=1) / w.sum(axis=1)
+    drawn_max = np.where(w > 0, err, -np.inf).max(axis=1)
+    return np.column_stack([mean, repeated_quantile(err, w, 0.5),
+                            repeated_quantile(err, w, 0.9), drawn_max])

@@ -1,0 +1,530 @@
+"""External validation: how well a model predicts resorption in other patients.
+
+:func:`external_validation` takes any model resorb can load (a registered version, an
+exported folder, the reference predictor: :func:`resorb.scoring.model.load_model`) and a
+labelled canonical frame, and returns an :class:`ExternalValidation`: aggregates only, in the
+order of the calibration hierarchy of Van Calster et al. (J Clin Epidemiol 2016;74:167-176,
+doi:10.1016/j.jclinepi.2015.12.005):
+
+1. mean calibration: observed/expected ratio (O/E) and calibration-in-the-large (the
+   intercept of a logistic model with the model's linear predictor as offset);
+2. weak calibration: the calibration slope;
+3. moderate calibration: the flexible (loess) calibration curve with its bootstrap band,
+   summarised by ICI, E50, E90 and Emax (Austin & Steyerberg, Stat Med 2019;38:4051-4065,
+   doi:10.1002/sim.8281);
+
+then discrimination (AUROC), overall accuracy (Brier, scaled Brier) and clinical usefulness
+(the decision curve, Vickers & Elkin, Med Decis Making 2006;26:565-574,
+doi:10.1177/0272989X06295361), each with a percentile bootstrap 95% interval, and per-site
+and subgroup tables in which a group of fewer than :data:`SMALL_CELL` rows shows no number.
+
+The data are read as for training: the same label rule (the *model card's*, so that the model
+is judged on the outcome it predicts) and the same exclusion of patients operated before
+follow-up (:func:`resorb.label.labelled_rows`). The bootstrap resamples whole rows, not rows
+within outcome class as internal validation does: in another hospital the number of events is
+itself random, and fixing it would understate the uncertainty of O/E and of the intercept.
+
+Everything here is a pure function of its arguments except :func:`save_evaluation`, which
+writes a folder; MLflow logging is :func:`resorb.tracking.log_evaluation`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import pandas as pd
+
+from resorb.card import DataSource, ModelCard
+from resorb.config import LabelRule, Params, TrainingParams
+from resorb.errors import InputError, TrainingError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from resorb.runs import Fingerprint, RunRecord
+
+#: a subgroup or site of fewer rows shows its label only, never its numbers
+SMALL_CELL = 10
+#: events and non-events each needed for bootstrap intervals of calibration and AUROC
+MIN_PER_CLASS = 10
+#: files of an evaluation folder (``resorb evaluate --out DIR``)
+OUTPUT_FILES = ("metrics.csv", "calibration.csv", "decision_curve.csv", "subgroups.csv",
+                "calibration.png", "decision.png")
+#: tags of an evaluation run (:func:`evaluation_record`; searched by
+#: :func:`resorb.tracking.list_evaluations`)
+KIND_TAG, KIND = "kind", "evaluation"
+MODEL_TAGS = ("evaluated_model_name", "evaluated_model_version", "evaluated_model_sha256",
+              "evaluated_model_candidate")
+
+#: metric -> (level of the hierarchy, label shown); the order of every evaluation table
+MEASURES: dict[str, tuple[str, str]] = {
+    "o_e_ratio": ("mean calibration", "observed / expected (O/E)"),
+    "calibration_intercept": ("mean calibration", "calibration-in-the-large (intercept)"),
+    "calibration_slope": ("weak calibration", "calibration slope"),
+    "ici": ("moderate calibration", "ICI (mean |observed - predicted|)"),
+    "e50": ("moderate calibration", "E50 (median)"),
+    "e90": ("moderate calibration", "E90 (90th percentile)"),
+    "emax": ("moderate calibration", "Emax (largest)"),
+    "auroc": ("discrimination", "AUROC (C-statistic)"),
+    "auprc": ("discrimination", "average precision"),
+    "brier": ("overall accuracy", "Brier score"),
+    "scaled_brier": ("overall accuracy", "scaled Brier score"),
+    "log_loss": ("overall accuracy", "log loss"),
+    "net_benefit": ("clinical usefulness", "net benefit at the decision threshold"),
+    "net_benefit_treat_all": ("clinical usefulness", "net benefit of waiting for all"),
+}
+
+
+class Predictor(Protocol):
+    """What :func:`external_validation` needs of a model: a
+    :class:`~resorb.scoring.model.LoadedModel`, or anything with the same members."""
+
+    metadata: ModelCard
+    name: str
+    version: str
+    features: tuple[str, ...]
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """P(resorption) per row of model input ``X``, shape (n_rows,)."""
+
+    def describe(self) -> str:
+        """One line naming the model."""
+
+
+@dataclass(frozen=True)
+class ExternalValidation:
+    """A model's performance on other labelled data: aggregates only, never rows.
+
+    Attributes
+    ----------
+    model : str
+        The model in words (:meth:`LoadedModel.describe`).
+    model_name, model_version : str
+        Registered name and version (version ``""`` for an unregistered folder).
+    model_sha256 : str
+        SHA-256 of the model file (its card's ``skops_sha256``): the model, however loaded.
+    candidate : str
+        The model's candidate (``"logistic"``...).
+    data_source : DataSource
+        What the data are (``"real data"``, or a synthetic preset, size and seed).
+    label_rule : LabelRule
+        The rule the outcome was derived by: the model card's.
+    account : str
+        Rows in, rows used (resorbed), rows excluded by reason.
+    rows, events : int
+        Rows used and resorbed among them.
+    sites : int
+        Number of sites in the data (0: no site column).
+    metrics : DataFrame
+        One row per metric of :data:`MEASURES`: ``level``, ``metric``, ``estimate``,
+        ``ci_low``, ``ci_high`` (NaN where no interval is given).
+    calibration : DataFrame
+        Flexible calibration curve: ``predicted``, ``observed``, ``ci_low``, ``ci_high``.
+    histogram : DataFrame
+        Predictions in 20 bins of width 0.05: ``bin_low``, ``bin_high``, ``resorbed``,
+        ``not_resorbed`` (counts).
+    decision : DataFrame
+        Decision curve: ``threshold``, ``model``, ``ci_low``, ``ci_high``, ``treat_all``,
+        ``treat_none`` (net benefit, avoided surgeries per patient).
+    subgroups : DataFrame
+        :func:`resorb.training.subgroup_table` with groups of fewer than :data:`SMALL_CELL`
+        rows blanked (``note``); sites as ``site 1``, ``site 2``... never named.
+    decision_threshold : float
+        The model card's threshold, at which ``net_benefit`` is read.
+    n_boot, seed : int
+        Bootstrap resamples and their seed.
+    notes : tuple of str
+        What the reader must know: label rule differing from params.yaml, overlap with the
+        training cohort, data below the minimum sample size.
+    sample_size : str
+        The sample-size verdict in words (``""``: not assessed).
+    sample_size_ok : bool, optional
+        Whether the data reach the minimum for external validation (None: not assessed).
+    fingerprint : Fingerprint, optional
+        Hash, rows, events and prevalence of the data (:func:`resorb.tracking.fingerprint`).
+    """
+
+    model: str
+    model_name: str
+    model_version: str
+    model_sha256: str
+    candidate: str
+    data_source: DataSource
+    label_rule: LabelRule
+    account: str
+    rows: int
+    events: int
+    sites: int
+    metrics: pd.DataFrame
+    calibration: pd.DataFrame
+    histogram: pd.DataFrame
+    decision: pd.DataFrame
+    subgroups: pd.DataFrame
+    decision_threshold: float
+    n_boot: int
+    seed: int
+    notes: tuple[str, ...] = ()
+    sample_size: str = ""
+    sample_size_ok: bool | None = None
+    fingerprint: Fingerprint | None = field(default=None, repr=False)
+
+    @property
+    def prevalence(self) -> float:
+        """Share of resorbed rows among those used."""
+        return self.events / self.rows
+
+    @property
+    def method(self) -> str:
+        """How the intervals were obtained, in words."""
+        return (f"external validation; percentile bootstrap 95% intervals, {self.n_boot} "
+                f"resamples of whole rows (seed {self.seed})")
+
+    def estimate(self, metric: str) -> tuple[float, float, float]:
+        """(estimate, ci_low, ci_high) of one metric of :data:`MEASURES`.
+
+        Raises
+        ------
+        KeyError
+            No such metric in the table.
+        """
+        row = self.metrics.loc[self.metrics["metric"] == metric]
+        if row.empty:
+            raise KeyError(f"no metric {metric!r}; the table has {list(self.metrics['metric'])}")
+        r = row.iloc[0]
+        return float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"])
+
+
+def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
+                        source: DataSource | None = None,
+                        seed: int | None = None) -> ExternalValidation:
+    """Validate ``model`` on a labelled canonical frame from other patients.
+
+    Parameters
+    ----------
+    model : Predictor
+        A loaded model (:func:`resorb.scoring.model.load_model`): its card gives the label
+        rule and the decision threshold, its ``predict`` the probabilities.
+    frame : DataFrame
+        Canonical frame (``resorb validate --purpose training`` passes), with the outcome
+        (``resorbed``, ``resorption_grade`` or baseline and follow-up volumes) and
+        ``surgery``; not modified.
+    params : Params
+        ``training.n_boot``, ``training.seed`` and ``training.decision_thresholds`` are
+        used; ``label`` only to say whether it differs from the model card's.
+    source : DataSource, optional
+        What the data are (default: real data).
+    seed : int, optional
+        Seed of the bootstrap (default ``params.training.seed``).
+
+    Returns
+    -------
+    ExternalValidation
+
+    Raises
+    ------
+    TrainingError
+        No row with an outcome, a single outcome class, or fewer than
+        :data:`MIN_PER_CLASS` events or non-events (bootstrap intervals would be
+        meaningless).
+    InputError
+        The model returns probabilities outside [0, 1] or of the wrong length.
+    """
+    from resorb.features import model_input
+    from resorb.label import labelled_rows
+    from resorb.tracking import fingerprint
+
+    source = source or DataSource("real")
+    card = model.metadata
+    tp = params.training
+    seed = tp.seed if seed is None else int(seed)
+    data = labelled_rows(frame, card.label_rule)
+    check_enough_rows(data.y, data.account())
+    X = model_input(data.frame, columns=model.features)
+    p = np.asarray(model.predict(X), dtype=float)
+    if p.shape != data.y.shape or not np.all((p >= 0) & (p <= 1)):
+        raise InputError(f"{model.describe()} returned {p.size} predictions for {data.y.size} "
+                         f"rows, or values outside [0, 1]; it is not a resorb model")
+    parts = assess(data.y, p, tp, seed, card.decision_threshold)
+    from resorb.training import subgroup_table
+
+    subgroups = subgroup_table(data.frame, data.y, p, hide_below=SMALL_CELL)
+    sites = (int(data.frame["site"].nunique())
+             if "site" in data.frame and data.frame["site"].notna().any() else 0)
+    return ExternalValidation(
+        model=model.describe(), model_name=model.name, model_version=model.version,
+        model_sha256=card.skops_sha256, candidate=card.candidate, data_source=source,
+        label_rule=card.label_rule, account=data.account(), rows=int(data.y.size),
+        events=data.n_events, sites=sites, subgroups=subgroups,
+        decision_threshold=card.decision_threshold, n_boot=tp.n_boot, seed=seed,
+        notes=notes_for(card, params.label, source), fingerprint=fingerprint(X, data.y),
+        **parts)
+
+
+def check_enough_rows(y: np.ndarray, account: str) -> None:
+    """Refuse data with fewer than :data:`MIN_PER_CLASS` events or non-events.
+
+    Raises
+    ------
+    TrainingError
+        Naming both counts, the row account and the fix.
+    """
+    events, non_events = int(np.sum(y)), int(np.size(y) - np.sum(y))
+    if min(events, non_events) < MIN_PER_CLASS:
+        raise TrainingError(
+            f"too few rows for external validation: {events} resorbed and {non_events} not "
+            f"resorbed ({account}); bootstrap intervals of calibration and AUROC need at least "
+            f"{MIN_PER_CLASS} of each, and a precise validation far more (Riley et al. 2021: "
+            f"typically 100-200 events); collect more labelled patients")
+
+
+def assess(y: np.ndarray, p: np.ndarray, tp: TrainingParams, seed: int,
+           threshold: float) -> dict[str, pd.DataFrame]:
+    """Every aggregate of an external validation from outcomes and predictions.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Observed outcome, 1 = resorbed; both classes.
+    p : ndarray of shape (n,)
+        Predicted probability of resorption.
+    tp : TrainingParams
+        ``n_boot`` and ``decision_thresholds``.
+    seed : int
+        Seed of the bootstrap; every table uses the same resamples.
+    threshold : float
+        Decision threshold at which the net benefit is reported.
+
+    Returns
+    -------
+    dict
+        ``metrics``, ``calibration``, ``histogram`` and ``decision`` as in
+        :class:`ExternalValidation`.
+    """
+    from resorb.metrics import (
+        bootstrap_calibration,
+        bootstrap_calibration_curve,
+        bootstrap_metrics,
+        bootstrap_net_benefit,
+    )
+
+    # each row its own cluster: the ordinary bootstrap (the number of events varies)
+    rows = np.arange(np.size(y))
+    boot = {"n_boot": tp.n_boot, "seed": seed, "groups": rows}
+    scalar = pd.concat([bootstrap_metrics(y, p, **boot),
+                        bootstrap_calibration(y, p, **boot).query("metric != 'ici'")])
+    at = bootstrap_net_benefit(y, p, np.array([threshold]), **boot).iloc[0]
+    scalar = pd.concat([scalar, pd.DataFrame([
+        {"metric": "net_benefit", "estimate": at["model"], "ci_low": at["ci_low"],
+         "ci_high": at["ci_high"]},
+        {"metric": "net_benefit_treat_all", "estimate": at["treat_all"], "ci_low": np.nan,
+         "ci_high": np.nan}])])
+    metrics = (scalar.set_index("metric").reindex(list(MEASURES)).reset_index()
+               .assign(level=[level for level, _ in MEASURES.values()]))
+    decision = bootstrap_net_benefit(y, p, tp.decision_thresholds.grid(), **boot)
+    return {
+        "metrics": metrics[["level", "metric", "estimate", "ci_low", "ci_high"]],
+        "calibration": bootstrap_calibration_curve(y, p, **boot),
+        "histogram": prediction_histogram(y, p),
+        "decision": decision.assign(treat_none=0.0),
+    }
+
+
+def prediction_histogram(y: np.ndarray, p: np.ndarray, bins: int = 20) -> pd.DataFrame:
+    """Counts of predictions in ``bins`` equal bins of [0, 1], by outcome.
+
+    Returns
+    -------
+    DataFrame of shape (bins, 4)
+        ``bin_low``, ``bin_high``, ``resorbed``, ``not_resorbed``.
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    events = np.histogram(p[y == 1], edges)[0]
+    non_events = np.histogram(p[y == 0], edges)[0]
+    return pd.DataFrame({"bin_low": edges[:-1], "bin_high": edges[1:], "resorbed": events,
+                         "not_resorbed": non_events})
+
+
+def notes_for(card: ModelCard, label: LabelRule, source: DataSource) -> tuple[str, ...]:
+    """What the reader must know about how the data were judged."""
+    out = []
+    rule = card.label_rule
+    if rule != label:
+        out.append(f"the outcome follows the model card's label rule '{rule.name}' (>= "
+                   f"{rule.min_reduction_pct:g}% volume reduction, grades "
+                   f"{', '.join(rule.grades_resorbed)}), not params.yaml's '{label.name}' (>= "
+                   f"{label.min_reduction_pct:g}%, grades {', '.join(label.grades_resorbed)}):"
+                   f" the model is judged on the outcome it was trained to predict")
+    trained = card.data_source
+    if (source.synthetic and trained.synthetic and source.preset == trained.preset
+            and source.seed == trained.seed):
+        out.append(f"the cohort is drawn with the seed of the model's training cohort "
+                   f"({trained.describe()}), so its rows repeat training rows: this is not an "
+                   f"external validation; choose another --seed")
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------ figures
+
+
+def calibration_figure(ev: ExternalValidation) -> Figure:
+    """The flexible calibration curve with its band and the ideal line; predictions below.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels sharing the predicted-probability axis: the curve (top) and the
+        histogram of predictions, resorbed upwards and not resorbed downwards (bottom).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from resorb.figures import DPI
+
+    fig = Figure(figsize=(5.4, 6.4), dpi=DPI, layout="tight")
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1.2]})
+    c = ev.calibration
+    top.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="ideal")
+    top.fill_between(c["predicted"], c["ci_low"], c["ci_high"], color="C0", alpha=0.2,
+                     lw=0, label="95% bootstrap band")
+    top.plot(c["predicted"], c["observed"], color="C0", lw=2, label="flexible (loess)")
+    text = "\n".join(f"{label} {_interval(*ev.estimate(k))}" for k, label in
+                     (("o_e_ratio", "O/E"), ("calibration_intercept", "intercept"),
+                      ("calibration_slope", "slope"), ("ici", "ICI"), ("auroc", "AUROC")))
+    top.text(0.98, 0.03, text, transform=top.transAxes, ha="right", va="bottom", fontsize=7.5,
+             family="monospace", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+    top.set(xlim=(0, 1), ylim=(0, 1), ylabel="observed proportion resorbed",
+            title=f"Calibration on {ev.rows:,} patients ({ev.events:,} resorbed)")
+    top.legend(loc="upper left", fontsize=8)
+    h = ev.histogram
+    width = float(h["bin_high"].iloc[0] - h["bin_low"].iloc[0])
+    bottom.bar(h["bin_low"], h["resorbed"], width=width, align="edge", color="C2",
+               label="resorbed")
+    bottom.bar(h["bin_low"], -h["not_resorbed"], width=width, align="edge", color="C3",
+               label="not resorbed")
+    bottom.axhline(0, color="black", lw=0.5)
+    bottom.set(xlabel="predicted probability of resorption", ylabel="patients")
+    bottom.legend(loc="upper left", fontsize=7, ncols=2)
+    return fig
+
+
+def decision_figure(ev: ExternalValidation) -> Figure:
+    """The decision curve with its bootstrap band, against waiting for all and for none."""
+    from resorb.figures import decision_curve_figure
+
+    return decision_curve_figure({ev.candidate: ev.decision})
+
+
+def _interval(estimate: float, low: float, high: float) -> str:
+    """``0.98 (0.90-1.07)``; the estimate alone when a bound is missing."""
+    if not math.isfinite(estimate):
+        return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{estimate:.2f}"
+    sep = " to " if min(low, high) < 0 else "-"
+    return f"{estimate:.2f} ({low:.2f}{sep}{high:.2f})"
+
+
+# --------------------------------------------------------------- records and the folder
+
+
+def evaluation_record(ev: ExternalValidation) -> RunRecord:
+    """The evaluation as a run record for :func:`resorb.tracking.log_evaluation`.
+
+    Tags link it to the model (name, version, SHA-256 of the model file) and say what the data
+    were; the tables, figures and texts are aggregates only, and neither the data file's name
+    nor any identifier is part of it.
+    """
+    from resorb.figures import png_bytes
+    from resorb.runs import RunRecord, flatten_params
+
+    tags = dict(zip(MODEL_TAGS, (ev.model_name, ev.model_version, ev.model_sha256,
+                                 ev.candidate), strict=True))
+    tags |= {KIND_TAG: KIND, "evaluated_on": ev.data_source.describe(),
+             "data_kind": ev.data_source.kind,
+             "label_rule": f"{ev.label_rule.name} (>= {ev.label_rule.min_reduction_pct:g}% "
+                           f"volume reduction)"}
+    summary = {"rows": ev.rows, "events": ev.events, "prevalence": round(ev.prevalence, 4)}
+    if ev.sites:
+        summary["sites"] = ev.sites
+    return RunRecord(
+        tags=tags, params=flatten_params({"n_boot": ev.n_boot, "seed": ev.seed,
+                                          "decision_threshold": ev.decision_threshold,
+                                          "label": ev.label_rule.model_dump()}),
+        metrics=ev.metrics, calibration=ev.calibration, decision_curve=ev.decision,
+        subgroups=ev.subgroups, summary=pd.DataFrame([summary]),
+        data_account="\n".join((ev.account, *ev.notes)), sample_size=ev.sample_size,
+        sample_size_ok=ev.sample_size_ok, validation_method=ev.method,
+        fingerprint=ev.fingerprint,
+        figures={"calibration": png_bytes(calibration_figure(ev)),
+                 "decision_curve": png_bytes(decision_figure(ev))})
+
+
+def check_output_folder(out: str | os.PathLike[str]) -> Path:
+    """The folder ``resorb evaluate --out`` may write: new, empty, or an earlier evaluation's.
+
+    Raises
+    ------
+    InputError
+        Its parent does not exist, it is a file, or it holds files evaluate did not write.
+    """
+    path = Path(out)
+    if not path.parent.exists():
+        raise InputError(f"{path.parent}: folder does not exist; create it first")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: is a file; --out names a folder")
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in OUTPUT_FILES) \
+        if path.is_dir() else []
+    if foreign:
+        raise InputError(f"{path}: holds files evaluate did not write ({', '.join(foreign[:3])}"
+                         f"{'...' if len(foreign) > 3 else ''}); choose a new folder")
+    return path
+
+
+def save_evaluation(ev: ExternalValidation, out: str | os.PathLike[str]) -> Path:
+    """Write :data:`OUTPUT_FILES` into the folder ``out``, all or nothing.
+
+    The files are written into a temporary folder beside ``out`` that is renamed into place
+    at the end, so an interrupted run leaves no half-written folder; an earlier evaluation's
+    folder is replaced.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    InputError
+        As :func:`check_output_folder`.
+    """
+    from resorb.figures import png_bytes
+
+    target = check_output_folder(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        ev.metrics.to_csv(tmp / "metrics.csv", index=False)
+        ev.calibration.to_csv(tmp / "calibration.csv", index=False)
+        ev.decision.to_csv(tmp / "decision_curve.csv", index=False)
+        ev.subgroups.to_csv(tmp / "subgroups.csv", index=False)
+        (tmp / "calibration.png").write_bytes(png_bytes(calibration_figure(ev)))
+        (tmp / "decision.png").write_bytes(png_bytes(decision_figure(ev)))
+        tmp.chmod(0o755)  # mkdtemp makes it private; results are to be shared
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
