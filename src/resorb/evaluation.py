@@ -365,8 +365,9 @@ def notes_for(card: ModelCard, label: LabelRule, source: DataSource) -> tuple[st
     if (source.synthetic and trained.synthetic and source.preset == trained.preset
             and source.seed == trained.seed):
         out.append(f"the cohort is drawn with the seed of the model's training cohort "
-                   f"({trained.describe()}), so its rows repeat training rows: this is not an "
-                   f"external validation; choose another --seed")
+                   f"({trained.describe()}), so it shares that cohort's random draws (the same "
+                   f"patients, in part): this is not an external validation; choose another "
+                   f"--seed")
     return tuple(out)
 
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from resorb.cli.cohort import cohort_app
+from resorb.cli.evaluate import evaluate as evaluate_cmd
+from resorb.cli.evaluate import evaluations as evaluations_cmd
 from resorb.cli.models import models_app
 from resorb.cli.options import (
     DataOpt,
@@ -357,6 +359,11 @@ def report_cmd(
                f"in {result.seconds:.1f} s")
     if result.logged_as:
         typer.echo(f"logged to run {result.run_id} as {result.logged_as}")
+
+
+# external validation (its own module)
+app.command("evaluate")(evaluate_cmd)
+app.command("evaluations")(evaluations_cmd)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m resorb`

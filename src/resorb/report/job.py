@@ -93,7 +93,8 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
     expl = explain_for_report(loaded.estimator, loaded.features, card.data_source, data,
                               shap_rows, seed=card.seed + 1)  # fresh rows, not the training draw
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    text = render_report(record, facts, expl, params, generated_at=stamp)
+    text = render_report(record, facts, expl, params, generated_at=stamp,
+                         evaluations=_evaluations(card.skops_sha256))
     from resorb.files import atomic_path
 
     with atomic_path(target) as tmp:
@@ -177,3 +178,23 @@ def _model_facts(loaded: Any, record: RunRecord) -> ModelFacts:
     return ModelFacts(name=name, version=version, source=loaded.source, card=loaded.metadata,
                       skops_bytes=(loaded.folder / ARTIFACTS.model_skops).stat().st_size,
                       model_id=str(_mlmodel(loaded.folder).get("model_id") or ""))
+
+
+#: newest external validations whose calibration plot the report embeds
+EVALUATION_FIGURES = 3
+
+
+def _evaluations(model_sha256: str) -> Any:
+    """The model's external validations in the store, with the newest calibration plots."""
+    from resorb import tracking
+    from resorb.report.sections import evaluation_rows
+
+    table = tracking.list_evaluations(model_sha256=model_sha256)
+    figures: dict[str, bytes] = {}
+    for run_id in table["run_id"].head(EVALUATION_FIGURES):
+        with tempfile.TemporaryDirectory() as tmp:
+            tracking.download_run_artifacts(run_id, (ARTIFACTS.figures,), tmp)
+            png = Path(tmp) / ARTIFACTS.figure("calibration")
+            if png.is_file():
+                figures[run_id] = png.read_bytes()
+    return evaluation_rows(table, figures)

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from resorb.config import Params
 from resorb.report.checklist import CITATION
 from resorb.report.facts import MISSING_HANDLING, ModelFacts, format_interval
-from resorb.report.sections import SMALL_CELL, Page, Picture, Section, Shown, gather
+from resorb.report.sections import (
+    SMALL_CELL,
+    EvaluationsFacts,
+    Page,
+    Picture,
+    Section,
+    Shown,
+    gather,
+)
 from resorb.report.tripod import AUTHOR, FILLED, PARTLY
 
 if TYPE_CHECKING:
@@ -28,12 +36,12 @@ if TYPE_CHECKING:
 
 
 def render_report(record: RunRecord, model: ModelFacts, expl: Explanations, params: Params,
-                  generated_at: str = "") -> str:
+                  generated_at: str = "", evaluations: EvaluationsFacts | None = None) -> str:
     """The whole report as one HTML document (figures embedded, CSS inline, no scripts).
 
     Parameters
     ----------
-    record, model, expl, params, generated_at
+    record, model, expl, params, generated_at, evaluations
         What was read, as for :func:`resorb.report.sections.gather`.
 
     Returns
@@ -41,7 +49,7 @@ def render_report(record: RunRecord, model: ModelFacts, expl: Explanations, para
     str
         A complete HTML5 document with no external resource.
     """
-    return render_page(gather(record, model, expl, params, generated_at))
+    return render_page(gather(record, model, expl, params, generated_at, evaluations))
 
 
 def render_page(page: Page) -> str:

@@ -199,7 +199,7 @@ class Page:
 
 
 def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: Params,
-           generated_at: str = "") -> Page:
+           generated_at: str = "", evaluations: EvaluationsFacts | None = None) -> Page:
     """The report's page from what was read.
 
     Parameters
@@ -210,6 +210,9 @@ def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: P
     params : Params
     generated_at : str
         Time stamp printed in the report.
+    evaluations : EvaluationsFacts, optional
+        The model's external validations (``resorb evaluate``); None or empty: the section
+        says none is recorded.
 
     Returns
     -------
@@ -226,6 +229,8 @@ def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: P
         Section("figures", "Calibration, ROC and decision curves", tuple(
             Picture(record.figures.get(k), alt, cap) for k, (alt, cap) in _CAPTIONS.items())),
         Section("subgroups", "Subgroups", subgroup_rows(record.subgroups)),
+        Section("evaluations", "External validation on other data",
+                evaluations or EvaluationsFacts(())),
         Section("explanations", "What drives the predictions (SHAP)", expl),
     ]
     if record.leaderboard is not None and not record.leaderboard.empty:
@@ -371,3 +376,72 @@ def provenance(record: RunRecord, model: f.ModelFacts, generated_at: str) -> Pro
                 *(Term(p, installed(p)) for p in PACKAGES))
     return ProvenanceFacts(tuple(Term(t.label, t.text, code=True) for t in rows if t.text),
                            versions)
+
+
+# ------------------------------------------------------------ external validations
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    """One external validation of the model (``resorb evaluate``), as logged: aggregates only.
+
+    ``cells`` follow :data:`EVALUATION_CELLS`; ``figure`` is its calibration plot (None: not
+    fetched).
+    """
+
+    started: str
+    run_id: str
+    evaluated_on: str
+    rows: int | None
+    events: int | None
+    sample_size_ok: bool | None
+    cells: tuple[Shown, ...]
+    figure: Picture | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationsFacts:
+    """The model's external validations, newest first (empty: none recorded)."""
+
+    rows: tuple[EvaluationRow, ...]
+
+
+#: run metric and decimals of each cell of the evaluations table, in the hierarchy's order
+EVALUATION_CELLS = (("o_e_ratio", 2), ("calibration_intercept", 2), ("calibration_slope", 2),
+                    ("ici", 3), ("auroc", 2), ("scaled_brier", 2))
+
+
+def evaluation_rows(table: pd.DataFrame | None,
+                    figures: dict[str, bytes] | None = None) -> EvaluationsFacts:
+    """The evaluations table of :func:`resorb.tracking.list_evaluations` as report rows.
+
+    Parameters
+    ----------
+    table : DataFrame, optional
+        One row per evaluation run (metrics with ``_ci_low``/``_ci_high`` columns).
+    figures : dict of str to bytes, optional
+        Run id -> PNG bytes of the evaluation's calibration plot.
+    """
+    if table is None or table.empty:
+        return EvaluationsFacts(())
+    figures = figures or {}
+
+    def count(x: Any) -> int | None:
+        return None if x is None or pd.isna(x) else int(x)
+
+    out = []
+    for r in table.to_dict("records"):
+        cells = tuple(Shown(r.get(k), r.get(f"{k}_ci_low"), r.get(f"{k}_ci_high"), dec)
+                      for k, dec in EVALUATION_CELLS)
+        png = figures.get(str(r["run_id"]))
+        picture = None if png is None else Picture(
+            png, f"Calibration on {r.get('evaluated_on', '')}",
+            f"Evaluation {r['run_id']} ({r.get('started', '')}): flexible calibration curve "
+            f"with its 95% bootstrap band, the ideal line, and the predictions below.")
+        ok = r.get("sample_size_ok")
+        out.append(EvaluationRow(str(r.get("started", "")), str(r["run_id"]),
+                                 str(r.get("evaluated_on", "")), count(r.get("rows")),
+                                 count(r.get("events")),
+                                 None if ok is None or pd.isna(ok) else bool(ok), cells,
+                                 picture))
+    return EvaluationsFacts(tuple(out))
