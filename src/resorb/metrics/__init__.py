@@ -13,7 +13,8 @@ conservative care, 0 = it did not) and predicted probabilities ``p`` of shape ``
   external validation, of O/E, E50/E90/Emax and the calibration curve's band), vectorised
   as weighted statistics on the shared core :mod:`~resorb.metrics.weighted`;
 - :mod:`~resorb.metrics.optimism`: Harrell's optimism-corrected bootstrap (Harrell 1996);
-- :mod:`~resorb.metrics.sample_size`: Riley et al. (BMJ 2020) minimum sample size.
+- :mod:`~resorb.metrics.sample_size`: Riley et al. minimum sample size to develop (BMJ 2020)
+  and to externally validate (Stat Med 2021) a model.
 
 A single-class outcome raises :class:`~resorb.errors.TrainingError` wherever a metric needs
 both classes (everything except Brier, log loss, net benefit and the binned table).
@@ -51,17 +52,25 @@ from resorb.metrics.discrimination import (
 )
 from resorb.metrics.inputs import check_outcome_and_risk
 from resorb.metrics.optimism import FitPredict, optimism_corrected
-from resorb.metrics.sample_size import SampleSizeReport, minimum_sample_size, sample_size_check
+from resorb.metrics.sample_size import (
+    SampleSizeReport,
+    ValidationCriterion,
+    ValidationSampleSize,
+    minimum_sample_size,
+    sample_size_check,
+    validation_sample_size,
+)
 from resorb.metrics.weighted import CLIP
 
 __all__ = [
-    "CLIP", "METRICS", "FitPredict", "SampleSizeReport", "auprc", "auroc", "bootstrap_indices",
+    "CLIP", "METRICS", "FitPredict", "SampleSizeReport", "ValidationCriterion",
+    "ValidationSampleSize", "auprc", "auroc", "bootstrap_indices",
     "bootstrap_metrics", "bootstrap_net_benefit", "bootstrap_replicates", "brier",
     "calibration_errors", "calibration_in_bins", "calibration_intercept",
     "calibration_intercept_slope", "calibration_slope", "check_outcome_and_risk",
     "integrated_calibration_index", "log_loss", "metric_table", "minimum_sample_size",
     "net_benefit", "optimism_corrected", "paired_bootstrap_difference", "sample_size_check",
-    "scaled_brier", "smoothed_calibration_curve",
+    "scaled_brier", "smoothed_calibration_curve", "validation_sample_size",
 ]
 # external validation (resorb evaluate)
 __all__ += ["CALIBRATION_SUMMARIES", "bootstrap_calibration", "bootstrap_calibration_curve",
