@@ -252,6 +252,8 @@ def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
         raise InputError(f"{model.describe()} returned {p.size} predictions for {data.y.size} "
                          f"rows, or values outside [0, 1]; it is not a resorb model")
     parts = assess(data.y, p, tp, seed, card.decision_threshold)
+    auroc = float(parts["metrics"].set_index("metric").at["auroc", "estimate"])
+    size_text, size_ok = sample_size_verdict(data.y, p, auroc)
     from resorb.training import subgroup_table
 
     subgroups = subgroup_table(data.frame, data.y, p, hide_below=SMALL_CELL)
@@ -264,7 +266,35 @@ def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
         events=data.n_events, sites=sites, subgroups=subgroups,
         decision_threshold=card.decision_threshold, n_boot=tp.n_boot, seed=seed,
         notes=notes_for(card, params.label, source), fingerprint=fingerprint(X, data.y),
-        **parts)
+        sample_size=size_text, sample_size_ok=size_ok, **parts)
+
+
+def sample_size_verdict(y: np.ndarray, p: np.ndarray, auroc: float) -> tuple[str, bool | None]:
+    """Riley 2021 minimum sample size for external validation, against the data's counts.
+
+    The criteria of :func:`resorb.metrics.validation_sample_size` (95% intervals of width 0.2
+    for O/E and the calibration slope, 0.1 for the C-statistic; Riley et al., Stat Med
+    2021;40:4230-4251, doi:10.1002/sim.9025) at the data's own prevalence and AUROC, with the
+    linear predictor distributed as the model's log-odds on these data.
+
+    Returns
+    -------
+    (str, bool or None)
+        The verdict naming the required and the available rows and events, and whether the
+        data reach it (None, with the reason, when the AUROC is 0.5 or below: the criteria
+        assume a model that discriminates).
+    """
+    from scipy.special import logit
+
+    from resorb.metrics import CLIP, validation_sample_size
+
+    if not auroc > 0.5:
+        return (f"Riley 2021 minimum sample size not assessed: the AUROC is {auroc:.2f}, no "
+                f"better than chance, and the criteria assume a model that discriminates", None)
+    n, events = int(np.size(y)), int(np.sum(y))
+    need = validation_sample_size(float(np.mean(y)), min(auroc, 0.99),
+                                  lp_sample=logit(np.clip(p, CLIP, 1 - CLIP)))
+    return need.message(n, events), not need.below_minimum(n, events)
 
 
 def check_enough_rows(y: np.ndarray, account: str) -> None:

@@ -148,9 +148,11 @@ def print_evaluation(ev: ExternalValidation) -> None:
     console.print(sub)
     for note in ev.notes:
         err(f"note: {note}")
-    if ev.sample_size:
-        (err if ev.sample_size_ok is False else typer.echo)(
-            f"{'warning: ' if ev.sample_size_ok is False else ''}sample size: {ev.sample_size}")
+    if ev.sample_size_ok is False:
+        err(f"warning: below the minimum sample size for external validation. "
+            f"{ev.sample_size}")
+    elif ev.sample_size:
+        typer.echo(ev.sample_size)
 
 
 def console_is_tty() -> bool:
