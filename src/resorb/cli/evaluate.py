@@ -126,9 +126,10 @@ def print_evaluation(ev: ExternalValidation) -> None:
     console.print(table)
     d = ev.decision
     useful = d[(d["model"] > d["treat_all"]) & (d["model"] > 0)]["threshold"]
-    span = (f"{useful.min():g} to {useful.max():g}" if len(useful) else "none")
-    console.print(f"decision curve: net benefit above waiting for all and for none at "
-                  f"thresholds {span} (of {d['threshold'].min():g}-{d['threshold'].max():g})")
+    where = (f" ({', '.join(f'{t:g}' for t in useful)})" if 0 < len(useful) < 6 else
+             f" (from {useful.min():g} to {useful.max():g})" if len(useful) else "")
+    console.print(f"decision curve: the model's net benefit exceeds waiting for all and for "
+                  f"none at {len(useful)} of {len(d)} thresholds{where}")
     sub = Table(title="subgroups and sites (O/E = observed / mean predicted)",
                 title_justify="left")
     for name in ("variable", "subgroup", "rows", "resorbed", "observed", "predicted", "O/E",
