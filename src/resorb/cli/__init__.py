@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from resorb.cli.cohort import cohort_app
+from resorb.cli.evaluate import EVALUATE_HELP
 from resorb.cli.evaluate import evaluate as evaluate_cmd
 from resorb.cli.evaluate import evaluations as evaluations_cmd
 from resorb.cli.models import models_app
@@ -362,7 +363,7 @@ def report_cmd(
 
 
 # external validation (its own module)
-app.command("evaluate")(evaluate_cmd)
+app.command("evaluate", help=EVALUATE_HELP)(evaluate_cmd)
 app.command("evaluations")(evaluations_cmd)
 
 

@@ -14,11 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from resorb.cli.options import (
-    DataOpt,
     MappingOpt,
     Preset,
     PresetOpt,
-    SeedOpt,
     check_data_source,
     domain_errors,
     err,
@@ -41,6 +39,26 @@ _IDEAL = {"o_e_ratio": "1", "calibration_intercept": "0", "calibration_slope": "
           "net_benefit": "above waiting for all and 0", "net_benefit_treat_all": ""}
 
 
+# Typer keeps single line breaks of a docstring in --help; these paragraphs are single lines
+EVALUATE_HELP = (
+    "External validation: how well a model predicts resorption in other patients.\n\n"
+    "The data are labelled like training data: by the model card's label rule, patients "
+    "operated before follow-up left out. Reported with bootstrap 95% intervals, in the order "
+    "of the calibration hierarchy: O/E and calibration-in-the-large, calibration slope, "
+    "flexible calibration curve (ICI, E50, E90, Emax), then AUROC, Brier and scaled Brier, and "
+    "the decision curve; per-site and subgroup tables (groups under 10 rows hidden); Riley's "
+    "minimum sample size for external validation.\n\n"
+    "Exit codes: 0 done; 2 bad input (no model, no outcome, one outcome class, fewer than 10 "
+    "events or non-events), with nothing written or logged."
+)
+DataOpt = Annotated[Path | None, typer.Option(
+    "--data", help="Labelled table (CSV/Parquet) of other patients in the data dictionary, or "
+                   "with --mapping; the outcome as resorbed, resorption_grade or volumes.")]
+SeedOpt = Annotated[int | None, typer.Option(
+    help="Seed of the synthetic cohort and of the bootstrap.",
+    show_default="params.yaml training.seed")]
+
+
 @domain_errors
 def evaluate(
     ctx: typer.Context,
@@ -59,15 +77,7 @@ def evaluate(
         "--track/--no-track", help="Log the evaluation to MLflow as a run linked to the "
                                    "model (aggregates only).")] = True,
 ) -> None:
-    """External validation: how well a model predicts resorption in other patients.
-
-    The data are labelled like training data (the model card's label rule; patients operated
-    before follow-up left out). Reported with bootstrap 95% intervals, in the order of the
-    calibration hierarchy: O/E and calibration-in-the-large, calibration slope, flexible
-    calibration (ICI, E50, E90), then AUROC, Brier and scaled Brier, and the decision curve;
-    per-site and subgroup tables (groups under 10 rows hidden). Exit 2 on bad input, with
-    nothing written or logged.
-    """
+    """External validation of a model on other labelled data (help text: ``_EVALUATE_HELP``)."""
     from resorb.evaluation import check_output_folder, external_validation
     from resorb.jobs import load_training_data
     from resorb.scoring.model import is_registry_uri, load_model
