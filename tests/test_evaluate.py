@@ -267,6 +267,7 @@ def test_cli_writes_the_folder_and_nothing_else(tmp_path):
     assert (tmp_path / "out" / "calibration.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_cli_unknown_model_is_exit_2_with_nothing_written(tmp_path):
     ran = _cli(tmp_path, "evaluate", "--model", "no/such/model", "--synthetic", "100",
                "--out", "out")
