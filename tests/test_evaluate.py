@@ -353,6 +353,7 @@ def test_an_evaluation_run_is_linked_to_the_model_version(logged, in_store):
     assert run.data.tags["kind"] == "evaluation"
     assert run.data.tags["evaluated_model_name"] == "resorb"
     assert run.data.tags["evaluated_model_sha256"] == champion.metadata.skops_sha256
+    assert run.data.tags["evaluated_model_from"] == "registry"
     record = tracking.read_run(row["run_id"])
     assert set(record.figures) == {"calibration", "decision_curve"}
     assert list(record.metrics["metric"]) == list(MEASURES)

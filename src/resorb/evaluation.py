@@ -61,7 +61,7 @@ OUTPUT_FILES = ("metrics.csv", "calibration.csv", "decision_curve.csv", "subgrou
 #: :func:`resorb.tracking.list_evaluations`)
 KIND_TAG, KIND = "kind", "evaluation"
 MODEL_TAGS = ("evaluated_model_name", "evaluated_model_version", "evaluated_model_sha256",
-              "evaluated_model_candidate")
+              "evaluated_model_candidate", "evaluated_model_from")
 
 #: metric -> (level of the hierarchy, label shown); the order of every evaluation table
 MEASURES: dict[str, tuple[str, str]] = {
@@ -110,6 +110,10 @@ class ExternalValidation:
         Registered name and version (version ``""`` for an unregistered folder).
     model_sha256 : str
         SHA-256 of the model file (its card's ``skops_sha256``): the model, however loaded.
+    model_from : {"registry", "folder"}
+        Whether it was loaded from this store's registry (name and version refer to it) or
+        from an exported folder (name and version are those it was exported with, perhaps
+        from another store: the SHA-256 is what identifies it).
     candidate : str
         The model's candidate (``"logistic"``...).
     data_source : DataSource
@@ -155,6 +159,7 @@ class ExternalValidation:
     model_name: str
     model_version: str
     model_sha256: str
+    model_from: str
     candidate: str
     data_source: DataSource
     label_rule: LabelRule
@@ -238,6 +243,7 @@ def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
     """
     from resorb.features import model_input
     from resorb.label import labelled_rows
+    from resorb.scoring.model import is_registry_uri
     from resorb.tracking import fingerprint
 
     source = source or DataSource("real")
@@ -262,6 +268,7 @@ def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
     return ExternalValidation(
         model=model.describe(), model_name=model.name, model_version=model.version,
         model_sha256=card.skops_sha256, candidate=card.candidate, data_source=source,
+        model_from="registry" if is_registry_uri(getattr(model, "source", None)) else "folder",
         label_rule=card.label_rule, account=data.account(), rows=int(data.y.size),
         events=data.n_events, sites=sites, subgroups=subgroups,
         decision_threshold=card.decision_threshold, n_boot=tp.n_boot, seed=seed,
@@ -477,7 +484,7 @@ def evaluation_record(ev: ExternalValidation) -> RunRecord:
     from resorb.runs import RunRecord, flatten_params
 
     tags = dict(zip(MODEL_TAGS, (ev.model_name, ev.model_version, ev.model_sha256,
-                                 ev.candidate), strict=True))
+                                 ev.candidate, ev.model_from), strict=True))
     tags |= {KIND_TAG: KIND, "evaluated_on": ev.data_source.describe(),
              "data_kind": ev.data_source.kind,
              "label_rule": f"{ev.label_rule.name} (>= {ev.label_rule.min_reduction_pct:g}% "
