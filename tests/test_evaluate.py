@@ -125,6 +125,11 @@ def test_subgroup_table_hides_small_groups_only_when_asked():
     assert hidden.loc["male", "rows"] == 94 and hidden.loc["male", "note"] == ""
     assert {"site 1", "site 2"} <= set(hidden.index)
     assert not hidden.index.str.contains("Clinic").any()
+    assert "o_e_ci_low" not in hidden.columns
+    boot = subgroup_table(frame, y, p, hide_below=SMALL_CELL, o_e_boot=100).set_index("subgroup")
+    assert np.isnan(boot.loc["female", "o_e_ci_low"])  # hidden, and under 30 rows anyway
+    male = boot.loc["male"]
+    assert male["o_e_ci_low"] < male["o_e_ratio"] < male["o_e_ci_high"]
 
 
 # ---------------------------------------------------------- against the generator's truth

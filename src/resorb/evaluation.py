@@ -138,8 +138,10 @@ class ExternalValidation:
         Decision curve: ``threshold``, ``model``, ``ci_low``, ``ci_high``, ``treat_all``,
         ``treat_none`` (net benefit, avoided surgeries per patient).
     subgroups : DataFrame
-        :func:`resorb.training.subgroup_table` with groups of fewer than :data:`SMALL_CELL`
-        rows blanked (``note``); sites as ``site 1``, ``site 2``... never named.
+        :func:`resorb.training.subgroup_table` with an O/E interval (``o_e_ci_low``,
+        ``o_e_ci_high``) for groups of 30 rows or more, and groups of fewer than
+        :data:`SMALL_CELL` rows blanked (``note``); sites as ``site 1``, ``site 2``... never
+        named.
     decision_threshold : float
         The model card's threshold, at which ``net_benefit`` is read.
     n_boot, seed : int
@@ -262,7 +264,8 @@ def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
     size_text, size_ok = sample_size_verdict(data.y, p, auroc)
     from resorb.training import subgroup_table
 
-    subgroups = subgroup_table(data.frame, data.y, p, hide_below=SMALL_CELL)
+    subgroups = subgroup_table(data.frame, data.y, p, hide_below=SMALL_CELL,
+                               o_e_boot=tp.n_boot, seed=seed)
     sites = (int(data.frame["site"].nunique())
              if "site" in data.frame and data.frame["site"].notna().any() else 0)
     return ExternalValidation(

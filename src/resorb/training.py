@@ -22,6 +22,7 @@ from resorb.metrics import (
     auroc,
     bootstrap_metrics,
     bootstrap_net_benefit,
+    bootstrap_observed_expected,
     calibration_intercept_slope,
     optimism_corrected,
     paired_bootstrap_difference,
@@ -346,7 +347,8 @@ def _age_band(age: pd.Series) -> pd.Series:
 
 
 def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray,
-                   min_rows: int = 30, hide_below: int | None = None) -> pd.DataFrame:
+                   min_rows: int = 30, hide_below: int | None = None,
+                   o_e_boot: int = 0, seed: int = 0) -> pd.DataFrame:
     """Discrimination and calibration per subgroup (sex, age band, level, site).
 
     Aggregates only: one row per subgroup with rows, events, mean predicted and observed
@@ -357,6 +359,11 @@ def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray,
     label: every number is blanked (NaN) and an added column ``note`` says
     ``"fewer than 10 rows"`` (empty for the others). Without it, nothing is hidden and there
     is no ``note`` column.
+
+    With ``o_e_boot`` resamples (e.g. 200), the O/E ratio of each subgroup that gets an
+    AUROC also gets a percentile bootstrap 95% interval (``o_e_ci_low``, ``o_e_ci_high``;
+    whole rows resampled, seed ``seed``: :func:`resorb.metrics.bootstrap_observed_expected`).
+    Without it there are no such columns.
     """
     groupings = {"sex": frame.get("sex"), "age band": _age_band(frame["age"])
                  if "age" in frame else None, "level": frame.get("level")}
@@ -378,10 +385,15 @@ def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray,
                    "predicted": float(p[mask].mean()) if n else np.nan,
                    "auroc": np.nan, "calibration_slope": np.nan}
             row["o_e_ratio"] = row["observed"] / row["predicted"] if n else np.nan
+            if o_e_boot:
+                row["o_e_ci_low"] = row["o_e_ci_high"] = np.nan
             if n >= min_rows and 0 < events < n:
                 row["auroc"] = auroc(y[mask], p[mask])
                 row["calibration_slope"] = calibration_intercept_slope(
                     y[mask], p[mask])[1]
+                if o_e_boot:
+                    _, row["o_e_ci_low"], row["o_e_ci_high"] = bootstrap_observed_expected(
+                        y[mask], p[mask], n_boot=o_e_boot, seed=seed, groups=np.arange(n))
             rows.append(row)
     table = pd.DataFrame(rows)
     return table if hide_below is None else _hide_small(table, hide_below)

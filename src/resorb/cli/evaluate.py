@@ -142,8 +142,8 @@ def print_evaluation(ev: ExternalValidation) -> None:
                   f"none at {len(useful)} of {len(d)} thresholds{where}")
     sub = Table(title="subgroups and sites (O/E = observed / mean predicted)",
                 title_justify="left")
-    for name in ("variable", "subgroup", "rows", "resorbed", "observed", "predicted", "O/E",
-                 "AUROC", "slope"):
+    for name in ("variable", "subgroup", "rows", "resorbed", "observed", "predicted",
+                 "O/E (95% CI)", "AUROC", "slope"):
         sub.add_column(name)
     for r in ev.subgroups.itertuples(index=False):
         if r.note:
@@ -154,7 +154,8 @@ def print_evaluation(ev: ExternalValidation) -> None:
             return "" if not math.isfinite(x) else format(x, fmt)
 
         sub.add_row(r.variable, r.subgroup, f"{int(r.rows):,}", f"{int(r.events):,}",
-                    num(r.observed, ".1%"), num(r.predicted, ".1%"), num(r.o_e_ratio, ".2f"),
+                    num(r.observed, ".1%"), num(r.predicted, ".1%"),
+                    _interval(r.o_e_ratio, r.o_e_ci_low, r.o_e_ci_high, 2),
                     num(r.auroc, ".2f"), num(r.calibration_slope, ".2f"))
     console.print(sub)
     for note in ev.notes:

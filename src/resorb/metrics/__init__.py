@@ -27,6 +27,7 @@ from resorb.metrics.bootstrap import (
     bootstrap_indices,
     bootstrap_metrics,
     bootstrap_net_benefit,
+    bootstrap_observed_expected,
     bootstrap_replicates,
     paired_bootstrap_difference,
 )
@@ -74,4 +75,4 @@ __all__ = [
 ]
 # external validation (resorb evaluate)
 __all__ += ["CALIBRATION_SUMMARIES", "bootstrap_calibration", "bootstrap_calibration_curve",
-            "observed_expected_ratio"]
+            "bootstrap_observed_expected", "observed_expected_ratio"]

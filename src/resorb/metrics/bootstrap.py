@@ -356,3 +356,29 @@ def bootstrap_calibration_curve(y: np.ndarray, p: np.ndarray, grid: np.ndarray |
         alpha)
     observed = weighted.local_linear(y, p, weighted.unit_weights(y.size), g, frac)[0]
     return pd.DataFrame({"predicted": g, "observed": observed, "ci_low": low, "ci_high": high})
+
+
+def bootstrap_observed_expected(y: np.ndarray, p: np.ndarray, n_boot: int = 200, seed: int = 0,
+                                alpha: float = 0.05,
+                                groups: np.ndarray | None = None) -> tuple[float, float, float]:
+    """O/E ratio with its percentile bootstrap interval, alone (cheap: no smoother).
+
+    The ``o_e_ratio`` row of :func:`bootstrap_calibration` without the other summaries, on
+    the same resamples; for the many small tables of subgroups and sites. See
+    :func:`bootstrap_calibration` on ``groups=np.arange(n)`` (whole rows) for external
+    validation.
+
+    Returns
+    -------
+    (float, float, float)
+        Estimate, lower and upper limit.
+    """
+    y, p = check_outcome_and_risk(y, p)
+    check_bootstrap(n_boot, seed, alpha)
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return weighted.observed_expected(y, p, w)[:, None]
+
+    low, high = percentile_limits(_replicates(y, n_boot, seed, groups, statistic), alpha)
+    return float(statistic(weighted.unit_weights(y.size))[0, 0]), float(low[0]), float(high[0])
