@@ -320,8 +320,8 @@ def check_enough_rows(y: np.ndarray, account: str) -> None:
         raise TrainingError(
             f"too few rows for external validation: {events} resorbed and {non_events} not "
             f"resorbed ({account}); bootstrap intervals of calibration and AUROC need at least "
-            f"{MIN_PER_CLASS} of each, and a precise validation far more (Riley et al. 2021: "
-            f"typically 100-200 events); collect more labelled patients")
+            f"{MIN_PER_CLASS} of each, and a precise validation far more (Riley's minimum, "
+            f"docs/validation.md); collect more labelled patients")
 
 
 def assess(y: np.ndarray, p: np.ndarray, tp: TrainingParams, seed: int,
