@@ -365,7 +365,6 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
     from resorb.metrics import bootstrap_metrics, optimism_corrected
     from resorb.models import build_model, predict_resorption
     from resorb.scoring.model import is_registry_uri, load_model
-    from resorb.tracking import fingerprint
     from resorb.training import Evaluation, evaluate
     from resorb.updating import (
         CHOICES,
@@ -382,8 +381,8 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
     say = progress or (lambda _msg: None)
     tp = params.training
     seed = data.source.seed if data.source.seed is not None else tp.seed
+    labelled = labelled_rows(data.frame, params.label)  # a single class fails here, first
     loaded = load_model(model_ref)
-    labelled = labelled_rows(data.frame, params.label)
     X = model_input(labelled.frame, columns=loaded.features)
     y = labelled.y
     refit = None
@@ -399,6 +398,8 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
     update = fit_update(loaded.estimator, X, y, method, alpha, refit)
     p_parent = predict_resorption(loaded.estimator, X)
     parent_metrics = bootstrap_metrics(y, p_parent, n_boot=tp.n_boot, seed=seed)
+    from resorb.tracking import fingerprint  # imports MLflow: only once the update is made
+
     fp = fingerprint(X, y)
     if update.model is None:
         return UpdateOutcome(loaded, update, None, None, parent_metrics, None, None, data,

@@ -77,16 +77,18 @@ def update_cmd(
              "does); replaced when it exists.")] = None,
 ) -> None:
     """Update a model on new labelled data (help text: ``_UPDATE_HELP``)."""
-    from resorb.display import print_frame
-    from resorb.jobs import load_training_data, record_update, update_job
-    from resorb.scoring.model import is_registry_uri
-    from resorb.updating import METHOD_WORDS, check_alpha
-
     check_data_source(data, synthetic, mapping)
-    check_alpha(alpha)
     if not register and out is None:
         raise typer.BadParameter("--no-register needs --out FOLDER: the updated model must "
                                  "go somewhere")
+    if not 0 < alpha < 1:
+        raise typer.BadParameter(f"--alpha must be a number between 0 and 1 (exclusive), the "
+                                 f"level of each likelihood-ratio test, e.g. 0.05; got {alpha:g}")
+    from resorb.display import print_frame
+    from resorb.jobs import load_training_data, record_update, update_job
+    from resorb.scoring.model import is_registry_uri
+    from resorb.updating import METHOD_WORDS
+
     params = resolve_params(ctx, {"training.seed": seed})
     if model is None or is_registry_uri(model):
         open_store(params, only_if_present=True)
