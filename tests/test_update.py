@@ -288,3 +288,40 @@ def test_update_registers_a_version_that_names_its_parent(tmp_path):
     assert np.mean(p) < np.mean(reference)  # the other hospital resorbs less often
     pd.testing.assert_index_equal(pd.Index(exported.features), pd.Index(
         load_model(REFERENCE).features))
+
+
+@pytest.mark.parametrize(("parent_name", "method", "linear"), [
+    ("logistic", "intercept", True),
+    ("hist_gradient_boosting", "intercept", False),
+    ("hist_gradient_boosting", "revise", True),  # its revision terms need a reference
+    ("hist_gradient_boosting", "refit", False),
+])
+def test_scoring_gives_a_reference_sample_where_one_is_needed(updated, parent_name, method,
+                                                              linear):
+    from resorb.scoring.model import LoadedModel
+    from tests.factories import model_card
+
+    model = updated[parent_name, method]
+    loaded = LoadedModel(model, model_card(), "resorb", "2", "test", Path("."),
+                         tuple(model.feature_names_in_))
+    assert loaded.is_linear is linear
+
+
+def test_the_card_records_the_update_and_old_cards_still_load():
+    from resorb.card import ModelCard, UpdateRecord, UpdateTest
+    from tests.factories import model_card
+
+    record = UpdateRecord(
+        parent="resorb version 3", parent_version="3", parent_skops_sha256="cd" * 32,
+        parent_candidate="logistic", requested="auto", method="intercept", alpha=0.05,
+        tests=(UpdateTest(method="keep", against="revise", chi2=40.1, df=11, p=3e-5,
+                          rejected=True),
+               UpdateTest(method="intercept", against="revise", chi2=9.0, df=10, p=0.53,
+                          rejected=False)),
+        intercept=-1.02, slope=1.0, data_sha256="ef" * 32, rows=240, events=70,
+        prevalence=0.2917)
+    card = model_card(update=record)
+    assert ModelCard.from_json(card.to_json()) == card
+    assert model_card().update is None
+    reference = ModelCard.from_json((REFERENCE / "artifacts" / "resorb.json").read_bytes())
+    assert reference.update is None
