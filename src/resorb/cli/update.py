@@ -96,7 +96,10 @@ def update_cmd(
                             params)
     outcome = update_job(model, td, params, method.value, alpha,
                          progress=lambda m: err(f"  .. {m}"))
-    typer.echo(f"parent: {outcome.parent.describe()} from {outcome.parent.source}")
+    parent = outcome.parent
+    typer.echo("parent: " + (parent.describe() if is_registry_uri(parent.source) else
+                             f"folder {parent.source} ({parent.metadata.candidate}, "
+                             f"{parent.metadata.trained_on})"))
     typer.echo(f"data: {outcome.labelled.account()}")
     if outcome.update.test is not None:
         print_frame(outcome.update.test.table(),
