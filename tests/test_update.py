@@ -325,3 +325,15 @@ def test_the_card_records_the_update_and_old_cards_still_load():
     assert model_card().update is None
     reference = ModelCard.from_json((REFERENCE / "artifacts" / "resorb.json").read_bytes())
     assert reference.update is None
+
+
+def test_a_refit_too_big_for_the_data_is_a_training_error():
+    from resorb.jobs import _refit_errors
+
+    message = (r"refitting candidate 'random_forest' on 5 rows \(2 resorbed, 3 not\) failed: "
+               r"n_splits=3 .*; use a less extensive method")
+    with pytest.raises(TrainingError, match=message), \
+            _refit_errors("refit", "random_forest", [1, 1, 0, 0, 0]):
+        raise ValueError("n_splits=3 cannot be greater than the members of each class")
+    with pytest.raises(ValueError, match="a bug"), _refit_errors("intercept", "x", [0, 1]):
+        raise ValueError("a bug")

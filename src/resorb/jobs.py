@@ -7,6 +7,8 @@ Each job returns a small result the CLI prints; MLflow is imported only through
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -395,7 +397,8 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
                 f"{', '.join(params.candidates)}); add it, or choose another method")
         refit = build_model(spec, seed=seed)
     say(f"parent {loaded.describe()}: {method} update on {len(y):,} rows")
-    update = fit_update(loaded.estimator, X, y, method, alpha, refit)
+    with _refit_errors(method, loaded.metadata.candidate, y):
+        update = fit_update(loaded.estimator, X, y, method, alpha, refit)
     p_parent = predict_resorption(loaded.estimator, X)
     parent_metrics = bootstrap_metrics(y, p_parent, n_boot=tp.n_boot, seed=seed)
     from resorb.tracking import fingerprint  # imports MLflow: only once the update is made
@@ -405,8 +408,9 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
         return UpdateOutcome(loaded, update, None, None, parent_metrics, None, None, data,
                              labelled, X, p_parent, fp, seed)
     say(f"{update.method}: optimism-corrected bootstrap ({tp.optimism_n_boot} refits)")
-    opt = optimism_corrected(update_fit_predict(loaded.estimator, method, alpha, refit), X, y,
-                             n_boot=tp.optimism_n_boot, seed=seed)
+    with _refit_errors(method, loaded.metadata.candidate, y):
+        opt = optimism_corrected(update_fit_predict(loaded.estimator, method, alpha, refit),
+                                 X, y, n_boot=tp.optimism_n_boot, seed=seed)
     metrics = opt.rename(columns={"corrected": "estimate"})[
         ["metric", "estimate", "ci_low", "ci_high", "apparent", "optimism"]]
     p = predict_resorption(update.model, X)
@@ -445,6 +449,21 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
         else parent_card.training_ranges})
     return UpdateOutcome(loaded, update, update.model, card, parent_metrics, metrics,
                          evaluation, data, labelled, X, p, fp, seed)
+
+
+@contextmanager
+def _refit_errors(method: str, candidate: str, y: Any) -> Iterator[None]:
+    """A refit too big for the data (folds without both classes...) as a TrainingError."""
+    try:
+        yield
+    except ValueError as exc:
+        if method != "refit":
+            raise
+        events = int(sum(y))
+        raise TrainingError(
+            f"refitting candidate '{candidate}' on {len(y):,} rows ({events:,} resorbed, "
+            f"{len(y) - events:,} not) failed: {str(exc).splitlines()[0]}; use a less "
+            f"extensive method (--method auto, intercept, recalibrate or revise)") from None
 
 
 @dataclass(frozen=True)
