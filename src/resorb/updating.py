@@ -28,11 +28,11 @@ rejected at ``alpha``:
 3. logistic recalibration vs revision, ``df = k``: not rejected -> ``recalibrate``;
    rejected -> ``revise``,
 
-with ``k`` the revision terms that vary in the data. The order, the comparator and the
-degrees of freedom (P + 1, P and P - 1 for a revision of P coefficients) follow the paper's
-description of the procedure (its abstract: "the extensiveness of the updating increases
-progressively from a minimum (the original model) to a maximum (a completely revised
-model)"); here the "completely revised model" is the restricted revision above, so P = k + 1.
+with ``k`` the revision terms that vary in the data. The order and the comparator follow the
+paper's description: the extensiveness of the updating increases progressively from the
+original model to the revised model, every test against the revised model, with P + 1, P
+and P - 1 degrees of freedom for a revision of P coefficients (here P = k + 1). Only the
+paper's abstract could be checked while writing this; docs/updating.md says so.
 Refit is never chosen by ``auto``: it discards the parent.
 
 The updated model is one estimator, :class:`UpdatedModel`, with ``predict_proba`` on the same
