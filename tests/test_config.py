@@ -147,7 +147,8 @@ def _set(data: dict, dotted: str, value: object) -> dict:
     ("candidates.extra", {"params": {}}, r"'candidates\.extra\.kind' is required but missing"),
     ("scoring.risk_bands.cuts", [0.6, 0.3], r"'scoring\.risk_bands' cuts must increase"),
     ("cohort.presets.nope", {}, r"'cohort\.presets\.nope' \(the key\) input should be "
-                                r"'literature', 'komori1998' or 'schmidt2025'"),
+                                r"'literature', 'komori1998', 'schmidt2025' or "
+                                r"'other_hospital'"),
 ])
 def test_bad_values_name_file_key_expected_and_found(project, key, value, message):
     path = project("bad.yaml", _set({}, key, value))

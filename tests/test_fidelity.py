@@ -13,7 +13,8 @@ from resorb.cohort import (
 )
 from resorb.errors import ConfigError
 
-SIZES = {"literature": 50_000, "komori1998": 20_000, "schmidt2025": 20_000}
+SIZES = {"literature": 50_000, "komori1998": 20_000, "schmidt2025": 20_000,
+         "other_hospital": 20_000}
 
 
 @pytest.fixture(scope="module")

@@ -121,6 +121,9 @@ class ModelCard(_Frozen):
     skops_sha256 : str
         Hex SHA-256 of ``model.skops``; ``""`` in a card not yet written, whose writer
         (:func:`resorb.tracking.log_model`) adds it with :meth:`with_skops_hash`.
+    update : UpdateRecord, optional
+        For a model made by ``resorb update``: its parent, the method, the closed test and
+        the update data's fingerprint; None for a trained model.
     """
 
     candidate: str
@@ -135,6 +138,7 @@ class ModelCard(_Frozen):
     training_ranges: dict[str, TrainingRange]
     features: tuple[str, ...]
     skops_sha256: str
+    update: UpdateRecord | None = None
 
     @property
     def trained_on(self) -> str:
@@ -214,3 +218,87 @@ def _card_error(exc: ValidationError, source: str) -> ModelCardError:
         f"{source} is not a resorb model card: {'; '.join(parts)}; was it written by another "
         f"resorb version? Retrain or export the model again", path=source,
         missing=tuple(missing), unknown=tuple(unknown))
+
+
+class UpdateTest(_Frozen):
+    """One likelihood-ratio test of the closed testing procedure (Vergouwe 2017).
+
+    Attributes
+    ----------
+    method : str
+        The less extensive method tested: ``keep``, ``intercept`` or ``recalibrate``.
+    against : str
+        Its comparator, the revision (``revise``).
+    chi2 : float
+        Likelihood-ratio statistic.
+    df : int
+        Degrees of freedom.
+    p : float
+        P-value (chi-squared).
+    rejected : bool
+        ``p < alpha``: the method was found inadequate.
+    """
+
+    method: str
+    against: str
+    chi2: float
+    df: int
+    p: float
+    rejected: bool
+
+
+class UpdateRecord(_Frozen):
+    """How an updated model (``resorb update``) came from its parent, in aggregates only.
+
+    Attributes
+    ----------
+    parent : str
+        The parent in words: ``resorb version 3`` or ``folder reference``.
+    parent_version : str
+        Its registered version, ``""`` for an exported folder.
+    parent_skops_sha256 : str
+        SHA-256 of the parent's model file (from its card): identifies a folder parent.
+    parent_candidate : str
+        The parent's candidate.
+    requested, method : str
+        What was asked for (``auto`` or a method) and what was done (``intercept``,
+        ``recalibrate``, ``revise``, ``refit``).
+    alpha : float
+        Level of the closed test.
+    tests : tuple of UpdateTest
+        The closed test's steps, in order (empty when not run).
+    intercept, slope : float, optional
+        Of the recalibration (None for a refit).
+    revision_terms : tuple of str
+        Terms re-estimated by a revision, with their coefficients (standardised terms) in
+        ``revision_coefficients``.
+    revision_coefficients : tuple of float
+    revision_penalty : float, optional
+        Ridge penalty chosen by AIC for the revision.
+    data_sha256 : str
+        Fingerprint of the update data (:func:`resorb.tracking.fingerprint`).
+    rows, events : int
+        Update rows and resorbed among them.
+    prevalence : float
+    """
+
+    parent: str
+    parent_version: str = ""
+    parent_skops_sha256: str
+    parent_candidate: str
+    requested: str
+    method: str
+    alpha: float
+    tests: tuple[UpdateTest, ...] = ()
+    intercept: float | None = None
+    slope: float | None = None
+    revision_terms: tuple[str, ...] = ()
+    revision_coefficients: tuple[float, ...] = ()
+    revision_penalty: float | None = None
+    data_sha256: str
+    rows: int
+    events: int
+    prevalence: float
+
+
+ModelCard.model_rebuild()

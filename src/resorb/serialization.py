@@ -30,6 +30,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.model_selection._split.StratifiedKFold",
     "sklearn.tree._tree.Tree",
+    # a parent model updated on new data (resorb update): recalibration, revision or refit
+    "resorb.updating.UpdatedModel",
 )
 
 

@@ -513,3 +513,57 @@ def list_evaluations(model_sha256: str | None = None, name: str | None = None,
 def _quoted(value: str) -> str:
     """A value safe inside a single-quoted MLflow search string."""
     return str(value).replace("\\", "\\\\").replace("'", "\\'")
+
+def save_model_folder(model: Any, card: ModelCard, to: str | os.PathLike[str]) -> Path:
+    """Write a fitted model as an MLflow model folder, as ``resorb models export`` would.
+
+    The folder (``MLmodel``, ``artifacts/model.skops``, ``artifacts/resorb.json`` with the
+    file's SHA-256) is built beside ``to`` and moved into place at the end, so a failure
+    leaves no folder; an existing folder ``to`` is replaced. No tracking store is used.
+
+    Parameters
+    ----------
+    model : fitted classifier with ``predict_proba``
+    card : ModelCard
+        Its card (the hash of the file is added here).
+    to : path-like
+        The folder to write.
+
+    Returns
+    -------
+    Path
+        ``to``.
+    """
+    import shutil
+
+    from mlflow.models import infer_signature
+
+    from resorb.features import dictionary_example
+    from resorb.models import predict_resorption
+    from resorb.serialization import save_estimator
+
+    target = Path(to)
+    example = dictionary_example()
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = save_estimator(model, Path(tmp) / Path(ARTIFACTS.model_skops).name)
+            meta = Path(tmp) / Path(ARTIFACTS.model_card).name
+            meta.write_text(card.with_skops_hash(path).to_json(), encoding="utf-8")
+            signature = infer_signature(example, predict_resorption(model, example))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+                mlflow.pyfunc.save_model(
+                    path=str(staging), python_model=str(Path(__file__).with_name(
+                        "mlflow_model.py")),
+                    artifacts={"estimator": str(path), "metadata": str(meta)},
+                    signature=signature, input_example=example,
+                    pip_requirements=[f"resorb=={__version__}"])
+        staging.chmod(0o755)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

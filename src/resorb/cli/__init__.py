@@ -44,6 +44,7 @@ from resorb.cli.options import (
     open_store,
     resolve_params,
 )
+from resorb.cli.update import register_update
 
 if TYPE_CHECKING:
     from resorb.config import Params
@@ -58,6 +59,7 @@ app = typer.Typer(
 app.callback()(global_options)
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(models_app, name="models")
+register_update(app)  # resorb update (cli/update.py)
 
 
 @app.command()

@@ -21,7 +21,8 @@ def cohort_generate(
     n: Annotated[int, typer.Option(min=1, help="Number of herniation episodes.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 2026,
     preset: Annotated[Preset, typer.Option(
-        help="literature (pooled meta-analyses), komori1998 or schmidt2025.")] = Preset.LITERATURE,
+        help="literature (pooled meta-analyses), komori1998, schmidt2025 or other_hospital "
+        "(shifted prevalence and case mix).")] = Preset.LITERATURE,
 ) -> None:
     """Generate a synthetic cohort whose parameters follow the cited publications."""
     from resorb.cohort import load_cohort_params, make_cohort

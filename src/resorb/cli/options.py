@@ -55,6 +55,7 @@ class Preset(StrEnum):
     LITERATURE = "literature"
     KOMORI1998 = "komori1998"
     SCHMIDT2025 = "schmidt2025"
+    OTHER_HOSPITAL = "other_hospital"
 
 
 class Engine(StrEnum):

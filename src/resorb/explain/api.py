@@ -22,6 +22,11 @@ How the contributions are computed
   log-odds, not the mean predicted probability.
 - ``CalibratedClassifierCV(ensemble=False)``: the contributions of its single base pipeline,
   rescaled in the same way to the calibrated probability minus the calibrated base value.
+- :class:`resorb.updating.UpdatedModel` (``logit p = a + b LP + g @ t``): the parent's
+  contributions, rescaled to its log-odds LP (secant slope again) and multiplied by ``b``, plus
+  the exact linear SHAP of the revision terms ``g_j (t_j(x) - mean t_j)`` added to their
+  clinical variables; then rescaled to the updated probability like the calibrated case. A
+  refit is explained as the model it is.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from resorb.explain.treeshap import tree_contributions
 from resorb.explain.values import value_numbers, value_words
 from resorb.features import feature_variable
 from resorb.models import HorizonMonotone, predict_resorption
+from resorb.updating import CLIP, REVISION_TERMS, UpdatedModel
 
 if TYPE_CHECKING:
     import shap
@@ -170,6 +176,8 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame | None = None,
     if not (isinstance(max_background, int) and max_background >= 1):
         raise ValueError("The 'max_background' parameter of explain must be an int >= 1. "
                          f"Got {max_background!r} instead.")
+    if isinstance(model, UpdatedModel):
+        return _explain_updated(model, X, background, max_background, seed)
     pipeline, calibrated = _unwrap(model)
     features: ColumnTransformer = pipeline.named_steps["features"]
     estimator = pipeline.named_steps["model"]
@@ -209,6 +217,41 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame | None = None,
                                     index=X.index),
         method=method,
     )
+
+
+def _explain_updated(model: UpdatedModel, X: pd.DataFrame, background: pd.DataFrame | None,
+                     max_background: int, seed: int) -> Explanation:
+    """An updated model: the parent's contributions in its log-odds, slope, revision terms."""
+    check_is_fitted(model)
+    inner = explain(model.base, X, background, max_background, seed)
+    if model.refitted_ is not None:  # a refit predicts as the refitted model: nothing to add
+        return Explanation(inner.values, inner.base_value, "probability",
+                           inner.feature_values, inner.method + "; refitted on new data")
+    from scipy.special import logit
+
+    lp = logit(np.clip(predict_resorption(model.base, X), CLIP, 1 - CLIP))
+    lp0 = float(logit(np.clip(inner.base_value, CLIP, 1 - CLIP)))
+    phi = model.slope_ * _distribute(inner.values.to_numpy(dtype=float), lp - lp0)
+    eta0 = model.intercept_ + model.slope_ * lp0
+    inner_method = inner.method.removesuffix("; probability scale by secant-slope scaling")
+    method = f"{inner_method}; parent log-odds x slope {model.slope_:.3g}"
+    variables = list(inner.values.columns)
+    if np.any(model.revision_coef_ != 0):
+        reference = background if background is not None else X
+        mean = model.revision_matrix(reference).mean(axis=0)
+        linear = (model.revision_matrix(X) - mean) * model.revision_coef_
+        for j, (_, variable) in enumerate(REVISION_TERMS):
+            if model.revision_coef_[j] != 0 and variable in variables:
+                phi[:, variables.index(variable)] += linear[:, j]
+        eta0 += float(mean @ model.revision_coef_)
+        method += " + linear SHAP of the revision terms"
+    p = predict_resorption(model, X)
+    p0 = float(expit(eta0))
+    values = _distribute(phi, p - p0)
+    return Explanation(values=pd.DataFrame(values, index=X.index, columns=inner.values.columns),
+                       base_value=p0, scale="probability", feature_values=inner.feature_values,
+                       method=method + f", {model.method} update; probability scale by "
+                                       f"secant-slope scaling")
 
 
 def _check_frame(frame: object, name: str) -> None:

@@ -78,6 +78,11 @@ class LoadedModel:
     def is_linear(self) -> bool:
         """Whether the final estimator is linear (its explanations need a reference sample)."""
         est = self.estimator
+        revision = getattr(est, "revision_coef_", None)
+        if revision is not None:  # an UpdatedModel: its revision terms are linear too
+            if getattr(est, "refitted_", None) is None and np.any(revision != 0):
+                return True
+            est = est.base
         fitted = getattr(est, "calibrated_classifiers_", None)
         if fitted:
             est = fitted[0].estimator

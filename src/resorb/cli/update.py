@@ -1,0 +1,133 @@
+"""``resorb update``: adapt a model to a hospital's own labelled patients."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from resorb.cli.options import (
+    DataOpt,
+    MappingOpt,
+    Preset,
+    PresetOpt,
+    SeedOpt,
+    SyntheticOpt,
+    check_data_source,
+    domain_errors,
+    err,
+    open_store,
+    resolve_params,
+)
+
+
+class UpdateMethod(StrEnum):
+    """How ``resorb update`` adapts the model (:data:`resorb.updating.CHOICES`)."""
+
+    AUTO = "auto"
+    INTERCEPT = "intercept"
+    RECALIBRATE = "recalibrate"
+    REVISE = "revise"
+    REFIT = "refit"
+
+
+# Typer keeps single line breaks of a docstring in --help; these paragraphs are single lines
+_UPDATE_HELP = (
+    "Update a model on a hospital's own labelled patients: recalibrate, revise or refit.\n\n"
+    "The methods act on the parent's log-odds, so they work for every model: 'intercept' "
+    "(recalibration in the large), 'recalibrate' (intercept and slope), 'revise' (intercept, "
+    "slope and the main clinical predictors re-estimated with a penalty), 'refit' (the "
+    "parent's candidate fitted from scratch). 'auto' chooses the least extensive adequate "
+    "one by Vergouwe's closed testing procedure (Stat Med 2017;36:4529) at --alpha; when it "
+    "keeps the parent, nothing is registered. The label rule and the exclusion of patients "
+    "operated before follow-up are those of training.\n\n"
+    "The updated model is registered as a new version of 'resorb' (in the tracking store "
+    "here, created when absent: mlflow.db) whose card names the parent, the method, the "
+    "tests and the data fingerprint; its performance is optimism-corrected. --out FOLDER "
+    "also exports it as a model folder; --no-register --out FOLDER only exports it.\n\n"
+    "Exit codes: 0 done (updated or kept); 2 bad input or usage (nothing registered or "
+    "written)."
+)
+
+
+def update_cmd(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(
+        help="Parent model: registry URI (models:/resorb@champion, models:/resorb/3, "
+             "runs:/ID/model) or an exported model folder.",
+        show_default="models:/resorb@champion, else the reference predictor")] = None,
+    data: DataOpt = None,
+    synthetic: SyntheticOpt = None,
+    preset: PresetOpt = Preset.OTHER_HOSPITAL,
+    seed: SeedOpt = None,
+    mapping: MappingOpt = None,
+    method: Annotated[UpdateMethod, typer.Option(
+        help="auto (closed testing), intercept, recalibrate, revise or refit.")
+    ] = UpdateMethod.AUTO,
+    alpha: Annotated[float, typer.Option(
+        help="Level of each likelihood-ratio test of the closed testing procedure, in "
+             "(0, 1).")] = 0.05,
+    register: Annotated[bool, typer.Option(
+        "--register/--no-register", help="Register the updated model as a new version "
+                                         "(--no-register needs --out).")] = True,
+    out: Annotated[Path | None, typer.Option(
+        help="Also write the updated model to this folder (as `resorb models export` "
+             "does); replaced when it exists.")] = None,
+) -> None:
+    """Update a model on new labelled data (help text: ``_UPDATE_HELP``)."""
+    check_data_source(data, synthetic, mapping)
+    if not register and out is None:
+        raise typer.BadParameter("--no-register needs --out FOLDER: the updated model must "
+                                 "go somewhere")
+    if not 0 < alpha < 1:
+        raise typer.BadParameter(f"--alpha must be a number between 0 and 1 (exclusive), the "
+                                 f"level of each likelihood-ratio test, e.g. 0.05; got {alpha:g}")
+    from resorb.display import print_frame
+    from resorb.jobs import load_training_data, record_update, update_job
+    from resorb.scoring.model import is_registry_uri
+    from resorb.updating import METHOD_WORDS
+
+    params = resolve_params(ctx, {"training.seed": seed})
+    if model is None or is_registry_uri(model):
+        open_store(params, only_if_present=True)
+    td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping,
+                            params)
+    outcome = update_job(model, td, params, method.value, alpha,
+                         progress=lambda m: err(f"  .. {m}"))
+    parent = outcome.parent
+    typer.echo("parent: " + (parent.describe() if is_registry_uri(parent.source) else
+                             f"folder {parent.source} ({parent.metadata.candidate}, "
+                             f"{parent.metadata.trained_on})"))
+    typer.echo(f"data: {outcome.labelled.account()}")
+    if outcome.update.test is not None:
+        print_frame(outcome.update.test.table(),
+                    title=f"closed testing procedure (Vergouwe 2017), alpha {alpha:g}")
+    board = outcome.parent_metrics[["metric", "estimate", "ci_low", "ci_high"]]
+    if outcome.kept:
+        print_frame(board, title="parent on the new data (bootstrap 95% intervals)")
+        typer.echo(f"method: {METHOD_WORDS['keep']} (no test rejected it at alpha "
+                   f"{alpha:g}); nothing registered or written")
+        return
+    after = outcome.metrics.set_index("metric")
+    both = board.assign(updated=board["metric"].map(after["estimate"]),
+                        updated_ci_low=board["metric"].map(after["ci_low"]),
+                        updated_ci_high=board["metric"].map(after["ci_high"]))
+    print_frame(both.rename(columns={"estimate": "parent"}),
+                title="parent on the new data vs updated model (optimism-corrected)")
+    typer.echo(f"method: {METHOD_WORDS[outcome.update.method]} ({outcome.update.method})")
+    if register:
+        open_store(params)
+    recorded = record_update(outcome, params, register=register, out=out)
+    if recorded.version:
+        typer.echo(f"registered: resorb version {recorded.version} (parent "
+                   f"{outcome.card.update.parent}); run {recorded.run_id}")
+        typer.echo(f"tracking store: {recorded.tracking_uri}  (browse it with `resorb ui`)")
+    if recorded.folder is not None:
+        typer.echo(f"exported to {recorded.folder}")
+
+
+def register_update(app: typer.Typer) -> None:
+    """Add ``resorb update`` to the application."""
+    app.command("update", help=_UPDATE_HELP)(domain_errors(update_cmd))
