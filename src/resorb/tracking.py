@@ -514,6 +514,7 @@ def _quoted(value: str) -> str:
     """A value safe inside a single-quoted MLflow search string."""
     return str(value).replace("\\", "\\\\").replace("'", "\\'")
 
+
 def save_model_folder(model: Any, card: ModelCard, to: str | os.PathLike[str]) -> Path:
     """Write a fitted model as an MLflow model folder, as ``resorb models export`` would.
 
