@@ -1,10 +1,10 @@
 """MLflow: the only module that imports it (it takes seconds to import).
 
 Runs hold parameters, a fingerprint of the data (hash, rows, events, prevalence: never rows
-or identifiers), metrics with intervals, figures and the model. Models are logged as MLflow
-"models from code": :mod:`resorb.mlflow_model` builds a :class:`ResorbModel` whose
-``predict`` returns the probability of resorption from a skops file, loaded with the
-allow-list in :mod:`resorb.serialization`. No pickle is written or read.
+or identifiers), metrics with intervals, figures and the model. Models are logged in the
+pyfunc flavor with :mod:`resorb.mlflow_model` as ``loader_module``: a folder of data (a skops
+file, its card, ``MLmodel``) that MLflow loads through the installed resorb package, with the
+allow-list in :mod:`resorb.serialization`. No pickle and no code is written or read.
 """
 
 from __future__ import annotations
@@ -69,41 +69,42 @@ def git_commit() -> str:
 
 
 def log_model(model: Any, card: ModelCard) -> Any:
-    """Log a fitted pipeline as a pyfunc model (from code) with its input signature and card.
+    """Log a fitted pipeline as a resorb pyfunc model: data only, loaded by installed code.
 
     The model file and its card (with the file's SHA-256, :meth:`ModelCard.with_skops_hash`)
-    go into the model's ``artifacts/``. The input example and the signature are built from
-    the data dictionary (:func:`resorb.features.dictionary_example`), so no patient row is
-    stored.
-    """
-    from mlflow.models import infer_signature
+    go into the model's ``artifacts/``; ``MLmodel`` names :mod:`resorb.mlflow_model` as the
+    pyfunc ``loader_module``, so any MLflow client loads it through the installed resorb
+    package and nothing in the folder is executed or unpickled. The signature and the input
+    example come from the data dictionary (:func:`resorb.mlflow_model.input_schema`), so no
+    patient row is stored.
 
-    from resorb.features import dictionary_example
-    from resorb.models import predict_resorption
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        With ``model_uri`` (``models:/<model id>``) to register.
+    """
     from resorb.serialization import save_estimator
 
-    # the example and the signature come from the data dictionary, never from training rows
-    example = dictionary_example()
     with tempfile.TemporaryDirectory() as tmp:
         path = save_estimator(model, Path(tmp) / Path(ARTIFACTS.model_skops).name)
         meta = Path(tmp) / Path(ARTIFACTS.model_card).name
         meta.write_text(card.with_skops_hash(path).to_json(), encoding="utf-8")
-        preds = predict_resorption(model, example)
-        signature = infer_signature(example, preds)
-        code = Path(__file__).with_name("mlflow_model.py")
-        with warnings.catch_warnings():
-            # MLflow compares the example's columns with a range (deprecated in pandas 3)
-            warnings.filterwarnings("ignore", message="Operation with range is deprecated")
-            return _log_pyfunc(code, path, meta, signature, example)
+        return _log_pyfunc(path, meta, card.features)
 
 
-def _log_pyfunc(code: Path, path: Path, meta: Path, signature: Any, example: pd.DataFrame):
-    return mlflow.pyfunc.log_model(
-        name=ARTIFACTS.model, python_model=str(code),
-        artifacts={"estimator": str(path), "metadata": str(meta)},
-        signature=signature, input_example=example,
-        pip_requirements=[f"resorb=={__version__}"],
-    )
+def _log_pyfunc(path: Path, meta: Path, features: tuple[str, ...]) -> Any:
+    """``Model.log`` with :mod:`resorb.mlflow_model` as the flavor that writes the folder."""
+    from mlflow.models import Model
+
+    from resorb import mlflow_model
+
+    with warnings.catch_warnings():
+        # MLflow compares the example's columns with a range (deprecated in pandas 3)
+        warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+        return Model.log(None, flavor=mlflow_model, name=ARTIFACTS.model, skops=path, card=meta,
+                         features=tuple(features),
+                         requirements=[f"resorb=={__version__}",
+                                       f"mlflow=={mlflow.__version__}"])
 
 
 def run_tags(source: DataSource, fp: Fingerprint, label: LabelRule) -> dict[str, str]:
