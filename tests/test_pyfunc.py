@@ -168,6 +168,16 @@ def test_loading_runs_no_code_from_the_folder(folder, files, tmp_path):
     assert ran.stdout.strip() == "300" and not sentinel.exists()
 
 
+def test_the_shipped_reference_model_is_data_only():
+    import mlflow
+
+    reference = Path(__file__).resolve().parents[1] / "models" / "reference"
+    flavor = mlflow.models.Model.load(str(reference)).flavors["python_function"]
+    assert flavor["loader_module"] == "resorb.mlflow_model", \
+        "models/reference predates the data-only pyfunc: run `make reference`"
+    assert not list(reference.rglob("*.py")) and not list(reference.rglob("*.pkl"))
+
+
 def test_a_model_file_that_differs_from_its_card_is_refused(folder, tmp_path):
     import mlflow
 
