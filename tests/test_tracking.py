@@ -49,8 +49,9 @@ def test_pyfunc_returns_probabilities_with_a_signature(store):
     tracking.promote("1", "champion")
     model = mlflow.pyfunc.load_model("models:/resorb@champion")
     assert model.metadata.signature is not None
-    X = model_input(frame.head(50))
-    p = np.asarray(model.predict(X))
+    out = model.predict(frame.head(50))  # the dictionary's columns, as the cohort holds them
+    assert list(out.columns) == ["p_resorption"]
+    p = out["p_resorption"].to_numpy()
     assert p.shape == (50,)
     assert np.all((p >= 0) & (p <= 1)) and len(np.unique(p)) > 10
 
@@ -68,7 +69,7 @@ def test_export_gives_a_loadable_folder(store, tmp_path):
     est = load_estimator(path / "artifacts" / "model.skops")
     X = model_input(frame.head(20))
     direct = predict_resorption(est, X)
-    via_pyfunc = np.asarray(mlflow.pyfunc.load_model(str(path)).predict(X))
+    via_pyfunc = mlflow.pyfunc.load_model(str(path)).predict(frame.head(20))["p_resorption"]
     np.testing.assert_allclose(direct, via_pyfunc, rtol=0, atol=1e-12)
 
 

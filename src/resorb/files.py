@@ -76,13 +76,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``df`` to CSV or Parquet atomically; returns the final path.
 
-    Parquet is written without the pandas index; CSV with ISO dates and empty cells for
-    missing values, so that ``resorb validate`` reads back what was written.
+    Parquet is written without the pandas index and with timestamps in microseconds (Spark
+    refuses Parquet's nanosecond timestamps); CSV with ISO dates and empty cells for missing
+    values, so that ``resorb validate`` reads back what was written.
     """
     p = check_output_path(path)
     with atomic_path(p) as tmp:
         if table_format(p) == "csv":
             df.to_csv(tmp, index=False, date_format="%Y-%m-%d")
         else:
-            df.to_parquet(tmp, index=False)
+            # a timestamp that is not whole microseconds is refused, never truncated
+            df.to_parquet(tmp, index=False, coerce_timestamps="us")
     return p

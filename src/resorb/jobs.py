@@ -28,6 +28,7 @@ class TrainingData:
     frame: pd.DataFrame
     source: DataSource
     notes: tuple[str, ...] = ()
+    file_name: str = ""  # the data file's name, without its folder ("" when synthetic)
 
 
 def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | None,
@@ -64,7 +65,7 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         frame, report = check_file(Path(data), purpose="training")
     if not report.ok:
         raise DataValidationError(report)
-    return TrainingData(frame, DataSource("real"), tuple(notes))
+    return TrainingData(frame, DataSource("real"), tuple(notes), file_name=Path(data).name)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def _log_final_model(result: Any, data: TrainingData, params: Params, threshold:
                      register: bool) -> tuple[str, str | None]:
     from resorb import tracking
 
-    info = tracking.log_model(result.model, _card(result, data.source, params, threshold))
+    card = _card(result, data.source, params, threshold)
+    info = tracking.log_model(result.model, card)
     version = None
     if register:
         tags = {"candidate": result.name, "trained_on": data.source.describe(),
@@ -138,6 +140,7 @@ def _log_final_model(result: Any, data: TrainingData, params: Params, threshold:
                 "label_rule": f"{params.label.name} (>= {params.label.min_reduction_pct:g}%)",
                 "decision_threshold": f"{threshold:g}"}
         version = tracking.register(info.model_uri, tags)
+        tracking.describe_version(version, card)
     return info.model_uri, version
 
 
@@ -174,6 +177,7 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
         sample_size_ok=bool(result.sample_size.ok))
     with tracking.start_run(f"train-{model}"):
         tracking.write_run(record)
+        tracking.log_dataset(tuple(result.X.columns), fp, data.source, data.file_name)
         model_uri, version = _log_final_model(result, data, params, tp.decision_threshold,
                                               register)
         run_id = tracking.active_run_id()
@@ -219,6 +223,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
     with tracking.start_run("compare"):
         for name, ev in comp.evaluations.items():
             with tracking.start_run(name, nested=True):
+                tracking.log_dataset(tuple(comp.X.columns), fp, data.source, data.file_name)
                 tracking.write_run(RunRecord(
                     tags=tags, **_evaluated({name: ev}, ev),
                     params=flatten_params({"candidate": name,
@@ -227,6 +232,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
             progress(f"champion {comp.champion}: fitting on all {len(comp.y):,} rows")
         champion = train_candidate(data.frame, comp.champion, params, seed=seed,
                                    evaluation=comp.evaluations[comp.champion])
+        tracking.log_dataset(tuple(comp.X.columns), fp, data.source, data.file_name)
         tracking.write_run(RunRecord(
             tags=tags, fingerprint=fp,
             params=flatten_params({"candidates": list(comp.evaluations),

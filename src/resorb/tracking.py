@@ -1,14 +1,15 @@
 """MLflow: the only module that imports it (it takes seconds to import).
 
 Runs hold parameters, a fingerprint of the data (hash, rows, events, prevalence: never rows
-or identifiers), metrics with intervals, figures and the model. Models are logged as MLflow
-"models from code": :mod:`resorb.mlflow_model` builds a :class:`ResorbModel` whose
-``predict`` returns the probability of resorption from a skops file, loaded with the
-allow-list in :mod:`resorb.serialization`. No pickle is written or read.
+or identifiers), metrics with intervals, figures and the model. Models are logged in the
+pyfunc flavor with :mod:`resorb.mlflow_model` as ``loader_module``: a folder of data (a skops
+file, its card, ``MLmodel``) that MLflow loads through the installed resorb package, with the
+allow-list in :mod:`resorb.serialization`. No pickle and no code is written or read.
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import io
@@ -46,6 +47,7 @@ def configure(configured_uri: str | None = None) -> str:
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri))
     mlflow.set_experiment(EXPERIMENT)
+    mark_training_experiment(EXPERIMENT)
     return uri
 
 
@@ -69,41 +71,42 @@ def git_commit() -> str:
 
 
 def log_model(model: Any, card: ModelCard) -> Any:
-    """Log a fitted pipeline as a pyfunc model (from code) with its input signature and card.
+    """Log a fitted pipeline as a resorb pyfunc model: data only, loaded by installed code.
 
     The model file and its card (with the file's SHA-256, :meth:`ModelCard.with_skops_hash`)
-    go into the model's ``artifacts/``. The input example and the signature are built from
-    the data dictionary (:func:`resorb.features.dictionary_example`), so no patient row is
-    stored.
-    """
-    from mlflow.models import infer_signature
+    go into the model's ``artifacts/``; ``MLmodel`` names :mod:`resorb.mlflow_model` as the
+    pyfunc ``loader_module``, so any MLflow client loads it through the installed resorb
+    package and nothing in the folder is executed or unpickled. The signature and the input
+    example come from the data dictionary (:func:`resorb.mlflow_model.input_schema`), so no
+    patient row is stored.
 
-    from resorb.features import dictionary_example
-    from resorb.models import predict_resorption
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        With ``model_uri`` (``models:/<model id>``) to register.
+    """
     from resorb.serialization import save_estimator
 
-    # the example and the signature come from the data dictionary, never from training rows
-    example = dictionary_example()
     with tempfile.TemporaryDirectory() as tmp:
         path = save_estimator(model, Path(tmp) / Path(ARTIFACTS.model_skops).name)
         meta = Path(tmp) / Path(ARTIFACTS.model_card).name
         meta.write_text(card.with_skops_hash(path).to_json(), encoding="utf-8")
-        preds = predict_resorption(model, example)
-        signature = infer_signature(example, preds)
-        code = Path(__file__).with_name("mlflow_model.py")
-        with warnings.catch_warnings():
-            # MLflow compares the example's columns with a range (deprecated in pandas 3)
-            warnings.filterwarnings("ignore", message="Operation with range is deprecated")
-            return _log_pyfunc(code, path, meta, signature, example)
+        return _log_pyfunc(path, meta, card.features)
 
 
-def _log_pyfunc(code: Path, path: Path, meta: Path, signature: Any, example: pd.DataFrame):
-    return mlflow.pyfunc.log_model(
-        name=ARTIFACTS.model, python_model=str(code),
-        artifacts={"estimator": str(path), "metadata": str(meta)},
-        signature=signature, input_example=example,
-        pip_requirements=[f"resorb=={__version__}"],
-    )
+def _log_pyfunc(path: Path, meta: Path, features: tuple[str, ...]) -> Any:
+    """``Model.log`` with :mod:`resorb.mlflow_model` as the flavor that writes the folder."""
+    from mlflow.models import Model
+
+    from resorb import mlflow_model
+
+    with warnings.catch_warnings():
+        # MLflow compares the example's columns with a range (deprecated in pandas 3)
+        warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+        return Model.log(None, flavor=mlflow_model, name=ARTIFACTS.model, skops=path, card=meta,
+                         features=tuple(features),
+                         requirements=[f"resorb=={__version__}",
+                                       f"mlflow=={mlflow.__version__}"])
 
 
 def run_tags(source: DataSource, fp: Fingerprint, label: LabelRule) -> dict[str, str]:
@@ -537,14 +540,12 @@ def save_model_folder(model: Any, card: ModelCard, to: str | os.PathLike[str]) -
     """
     import shutil
 
-    from mlflow.models import infer_signature
+    from mlflow.models import Model
 
-    from resorb.features import dictionary_example
-    from resorb.models import predict_resorption
+    from resorb import mlflow_model
     from resorb.serialization import save_estimator
 
     target = Path(to)
-    example = dictionary_example()
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -553,18 +554,169 @@ def save_model_folder(model: Any, card: ModelCard, to: str | os.PathLike[str]) -
             path = save_estimator(model, Path(tmp) / Path(ARTIFACTS.model_skops).name)
             meta = Path(tmp) / Path(ARTIFACTS.model_card).name
             meta.write_text(card.with_skops_hash(path).to_json(), encoding="utf-8")
-            signature = infer_signature(example, predict_resorption(model, example))
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Operation with range is deprecated")
-                mlflow.pyfunc.save_model(
-                    path=str(staging), python_model=str(Path(__file__).with_name(
-                        "mlflow_model.py")),
-                    artifacts={"estimator": str(path), "metadata": str(meta)},
-                    signature=signature, input_example=example,
-                    pip_requirements=[f"resorb=={__version__}"])
+                mlflow_model.save_model(
+                    staging, Model(), skops=path, card=meta, features=tuple(card.features),
+                    requirements=[f"resorb=={__version__}", f"mlflow=={mlflow.__version__}"])
         staging.chmod(0o755)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+# ------------------------------------------- MLflow conventions: datasets, experiment kind,
+# registered versions described from the model card
+
+#: experiment tag the MLflow 3 UI reads to open an experiment on its runs (machine learning)
+#: rather than on GenAI traces
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+#: model card metrics written on a registered version, with their intervals
+VERSION_METRICS = ("auroc", "calibration_slope", "calibration_intercept", "ici", "brier")
+
+
+def mark_training_experiment(name: str = EXPERIMENT) -> None:
+    """Tag the experiment as model training, so the MLflow 3 UI opens on its runs."""
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None and \
+            experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        _client().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
+                                     EXPERIMENT_KIND)
+
+
+def data_description(features: tuple[str, ...], fp: Fingerprint, source: DataSource,
+                     file_name: str = "") -> Any:
+    """An MLflow dataset that describes the data and holds none of it.
+
+    Parameters
+    ----------
+    features : tuple of str
+        The model's input columns (data dictionary names); with the label ``resorbed`` they
+        make the dataset's schema (the dictionary's types, never values).
+    fp : Fingerprint
+        Hash, rows, events and prevalence (:func:`fingerprint`): the digest is the first 32
+        hex digits of the hash, the profile the counts.
+    source : DataSource
+        Synthetic preset, size and seed, or real data.
+    file_name : str
+        The data file's name, without its folder (``""`` for synthetic data).
+
+    Returns
+    -------
+    mlflow.data.meta_dataset.MetaDataset
+        Named after the file's stem or ``synthetic-<preset>``; source type ``resorb``.
+    """
+    from mlflow.types import ColSpec, DataType, Schema
+
+    kinds = {schema.Kind.BOOLEAN: DataType.boolean, schema.Kind.INTEGER: DataType.long,
+             schema.Kind.NUMBER: DataType.double, schema.Kind.CATEGORY: DataType.string}
+    columns = [schema.BY_NAME[n] for n in (*features, "resorbed")]
+    spec = Schema([ColSpec(kinds[c.kind], c.name, required=c.required or c.name == "resorbed")
+                   for c in columns])
+    name = Path(file_name).name
+    described = {"file": name} if name else {
+        "synthetic": source.preset, "rows_requested": source.n_requested, "seed": source.seed}
+    profile = {"num_rows": fp.rows, "num_events": fp.events, "prevalence": fp.prevalence}
+    label = Path(name).stem if name else f"synthetic-{source.preset}"
+    source_cls, dataset_cls = _description_classes()
+    return dataset_cls(source_cls(described), profile, name=label,
+                       digest=fp.data_sha256[:32], schema=spec)
+
+
+@functools.cache
+def _description_classes() -> tuple[type, type]:
+    """The dataset source and dataset of :func:`data_description` (built once, lazily)."""
+    from mlflow.data.dataset_source import DatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    class DescribedSource(DatasetSource):
+        """Where the data came from, in words: a file name or a synthetic preset."""
+
+        def __init__(self, described: dict[str, Any]) -> None:
+            self._described = dict(described)
+
+        @staticmethod
+        def _get_source_type() -> str:
+            return "resorb"
+
+        def load(self, **kwargs: Any) -> Any:
+            raise ResorbError("a resorb dataset describes the data and holds none of it")
+
+        @staticmethod
+        def _can_resolve(raw_source: Any) -> bool:
+            return False
+
+        @classmethod
+        def _resolve(cls, raw_source: Any) -> Any:
+            raise ResorbError("a resorb dataset source is never resolved from a URI")
+
+        def to_dict(self) -> dict[Any, Any]:
+            return dict(self._described)
+
+        @classmethod
+        def from_dict(cls, source_dict: dict[Any, Any]) -> Any:
+            return cls(source_dict)
+
+    class Description(MetaDataset):
+        """Name, digest, schema and counts of the data; no row of it."""
+
+        def __init__(self, source: Any, profile: dict[str, Any], **kwargs: Any) -> None:
+            self._profile = dict(profile)
+            super().__init__(source, **kwargs)
+
+        @property
+        def profile(self) -> dict[str, Any]:
+            return dict(self._profile)
+
+        def to_dict(self) -> dict[str, str]:
+            return {**super().to_dict(), "profile": json.dumps(self._profile)}
+
+    return DescribedSource, Description
+
+
+def log_dataset(features: tuple[str, ...], fp: Fingerprint, source: DataSource,
+                file_name: str = "", context: str = "training") -> None:
+    """Log :func:`data_description` as the active run's input (the UI's Dataset column).
+
+    Parameters
+    ----------
+    features, fp, source, file_name
+        As for :func:`data_description`.
+    context : str
+        ``training``, ``evaluation``, ...: what the run did with the data.
+    """
+    mlflow.log_input(data_description(features, fp, source, file_name), context=context)
+
+
+def describe_version(version: str, card: ModelCard) -> None:
+    """Give a registered version of ``resorb`` a description and tags from its model card.
+
+    Tags: ``candidate``, ``trained_on``, ``data_kind``, ``label_rule``,
+    ``decision_threshold`` and, for each of :data:`VERSION_METRICS` the card has,
+    ``<metric>`` = ``"0.769 (95% CI 0.762-0.775)"``; the description says the same in words.
+    """
+    client = _client()
+    label = card.label_rule
+    rule = f"{label.name} (>= {label.min_reduction_pct:g}% volume reduction)"
+    tags = {"candidate": card.candidate, "trained_on": card.trained_on,
+            "data_kind": card.data_source.kind, "label_rule": rule,
+            "decision_threshold": f"{card.decision_threshold:g}"}
+    for name in VERSION_METRICS:
+        m = card.metrics.get(name)
+        if m is not None and m.estimate is not None:
+            interval = "" if m.ci_low is None or m.ci_high is None \
+                else f" (95% CI {m.ci_low:.3f} to {m.ci_high:.3f})"
+            tags[name] = f"{m.estimate:.3f}{interval}"
+    metrics = "; ".join(f"{k} {tags[k]}" for k in VERSION_METRICS if k in tags)
+    description = (
+        f"P(resorption) of a lumbar disc herniation at follow-up MRI from a {card.candidate} "
+        f"model ({card.kind}, calibration {card.calibration}), trained on {card.trained_on}; "
+        f"label: {rule}; watchful waiting offered from P >= {card.decision_threshold:g}. "
+        f"Validation: {metrics or 'no metrics recorded'}. Input: the data dictionary's "
+        f"columns (see the MLmodel signature); output: p_resorption.")
+    client.update_model_version(REGISTERED_MODEL, str(version), description=description)
+    for key, value in tags.items():
+        client.set_model_version_tag(REGISTERED_MODEL, str(version), key, value)
