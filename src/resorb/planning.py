@@ -620,6 +620,7 @@ def learning_curve_figure(plan: Plan) -> Figure:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     fig = Figure(figsize=(9.6, 7), layout="constrained", dpi=80)
     FigureCanvasAgg(fig)
@@ -646,7 +647,7 @@ def learning_curve_figure(plan: Plan) -> Figure:
             ax.set_ylim(bottom=0)
         ax.axvline(riley_n, color="C3", lw=0.8, ls="--",
                    label=f"Riley 2020 (i): n = {riley_n:,.0f}")
-        ax.set_xscale("log")
+        _size_axis(ax, n)
         ax.set_xlabel("development rows (usable)")
         ax.set_title(_LABELS[metric], fontsize=10)
         ax.legend(fontsize=7)
@@ -661,8 +662,10 @@ def learning_curve_figure(plan: Plan) -> Figure:
         ax.plot(val["n"], val[f"{stat}_riley_width"], ":", color=colour,
                 label=f"{_LABELS[stat]} (Riley 2021)")
         ax.axhline(widths[stat], color=colour, lw=0.6, ls="--")
-    ax.set_xscale("log")
+    _size_axis(ax, val["n"])
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("validation rows (usable)")
     ax.set_title("external validation: 95% interval width", fontsize=10)
     ax.legend(fontsize=7)
@@ -670,3 +673,11 @@ def learning_curve_figure(plan: Plan) -> Figure:
                  f"per size (seed {info['seed']})", fontsize=11)
     return fig
 
+
+def _size_axis(ax: Any, sizes: pd.Series) -> None:
+    """A log axis of sample sizes, ticked and labelled at the sizes simulated."""
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes), labels=[f"{int(v):,}" for v in sizes], fontsize=7)
+    ax.xaxis.set_minor_locator(NullLocator())

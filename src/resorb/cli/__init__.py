@@ -41,6 +41,7 @@ from resorb.cli.options import (
     open_store,
     resolve_params,
 )
+from resorb.cli.plan import plan_command
 
 if TYPE_CHECKING:
     from resorb.config import Params
@@ -55,6 +56,7 @@ app = typer.Typer(
 app.callback()(global_options)
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(models_app, name="models")
+app.command("plan")(plan_command)
 
 
 @app.command()

@@ -235,6 +235,9 @@ def plan(
         min=0, help="Seed of every cohort and model: same seed, same tables.")] = 2026,
     validation_rows: Annotated[int, typer.Option(
         min=500, help="Rows drawn for the large validation cohort.")] = 20_000,
+    reference_rows: Annotated[int, typer.Option(
+        min=500, help="Rows drawn to fit the model of the external-validation study "
+                      "(without --model).")] = 20_000,
     workers: Annotated[int, typer.Option(
         min=1, help="Worker processes (each single-threaded); results do not depend on it.")
     ] = 2,
@@ -298,8 +301,8 @@ def plan(
     cohort = load_cohort_params(preset, params)
     settings = PlanSettings(sizes=dev_sizes, validation_sizes=val_sizes,
                             replicates=replicates, seed=seed, validation_rows=validation_rows,
-                            workers=workers, target=Target(target_metric.value, target_value,
-                                                           assurance))
+                            reference_rows=reference_rows, workers=workers,
+                            target=Target(target_metric.value, target_value, assurance))
     start = time.perf_counter()
     with _PlanProgress() as progress:
         result = plan_sample_size(params, cohort, candidate, settings,
