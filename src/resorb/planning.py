@@ -522,6 +522,13 @@ def plan_sample_size(params: Params, cohort: CohortParams, candidate: str,
     -------
     Plan
 
+    Notes
+    -----
+    With ``settings.workers > 1`` the replicates run in processes started by ``spawn``
+    (fresh interpreters whose BLAS/OpenMP pools start with one thread), so, as for any
+    ``multiprocessing`` code, the calling program must be importable: the CLI, a script
+    file with an ``if __name__ == "__main__":`` guard or a notebook, not code piped on stdin.
+
     Raises
     ------
     ConfigError
