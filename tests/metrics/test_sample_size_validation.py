@@ -151,3 +151,39 @@ def test_bad_parameters_raise(kwargs, match):
     args = {"prevalence": 0.3, "c_statistic": 0.75} | kwargs
     with pytest.raises(ValueError, match=match):
         metrics.validation_sample_size(**args)
+
+
+@pytest.mark.parametrize(("prev", "c", "kwargs"), [
+    (0.3, 0.75, {}), (0.018, 0.8, {"lp_normal": (-5, 2.5)}), (0.55, 0.77, {"oe": 1.1})])
+def test_precision_at_the_required_n_is_the_target(prev, c, kwargs):
+    need = metrics.validation_sample_size(prev, c, **kwargs)
+    for crit in need.criteria:
+        at_n = metrics.validation_precision(crit.n, prev, c, **kwargs)[crit.name]
+        before = metrics.validation_precision(crit.n - 1, prev, c, **kwargs)[crit.name]
+        assert at_n <= crit.ci_width < before
+        assert at_n == pytest.approx(crit.ci_width, rel=0.01)
+
+
+def test_precision_needs_two_rows():
+    with pytest.raises(ValueError, match="n_rows must be an integer >= 2"):
+        metrics.validation_precision(1, 0.3, 0.75)
+
+
+def test_expected_shrinkage_inverts_riley_2020_criterion_i():
+    # Chagas example (Riley et al. 2019/2020): 24 parameters, R2cs 0.288 -> 623 rows for 0.9
+    assert metrics.expected_shrinkage(623, 24, 0.288) == pytest.approx(0.9, abs=2e-4)
+    for shrinkage in (0.8, 0.85, 0.95):
+        n = metrics.minimum_sample_size(30, 0.4, r2_cs=0.2, shrinkage=shrinkage)["n_shrinkage"]
+        assert shrinkage <= metrics.expected_shrinkage(n, 30, 0.2) < shrinkage + 1e-3
+    values = [metrics.expected_shrinkage(n, 30, 0.2) for n in (50, 100, 1000, 10_000)]
+    assert values == sorted(values) and values[0] > 0.2 and values[-1] < 1
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    ((0, 10, 0.2), "n_rows must be a positive integer"),
+    ((100, 0, 0.2), "n_parameters must be a positive integer"),
+    ((100, 10, 1.0), "r2_cs must be in"),
+])
+def test_expected_shrinkage_bad_parameters(args, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.expected_shrinkage(*args)

@@ -44,6 +44,7 @@ from resorb.cli.options import (
     open_store,
     resolve_params,
 )
+from resorb.cli.plan import plan_command
 from resorb.cli.update import register_update
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ app = typer.Typer(
 app.callback()(global_options)
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(models_app, name="models")
-register_update(app)  # resorb update (cli/update.py)
 
 
 @app.command()
@@ -367,6 +367,8 @@ def report_cmd(
 # external validation (its own module)
 app.command("evaluate", help=EVALUATE_HELP)(evaluate_cmd)
 app.command("evaluations")(evaluations_cmd)
+register_update(app)  # resorb update (cli/update.py)
+app.command("plan")(plan_command)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m resorb`

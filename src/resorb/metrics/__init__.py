@@ -57,8 +57,10 @@ from resorb.metrics.sample_size import (
     SampleSizeReport,
     ValidationCriterion,
     ValidationSampleSize,
+    expected_shrinkage,
     minimum_sample_size,
     sample_size_check,
+    validation_precision,
     validation_sample_size,
 )
 from resorb.metrics.weighted import CLIP
@@ -69,9 +71,11 @@ __all__ = [
     "bootstrap_metrics", "bootstrap_net_benefit", "bootstrap_replicates", "brier",
     "calibration_errors", "calibration_in_bins", "calibration_intercept",
     "calibration_intercept_slope", "calibration_slope", "check_outcome_and_risk",
+    "expected_shrinkage",
     "integrated_calibration_index", "log_loss", "metric_table", "minimum_sample_size",
     "net_benefit", "optimism_corrected", "paired_bootstrap_difference", "sample_size_check",
-    "scaled_brier", "smoothed_calibration_curve", "validation_sample_size",
+    "scaled_brier", "smoothed_calibration_curve", "validation_precision",
+    "validation_sample_size",
 ]
 # external validation (resorb evaluate)
 __all__ += ["CALIBRATION_SUMMARIES", "bootstrap_calibration", "bootstrap_calibration_curve",

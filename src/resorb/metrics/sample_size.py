@@ -380,16 +380,21 @@ def _n_oe(prevalence: float, oe: float, width: float) -> tuple[float, float]:
     return (1 - prevalence) / (prevalence * se * se), se
 
 
-def _n_slope(lp: np.ndarray, w: np.ndarray, width: float) -> tuple[float, float]:
-    """Rows for a calibration slope interval of width ``width`` (Riley 2021, eq. 7-8).
+def _slope_variance_per_row(lp: np.ndarray, w: np.ndarray) -> float:
+    """n Var(calibration slope) (Riley 2021, eq. 7-8).
 
     Var(slope) is the (2, 2) element of the inverse Fisher information of the calibration
     model logit P(Y=1) = a + b LP at a = 0, b = 1, per row: I00 / (I00 I11 - I01^2) / n.
     """
     v = np.exp(lp - 2 * np.logaddexp(0.0, lp))  # expit(lp) (1 - expit(lp)), overflow-safe
     i00, i01, i11 = w @ v, w @ (lp * v), w @ (lp * lp * v)
+    return float(i00 / (i00 * i11 - i01 * i01))
+
+
+def _n_slope(lp: np.ndarray, w: np.ndarray, width: float) -> tuple[float, float]:
+    """Rows for a calibration slope interval of width ``width``."""
     se = width / (2 * _Z)
-    return float(i00 / (se * se * (i00 * i11 - i01 * i01))), se
+    return _slope_variance_per_row(lp, w) / (se * se), se
 
 
 def _c_statistic_se(n: float, c: float, prevalence: float) -> float:
@@ -561,3 +566,80 @@ def validation_sample_size(prevalence: float, c_statistic: float, *, oe: float =
                                 lp_source=source, criteria=tuple(criteria),
                                 required_n=binding.n, required_events=binding.events,
                                 binding=binding.name)
+
+
+def validation_precision(n_rows: int, prevalence: float, c_statistic: float, *,
+                         oe: float = 1.0, lp_normal: tuple[float, float] | None = None,
+                         lp_sample: Any = None) -> dict[str, float]:
+    """Anticipated 95% interval widths of O/E, calibration slope and C at ``n_rows`` rows.
+
+    The same standard errors as :func:`validation_sample_size` (Riley et al., Stat Med
+    2021;40:4230, doi:10.1002/sim.9025), read the other way: the precision a validation data
+    set of a given size can expect, rather than the size a precision needs.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the validation data (>= 2).
+    prevalence, c_statistic, oe, lp_normal, lp_sample
+        As in :func:`validation_sample_size`.
+
+    Returns
+    -------
+    dict
+        ``{"oe": width of exp(ln OE +- 1.96 SE), "slope": 3.92 SE, "c": 3.92 SE}``.
+
+    Raises
+    ------
+    ValueError
+        ``n_rows`` below 2 or a parameter outside its range.
+    """
+    if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 2:
+        raise ValueError(f"n_rows must be an integer >= 2; got {n_rows!r}")
+    validation_sample_size(prevalence, c_statistic, oe=oe, lp_normal=lp_normal,
+                           lp_sample=lp_sample)  # the same checks of the parameters
+    lp, w, _ = _lp_nodes(prevalence, c_statistic, lp_normal, lp_sample)
+    se_ln_oe = math.sqrt((1 - prevalence) / (n_rows * prevalence))
+    return {"oe": 2 * oe * math.sinh(_Z * se_ln_oe),
+            "slope": 2 * _Z * math.sqrt(_slope_variance_per_row(lp, w) / n_rows),
+            "c": 2 * _Z * _c_statistic_se(n_rows, c_statistic, prevalence)}
+
+
+def expected_shrinkage(n_rows: int, n_parameters: int, r2_cs: float) -> float:
+    """Expected uniform shrinkage factor of a model developed on ``n_rows`` rows.
+
+    Criterion (i) of Riley et al. (BMJ 2020;368:m441, eq. 1) read the other way: the S that
+    solves ``n = P / ((S - 1) ln(1 - R2cs / S))``, the calibration slope a model with ``P``
+    candidate parameters and anticipated Cox-Snell R2 ``r2_cs`` can expect on new data from
+    the same population (van Houwelingen's heuristic shrinkage).
+
+    Parameters
+    ----------
+    n_rows : int
+        Development rows (>= 1).
+    n_parameters : int
+        Candidate predictor parameters P (>= 1).
+    r2_cs : float
+        Anticipated Cox-Snell R2, in (0, 1).
+
+    Returns
+    -------
+    float
+        S in (r2_cs, 1); the larger ``n_rows``, the closer to 1.
+
+    Raises
+    ------
+    ValueError
+        A parameter outside its range.
+    """
+    from scipy.optimize import brentq
+
+    for name, value in (("n_rows", n_rows), ("n_parameters", n_parameters)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if not 0.0 < r2_cs < 1.0:
+        raise ValueError(f"r2_cs must be in (0, 1); got {r2_cs!r}")
+    # n(S) increases from 0 (S -> r2_cs) to infinity (S -> 1)
+    lo, hi = r2_cs * (1 + 1e-12), 1 - 1e-12
+    return float(brentq(lambda s: _n_for_shrinkage(n_parameters, r2_cs, s) - n_rows, lo, hi,
+                        xtol=1e-12))
