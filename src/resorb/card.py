@@ -121,6 +121,10 @@ class ModelCard(_Frozen):
     skops_sha256 : str
         Hex SHA-256 of ``model.skops``; ``""`` in a card not yet written, whose writer
         (:func:`resorb.tracking.log_model`) adds it with :meth:`with_skops_hash`.
+    unused_predictors : tuple of str
+        Predictors left out of the model because the training rows held no observed value
+        or one value only (:func:`resorb.features.unused_predictors`); their training range
+        is None, and scoring lists any value given for them in ``out_of_range``.
     """
 
     candidate: str
@@ -135,6 +139,7 @@ class ModelCard(_Frozen):
     training_ranges: dict[str, TrainingRange]
     features: tuple[str, ...]
     skops_sha256: str
+    unused_predictors: tuple[str, ...] = ()
 
     @property
     def trained_on(self) -> str:

@@ -82,6 +82,8 @@ def validate(
         from resorb.intake import check_file
 
         _, report = check_file(file, purpose=purpose.value)
+    for note in report.notes:
+        err(f"warning: {note}")
     if report.ok:
         typer.echo(f"{file.name}: {report.summary()}")
         return
@@ -157,6 +159,8 @@ def train(
     result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
+    for note in result.notes:
+        err(f"warning: {note}")
     _print_job(result, f"{model}: validation ({td.source.describe()})")
 
 
@@ -182,6 +186,8 @@ def compare(
                          progress=_progress)
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
+    for note in result.notes:
+        err(f"warning: {note}")
     _print_job(result, f"leaderboard ({td.source.describe()}); champion: {result.champion}")
 
 
@@ -318,6 +324,10 @@ def score(
         err(f"ignored {len(summary.ignored_columns)} column"
             f"{'s' * (len(summary.ignored_columns) != 1)} not used for scoring: "
             f"{', '.join(summary.ignored_columns)}")
+    if summary.unused_given:
+        err(f"{summary.unused_given:,} scored row{'s' * (summary.unused_given != 1)} gave "
+            f"values for predictors the model does not use "
+            f"({', '.join(summary.unused_predictors)}): ignored, listed in out_of_range")
     if summary.rejections:
         common = "; ".join(f"{why} ({n:,})" for why, n in summary.rejections)
         err(f"rejected rows, commonest reasons: {common}")
