@@ -330,6 +330,11 @@ def describe_unused(unused: dict[str, str]) -> str:
             f"scoring is ignored and listed in out_of_range")
 
 
+def _as_given(X: Any, checked: np.ndarray) -> Any:
+    """A frame as it came (its column names name the features), anything else as checked."""
+    return X if hasattr(X, "columns") else checked
+
+
 class EncodeIfObserved(ValidatedParams, TransformerMixin, BaseEstimator):
     """Encode a predictor only when the training rows observe at least two distinct values.
 
@@ -390,7 +395,7 @@ class EncodeIfObserved(ValidatedParams, TransformerMixin, BaseEstimator):
 
             base = self.encoding if self.encoding is not None else FunctionTransformer(
                 feature_names_out="one-to-one")
-            self.encoding_ = clone(base).fit(X, y)
+            self.encoding_ = clone(base).fit(_as_given(X, checked), y)
         return self
 
     def transform(self, X):
@@ -399,7 +404,7 @@ class EncodeIfObserved(ValidatedParams, TransformerMixin, BaseEstimator):
         checked = self._checked(X, reset=False)
         if not self.used_:
             return np.zeros((checked.shape[0], 0))
-        return self.encoding_.transform(X)
+        return self.encoding_.transform(_as_given(X, checked))
 
     def get_feature_names_out(self, input_features=None):
         """The encoding's feature names; none when the predictor is left out."""

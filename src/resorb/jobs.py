@@ -368,3 +368,12 @@ def check_training_data(data: TrainingData, params: Params, candidates: list[str
                                   command=command)
     note = describe_unused(unused_predictors(X))
     return CheckedData(counts=counts, notes=(note,) if note else ())
+
+
+def preflight(data: TrainingData, params: Params, candidates: list[str] | None,
+              command: str = "compare") -> CheckedData:
+    """:func:`check_training_data` with the seed the jobs use, for the CLI to call before it
+    opens the tracking store: data too small to validate then leave no store behind."""
+    seed = data.source.seed if data.source.seed is not None else params.training.seed
+    return check_training_data(data, params, candidates or list(params.candidates), seed,
+                               command=command)

@@ -152,9 +152,10 @@ def train(
         help="Refuse to train on real data below the Riley minimum sample size.")] = False,
 ) -> None:
     """Train one candidate, validate it (with intervals) and log it to MLflow."""
-    from resorb.jobs import train_job
+    from resorb.jobs import preflight, train_job
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    preflight(td, params, [model], command="train")
     open_store(params)
     result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
     if not result.sample_size_ok:
@@ -178,9 +179,10 @@ def compare(
         help="Compare only these candidates (repeat the option); default: all.")] = None,
 ) -> None:
     """Compare every candidate on identical folds; the champion weighs calibration."""
-    from resorb.jobs import compare_job
+    from resorb.jobs import compare_job, preflight
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    preflight(td, params, candidate)
     open_store(params)
     result = compare_job(td, params, register=register, candidates=candidate,
                          progress=_progress)
