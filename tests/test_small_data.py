@@ -409,6 +409,27 @@ def test_what_passes_the_check_really_fits(n, events, n_sites, name, calibration
     assert np.isfinite(predict_resorption(result.model, result.X)).all()
 
 
+def test_splines_fit_on_fewer_distinct_values_than_knots(fast):
+    # quantile knots of 10 rows with two distinct durations coincide; the spline basis
+    # still fits, without warnings, and a value between them predicts between
+    frame = cohort(10, 3, seed=2).assign(
+        symptom_duration_days=pd.array([30, 90] * 5, dtype="Int64"),
+        age=[30.0, 60.0] * 5)
+    data, X, _ = prepare(frame, fast)
+    model = build_model(fast.candidates["logistic"], seed=0).fit(X, data.y)
+    assert np.isfinite(predict_resorption(model, X.assign(symptom_duration_days=60.0))).all()
+
+
+def test_optimism_resamples_keep_the_events_of_all_rows():
+    # what check_split_capacity relies on: no resample of the optimism bootstrap (or of the
+    # metric intervals) holds fewer events than all rows, so none has a single class
+    from resorb.metrics.bootstrap import resample_counts
+
+    y = outcome(12, 2)
+    for counts in resample_counts(y, 200, 0, None):
+        assert counts @ y == 2 and counts.sum() == 12
+
+
 def test_one_outcome_class_is_a_training_error(fast):
     frame = cohort(30, 0)
     with pytest.raises(TrainingError, match="no events"):

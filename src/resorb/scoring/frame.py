@@ -32,7 +32,7 @@ USED_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in schema.COLUMNS if c.role not in (Role.OUTCOME, Role.SYNTHETIC))
 SCORED, REJECTED = "scored", "rejected"
 #: why a value given for a predictor the model leaves out is listed in ``out_of_range``
-UNUSED_REASON = "ignored: not used by the model, too few values in training"
+UNUSED_REASON = "not used: too few values in training"
 NOT_SCORED = "not scored: the input breaks the data dictionary (see reason)"
 
 
@@ -288,9 +288,9 @@ def out_of_range(X: pd.DataFrame, ranges: Mapping[str, Any],
     -------
     ndarray of str, shape (n_rows,)
         e.g. ``"herniation_volume_mm3 (25000 > 18950), level (L1-L2 not seen in training)"``,
-        or ``"bmi (ignored: not used by the model, too few values in training)"`` for a value
-        given for a predictor in ``unused`` or without a range; ``""`` when every input lies
-        within its range. Missing values are never out of range.
+        or ``"bmi (not used: too few values in training)"`` for a value given for a
+        predictor in ``unused`` or without a range (listed first); ``""`` when every input
+        lies within its range. Missing values are never out of range.
     """
     text = np.full(len(X), "", dtype=object)
     for name in X.columns:
