@@ -61,7 +61,7 @@ def test_single_class_outcome_is_refused(cohort, value, message):
 
 def test_too_few_rows_for_the_folds():
     y = np.array([1, 1, 0, 0, 0, 0, 0, 0])
-    with pytest.raises(TrainingError, match="too few rows for 5 folds: 2 events"):
+    with pytest.raises(TrainingError, match=r"at least 5 events.* has 2 events.*training\.folds=2"):
         make_folds(y, None, folds=5, repeats=1, seed=0)
 
 
@@ -69,7 +69,7 @@ def test_single_class_training_fold_is_refused():
     y = np.array([1, 1, 1, 0, 0, 0, 1, 1, 1])
     groups = np.array(["A", "A", "A", "B", "B", "B", "C", "C", "C"])
     # leaving site B out leaves only events in training
-    with pytest.raises(TrainingError, match="single outcome class"):
+    with pytest.raises(TrainingError, match="site 2 holds all 3 non-events"):
         make_folds(y, groups, folds=3, repeats=1, seed=0)
 
 

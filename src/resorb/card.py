@@ -124,6 +124,10 @@ class ModelCard(_Frozen):
     update : UpdateRecord, optional
         For a model made by ``resorb update``: its parent, the method, the closed test and
         the update data's fingerprint; None for a trained model.
+    unused_predictors : tuple of str
+        Predictors left out of the model because the training rows held no observed value
+        or one value only (:func:`resorb.features.unused_predictors`); their training range
+        is None, and scoring lists any value given for them in ``out_of_range``.
     """
 
     candidate: str
@@ -139,6 +143,7 @@ class ModelCard(_Frozen):
     features: tuple[str, ...]
     skops_sha256: str
     update: UpdateRecord | None = None
+    unused_predictors: tuple[str, ...] = ()
 
     @property
     def trained_on(self) -> str:

@@ -208,6 +208,12 @@ def _variable_pipeline(col: Column, flavour: Flavour, spline_knots: int) -> Pipe
     return make_pipeline(*steps)
 
 
+def _encoding(col: Column, flavour: Flavour, spline_knots: int) -> Any:
+    """A predictor's encoding, left out when the training rows do not inform it."""
+    pipeline = _variable_pipeline(col, flavour, spline_knots)
+    return pipeline if col.name == HORIZON else EncodeIfObserved(pipeline)
+
+
 @validate_arguments({"flavour": [Options("linear", "tree")], "columns": [Strings()],
                      "spline_knots": [Interval(Integral, 2, None, closed="left")]})
 def build_preprocessor(flavour: Flavour = "linear", columns: Sequence[str] = schema.FEATURES,
@@ -230,8 +236,8 @@ def build_preprocessor(flavour: Flavour = "linear", columns: Sequence[str] = sch
         With pandas output and feature names ``<variable>__<feature>``.
     """
     check_no_leakage(columns)
-    transformers = [(name, _variable_pipeline(schema.BY_NAME[name], flavour, spline_knots),
-                     [name]) for name in columns]
+    transformers = [(name, _encoding(schema.BY_NAME[name], flavour, spline_knots), [name])
+                    for name in columns]
     ct = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)
     return ct.set_output(transform="pandas")
 
@@ -268,3 +274,141 @@ def dictionary_example(n_rows: int = 2) -> pd.DataFrame:
             values[name] = [mid] * n_rows
     return model_input(pd.DataFrame(values))
 
+
+
+# ------------------------------------------------------------------ unobserved predictors
+#: fewer distinct observed values than this, and a predictor tells the model nothing
+MIN_DISTINCT_VALUES = 2
+
+
+def distinct_observed(values: Any) -> int:
+    """Number of distinct non-missing values in a 1-D sequence (``None`` and NaN are missing)."""
+    s = pd.Series(np.asarray(values, dtype=object).ravel())
+    return int(s[s.notna()].nunique())
+
+
+def unused_predictors(X: pd.DataFrame) -> dict[str, str]:
+    """Predictors of ``X`` that the rows do not inform, with the reason, in column order.
+
+    A predictor with no observed value, or with one value only, cannot be related to the
+    outcome; :class:`EncodeIfObserved` leaves it out of the model, so a value given for it
+    later changes nothing. The horizon is not a predictor and is never listed.
+
+    Parameters
+    ----------
+    X : DataFrame of shape (n_rows, n_columns)
+        Model input (:func:`model_input`) of the training rows; not modified.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"bmi": "no observed value in 330 rows", "smoker": "one value only (12 of 330
+        rows observed)"}``; values are never quoted (aggregates only).
+    """
+    out: dict[str, str] = {}
+    for name in X.columns:
+        if name == HORIZON or name not in schema.BY_NAME:
+            continue
+        observed = int(X[name].notna().sum())
+        distinct = distinct_observed(X[name])
+        if distinct >= MIN_DISTINCT_VALUES:
+            continue
+        out[name] = (f"no observed value in {len(X):,} rows" if observed == 0 else
+                     f"one value only ({observed:,} of {len(X):,} rows observed)")
+    return out
+
+
+def describe_unused(unused: dict[str, str]) -> str:
+    """One sentence naming the unused predictors and why, for notes and warnings."""
+    if not unused:
+        return ""
+    parts = "; ".join(f"{name}: {why}" for name, why in unused.items())
+    n = len(unused)
+    them = "them" if n != 1 else "it"
+    return (f"{n} predictor{'s' * (n != 1)} will be left out of any model trained on these "
+            f"rows, which do not inform {them} ({parts}); a value given for {them} when "
+            f"scoring is ignored and listed in out_of_range")
+
+
+def _as_given(X: Any, checked: np.ndarray) -> Any:
+    """A frame as it came (its column names name the features), anything else as checked."""
+    return X if hasattr(X, "columns") else checked
+
+
+class EncodeIfObserved(ValidatedParams, TransformerMixin, BaseEstimator):
+    """Encode a predictor only when the training rows observe at least two distinct values.
+
+    A predictor with no observed value (a hospital that never records it) or a single value
+    carries no information on the outcome. Fitting its encoding anyway divides by a zero
+    count (a scaler on an all-missing column) and leaves a constant feature whose coefficient
+    splits with the intercept, so a value given at scoring time would shift predictions by an
+    amount the data never estimated. Such a predictor is left out instead: no output
+    features, whatever the values at ``transform``.
+
+    Parameters
+    ----------
+    encoding : transformer or None
+        The predictor's encoding (a :class:`~sklearn.pipeline.Pipeline`); None passes the
+        column through.
+    min_distinct : int
+        Distinct non-missing values needed in at least one input column, >= 1.
+
+    Attributes
+    ----------
+    used_ : bool
+        Whether the predictor is encoded (False: left out).
+    encoding_ : transformer or None
+        The fitted clone of ``encoding`` when used, else None.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when fitted on named columns
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "encoding": [None, Satisfies(lambda e: hasattr(e, "fit") and hasattr(e, "transform"),
+                                     "a transformer with fit and transform")],
+        "min_distinct": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, encoding: Any = None, min_distinct: int = MIN_DISTINCT_VALUES) -> None:
+        self.encoding = encoding
+        self.min_distinct = min_distinct
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
+
+    def _checked(self, X, reset: bool) -> np.ndarray:
+        return validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
+
+    def fit(self, X, y=None):
+        """Count distinct observed values; fit the encoding when there are enough."""
+        self._validate_params()
+        checked = self._checked(X, reset=True)
+        distinct = max(distinct_observed(checked[:, j]) for j in range(checked.shape[1]))
+        self.used_ = distinct >= self.min_distinct
+        self.encoding_ = None
+        if self.used_:
+            from sklearn.base import clone
+            from sklearn.preprocessing import FunctionTransformer
+
+            base = self.encoding if self.encoding is not None else FunctionTransformer(
+                feature_names_out="one-to-one")
+            self.encoding_ = clone(base).fit(_as_given(X, checked), y)
+        return self
+
+    def transform(self, X):
+        """The encoded predictor, or shape (n_rows, 0) when it is left out."""
+        check_is_fitted(self)
+        checked = self._checked(X, reset=False)
+        if not self.used_:
+            return np.zeros((checked.shape[0], 0))
+        return self.encoding_.transform(_as_given(X, checked))
+
+    def get_feature_names_out(self, input_features=None):
+        """The encoding's feature names; none when the predictor is left out."""
+        check_is_fitted(self)
+        if not self.used_:
+            return np.asarray([], dtype=object)
+        return self.encoding_.get_feature_names_out(input_features)

@@ -18,6 +18,7 @@ import pandas as pd
 from resorb.card import DataSource, ModelCard
 from resorb.config import Params, tracking_uri
 from resorb.errors import ConfigError, DataValidationError, InputError, TrainingError
+from resorb.splits import DataCounts, small_data_errors
 from resorb.training import Progress, compare_candidates, train_candidate
 
 
@@ -81,21 +82,26 @@ class JobResult:
     sample_size: str
     tracking_uri: str
     sample_size_ok: bool = True
+    notes: tuple[str, ...] = ()
 
 
 def _card(result: Any, source: DataSource, params: Params, threshold: float) -> ModelCard:
     """The model card of a fitted candidate (its file hash is added by tracking.log_model)."""
     from resorb import __version__
     from resorb.card import MetricEstimate
+    from resorb.features import unused_predictors
 
+    unused = tuple(unused_predictors(result.X))
+    ranges = {k: (None if k in unused else v) for k, v in _ranges(result.X).items()}
     return ModelCard(
         candidate=result.name, kind=result.spec.kind, calibration=result.spec.calibration,
         data_source=source, seed=result.seed, label_rule=params.label,
         decision_threshold=threshold, resorb_version=__version__,
         metrics={r.metric: MetricEstimate.of(r.estimate, r.ci_low, r.ci_high)
                  for r in result.evaluation.metrics.itertuples(index=False)},
-        training_ranges=_ranges(result.X), features=tuple(result.X.columns),
-        skops_sha256="")  # tracking.log_model adds the hash of the file it writes
+        training_ranges=ranges, features=tuple(result.X.columns),
+        skops_sha256="",  # tracking.log_model adds the hash of the file it writes
+        unused_predictors=unused)
 
 
 def _ranges(X: pd.DataFrame) -> dict[str, Any]:
@@ -162,7 +168,9 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
     tp = params.training
     uri = tracking_uri(params.tracking.uri)  # the store the CLI opened (tracking.configure)
     seed = data.source.seed if data.source.seed is not None else tp.seed
-    result = train_candidate(data.frame, model, params, seed=seed, progress=progress)
+    checked = check_training_data(data, params, [model], seed=seed, command="train")
+    with small_data_errors(checked.counts, f"training {model}"):
+        result = train_candidate(data.frame, model, params, seed=seed, progress=progress)
     if strict and data.source.kind == "real" and not result.sample_size.ok:
         raise TrainingError(f"--strict: {result.sample_size.message}")
     fp = tracking.fingerprint(result.X, result.data.y)
@@ -183,7 +191,8 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
         run_id = tracking.active_run_id()
     board = result.evaluation.metrics.assign(candidate=model)
     return JobResult(run_id, board, model, model_uri, version, result.data.account(),
-                     result.sample_size.message, uri, bool(result.sample_size.ok))
+                     result.sample_size.message, uri, bool(result.sample_size.ok),
+                     notes=checked.notes)
 
 
 def _aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> dict[str, pd.DataFrame]:
@@ -216,8 +225,11 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
     tp = params.training
     uri = tracking_uri(params.tracking.uri)  # the store the CLI opened (tracking.configure)
     seed = data.source.seed if data.source.seed is not None else tp.seed
-    comp = compare_candidates(data.frame, params, seed=seed, names=candidates,
-                              progress=progress)
+    checked = check_training_data(data, params, candidates or list(params.candidates),
+                                  seed=seed)
+    with small_data_errors(checked.counts, "comparing the candidates"):
+        comp = compare_candidates(data.frame, params, seed=seed, names=candidates,
+                                  progress=progress)
     fp = tracking.fingerprint(comp.X, comp.y)
     tags = tracking.run_tags(data.source, fp, params.label)
     with tracking.start_run("compare"):
@@ -230,8 +242,9 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                                            "spec": params.candidates[name].model_dump()})))
         if progress:
             progress(f"champion {comp.champion}: fitting on all {len(comp.y):,} rows")
-        champion = train_candidate(data.frame, comp.champion, params, seed=seed,
-                                   evaluation=comp.evaluations[comp.champion])
+        with small_data_errors(checked.counts, f"fitting the champion {comp.champion}"):
+            champion = train_candidate(data.frame, comp.champion, params, seed=seed,
+                                       evaluation=comp.evaluations[comp.champion])
         tracking.log_dataset(tuple(comp.X.columns), fp, data.source, data.file_name)
         tracking.write_run(RunRecord(
             tags=tags, fingerprint=fp,
@@ -249,7 +262,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
         run_id = tracking.active_run_id()
     return JobResult(run_id, comp.leaderboard, comp.champion, model_uri, version,
                      comp.data.account(), champion.sample_size.message, uri,
-                     bool(champion.sample_size.ok))
+                     bool(champion.sample_size.ok), notes=checked.notes)
 
 
 @dataclass(frozen=True)
@@ -552,3 +565,61 @@ def record_update(outcome: UpdateOutcome, params: Params, register: bool = True,
         result = UpdateRecorded(result.run_id, result.model_uri, result.version, folder,
                                 result.tracking_uri)
     return result
+@dataclass(frozen=True)
+class CheckedData:
+    """What :func:`check_training_data` found: the counts, and notes for the user."""
+
+    counts: DataCounts
+    notes: tuple[str, ...] = ()
+
+
+def check_training_data(data: TrainingData, params: Params, candidates: list[str],
+                        seed: int, command: str = "compare") -> CheckedData:
+    """Check, before any fit, that the labelled rows can train and validate ``candidates``.
+
+    Every split (outer folds, recalibration folds, final fit) is counted by
+    :func:`resorb.splits.check_split_capacity`; predictors the labelled rows do not inform
+    (no observed value, or one value only) are named in a note, since the model leaves
+    them out (:class:`resorb.features.EncodeIfObserved`).
+
+    Parameters
+    ----------
+    data : TrainingData
+    params : Params
+    candidates : list of str
+        Candidate names to be fitted; names not in ``params.candidates`` are left to the
+        training functions, which refuse them.
+    seed : int
+        Seed of the outer folds.
+    command : {"compare", "train"}
+        Which command the fixes name.
+
+    Returns
+    -------
+    CheckedData
+
+    Raises
+    ------
+    TrainingError
+        A split holds too few events or non-events (its counts and a fix), or the outcome
+        has a single class.
+    """
+    from resorb.features import describe_unused, unused_predictors
+    from resorb.splits import check_split_capacity
+    from resorb.training import prepare
+
+    labelled, X, groups = prepare(data.frame, params)
+    specs = {n: params.candidates[n] for n in candidates if n in params.candidates}
+    counts = check_split_capacity(labelled.y, groups, params.training, specs, seed=seed,
+                                  command=command)
+    note = describe_unused(unused_predictors(X))
+    return CheckedData(counts=counts, notes=(note,) if note else ())
+
+
+def preflight(data: TrainingData, params: Params, candidates: list[str] | None,
+              command: str = "compare") -> CheckedData:
+    """:func:`check_training_data` with the seed the jobs use, for the CLI to call before it
+    opens the tracking store: data too small to validate then leave no store behind."""
+    seed = data.source.seed if data.source.seed is not None else params.training.seed
+    return check_training_data(data, params, candidates or list(params.candidates), seed,
+                               command=command)

@@ -20,6 +20,7 @@ from resorb.errors import ModelNotFoundError
 TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.dtype",
     "resorb.features.HorizonRamps",
+    "resorb.features.EncodeIfObserved",
     "resorb.models.HorizonMonotone",
     "resorb.models.MonotoneLogisticRegression",
     # SplineTransformer keeps scipy BSplines; their array namespace is a plain asarray alias

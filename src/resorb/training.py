@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from resorb.config import CandidateSpec, ChampionRule, Params, TrainingParams
-from resorb.errors import ConfigError, TrainingError
+from resorb.errors import ConfigError, TrainingError  # noqa: F401 - make_folds' checks moved to resorb.splits
 from resorb.features import model_input
 from resorb.label import LabelledData, labelled_rows
 from resorb.metrics import (
@@ -70,33 +70,18 @@ def make_folds(
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     """Identical folds for every candidate: repeated stratified, or leave one site out.
 
+    Leave-one-site-out when ``groups`` holds three or more sites; the checks and the folds
+    are :func:`resorb.splits.outer_folds`.
+
     Raises
     ------
     TrainingError
-        Too few events or non-events for the folds, or a training fold with one class.
+        Too few events or non-events for the folds, or a training set with one class; the
+        message gives the counts and a fix.
     """
-    from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
+    from resorb.splits import outer_folds
 
-    n_events, n_non = int(y.sum()), int(len(y) - y.sum())
-    if groups is not None and len(np.unique(groups)) >= 3:
-        splits = list(LeaveOneGroupOut().split(np.zeros(len(y)), y, groups))
-        method = f"leave-one-site-out ({len(splits)} sites)"
-    else:
-        if min(n_events, n_non) < folds:
-            raise TrainingError(
-                f"too few rows for {folds} folds: {n_events} events and "
-                f"{n_non} non-events; each fold needs both (use fewer folds)"
-            )
-        rskf = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
-        splits = list(rskf.split(np.zeros(len(y)), y))
-        method = f"{folds}-fold stratified cross-validation x {repeats}"
-    for i, (train, _) in enumerate(splits, start=1):
-        if np.unique(y[train]).size < 2:
-            raise TrainingError(
-                f"training fold {i} ({method}) holds a single outcome class; "
-                f"use fewer folds or ungrouped validation"
-            )
-    return splits, method
+    return outer_folds(y, groups, folds, repeats, seed)
 
 
 def out_of_fold(

@@ -87,6 +87,8 @@ def validate(
         from resorb.intake import check_file
 
         _, report = check_file(file, purpose=purpose.value)
+    for note in report.notes:
+        err(f"warning: {note}")
     if report.ok:
         typer.echo(f"{file.name}: {report.summary()}")
         return
@@ -155,13 +157,16 @@ def train(
         help="Refuse to train on real data below the Riley minimum sample size.")] = False,
 ) -> None:
     """Train one candidate, validate it (with intervals) and log it to MLflow."""
-    from resorb.jobs import train_job
+    from resorb.jobs import preflight, train_job
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    preflight(td, params, [model], command="train")
     open_store(params)
     result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
+    for note in result.notes:
+        err(f"warning: {note}")
     _print_job(result, f"{model}: validation ({td.source.describe()})")
 
 
@@ -179,14 +184,17 @@ def compare(
         help="Compare only these candidates (repeat the option); default: all.")] = None,
 ) -> None:
     """Compare every candidate on identical folds; the champion weighs calibration."""
-    from resorb.jobs import compare_job
+    from resorb.jobs import compare_job, preflight
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    preflight(td, params, candidate)
     open_store(params)
     result = compare_job(td, params, register=register, candidates=candidate,
                          progress=_progress)
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
+    for note in result.notes:
+        err(f"warning: {note}")
     _print_job(result, f"leaderboard ({td.source.describe()}); champion: {result.champion}")
 
 
@@ -323,6 +331,10 @@ def score(
         err(f"ignored {len(summary.ignored_columns)} column"
             f"{'s' * (len(summary.ignored_columns) != 1)} not used for scoring: "
             f"{', '.join(summary.ignored_columns)}")
+    if summary.unused_given:
+        err(f"{summary.unused_given:,} scored row{'s' * (summary.unused_given != 1)} gave "
+            f"values for predictors the model does not use "
+            f"({', '.join(summary.unused_predictors)}): ignored, listed in out_of_range")
     if summary.rejections:
         common = "; ".join(f"{why} ({n:,})" for why, n in summary.rejections)
         err(f"rejected rows, commonest reasons: {common}")

@@ -123,10 +123,39 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
         for name in df.columns:
             if name not in schema.BY_NAME:
                 out[str(name)] = df[name]
+    canonical = pd.DataFrame(out, index=df.index)
     report = ValidationReport(n_rows=len(df), n_columns=len(names),
                               problems=_in_dictionary_order(problems), purpose=purpose,
-                              bad_rows=bad)
-    return pd.DataFrame(out, index=df.index), report
+                              bad_rows=bad, notes=purpose_notes(canonical, purpose))
+    return canonical, report
+
+
+def purpose_notes(frame: pd.DataFrame, purpose: Purpose) -> tuple[str, ...]:
+    """Warnings about a valid table's fitness for its purpose (they do not invalidate it).
+
+    For training: predictors with no observed value or one value only among the rows
+    (:func:`resorb.features.unused_predictors`), which a model trained on them leaves out.
+    A predictor whose column is absent counts as having no observed value. Counted over
+    every row of the file; training counts again over the rows it uses (labelled, not
+    operated before follow-up).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Canonical frame (invalid cells missing); not modified.
+    purpose : {"any", "scoring", "training"}
+
+    Returns
+    -------
+    tuple of str
+        One note per kind of problem; empty when there is nothing to say.
+    """
+    if purpose != "training" or frame.empty:
+        return ()
+    from resorb.features import describe_unused, model_input, unused_predictors
+
+    note = describe_unused(unused_predictors(model_input(frame)))
+    return (note,) if note else ()
 
 
 def _check_columns(df: pd.DataFrame, purpose: Purpose) -> Iterator[ColumnCheck]:

@@ -46,6 +46,8 @@ class ValidationReport:
     problems: tuple[Problem, ...] = ()
     purpose: str = "any"
     bad_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    #: warnings that do not make the table invalid (e.g. predictors training cannot use)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -33,9 +33,11 @@ from resorb.scoring.frame import (
     USED_COLUMNS,
     ScoringParams,
     check_columns,
+    gave_unused,
     output_columns,
     prepare_rows,
     score_frame,
+    unused_inputs,
 )
 from resorb.scoring.model import LoadedModel, load_model
 
@@ -69,6 +71,11 @@ class ScoreSummary:
         The commonest rejection reasons and how many rows each concerns, commonest first.
     seconds : float
         Wall time of the scoring loop.
+    unused_given : int
+        Scored rows that gave a value for a predictor the model leaves out (listed in their
+        ``out_of_range``).
+    unused_predictors : tuple of str
+        The predictors the model leaves out (its card's ``unused_predictors``).
     """
 
     rows_in: int
@@ -79,6 +86,8 @@ class ScoreSummary:
     ignored_columns: tuple[str, ...] = ()
     rejections: tuple[tuple[str, int], ...] = ()
     seconds: float = 0.0
+    unused_given: int = 0
+    unused_predictors: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -166,7 +175,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
         predict = SparkPredictor(loaded, spark_master)
     elif engine != "local":
         raise InputError(f"engine must be 'local' or 'spark'; got {engine!r}")
-    rows_in = scored = 0
+    rows_in = scored = unused_given = 0
     tally: Counter[str] = Counter()
     start = time.perf_counter()
     if progress is not None:
@@ -181,6 +190,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
                 bad = result["status"].to_numpy(dtype=object) == REJECTED
                 rows_in += len(result)
                 scored += int((~bad).sum())
+                unused_given += int(gave_unused(result["out_of_range"]).sum())
                 if bad.any():
                     tally.update(result["reason"][bad].str.split("; ").explode().to_list())
                 if progress is not None:
@@ -191,7 +201,8 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     return ScoreSummary(rows_in=rows_in, scored=scored, rejected=rows_in - scored, output=out,
                         model=loaded.describe(), ignored_columns=ignored,
                         rejections=tuple(tally.most_common(5)),
-                        seconds=time.perf_counter() - start)
+                        seconds=time.perf_counter() - start, unused_given=unused_given,
+                        unused_predictors=unused_inputs(loaded))
 
 
 # ------------------------------------------------------------------------------- reading

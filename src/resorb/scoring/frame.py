@@ -31,6 +31,8 @@ Predictor = Callable[[pd.DataFrame], np.ndarray]
 USED_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in schema.COLUMNS if c.role not in (Role.OUTCOME, Role.SYNTHETIC))
 SCORED, REJECTED = "scored", "rejected"
+#: why a value given for a predictor the model leaves out is listed in ``out_of_range``
+UNUSED_REASON = "not used: too few values in training"
 NOT_SCORED = "not scored: the input breaks the data dictionary (see reason)"
 
 
@@ -144,7 +146,7 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
     why = np.full(n, len(why_text), dtype=np.int64)
     why[rows] = why_code
     out_range = np.full(n, "", dtype=object)
-    out_range[rows] = out_of_range(X, model.training_ranges)
+    out_range[rows] = out_of_range(X, model.training_ranges, unused_inputs(model))
 
     out: dict[str, Any] = {c: frame[c] for c in schema.IDENTIFIERS if c in frame.columns}
     out["p_resorption"] = p
@@ -266,7 +268,8 @@ def _top_reasons(model: LoadedModel, X: pd.DataFrame, k: int,
     return top_reasons(expl, min(k, expl.values.shape[1])).reindex(columns=names)
 
 
-def out_of_range(X: pd.DataFrame, ranges: Mapping[str, Any]) -> np.ndarray:
+def out_of_range(X: pd.DataFrame, ranges: Mapping[str, Any],
+                 unused: Sequence[str] = ()) -> np.ndarray:
     """Which inputs of each row lie outside the ranges the model was trained on.
 
     Parameters
@@ -275,17 +278,29 @@ def out_of_range(X: pd.DataFrame, ranges: Mapping[str, Any]) -> np.ndarray:
         Model input (:func:`resorb.features.model_input`).
     ranges : mapping
         ``{column: [min, max]}`` for numbers, ``{column: [categories]}`` for categories, as
-        in a model's ``resorb.json``; columns without a range are not checked.
+        in a model's ``resorb.json``. A predictor whose range is None or empty had no
+        observed value in training.
+    unused : sequence of str
+        Predictors the model leaves out (a card's ``unused_predictors``: no observed value,
+        or one value only, in training).
 
     Returns
     -------
     ndarray of str, shape (n_rows,)
-        e.g. ``"herniation_volume_mm3 (25000 > 18950), level (L1-L2 not seen in training)"``;
-        ``""`` when every input lies within its range. Missing values are never out of range.
+        e.g. ``"herniation_volume_mm3 (25000 > 18950), level (L1-L2 not seen in training)"``,
+        or ``"bmi (not used: too few values in training)"`` for a value given for a
+        predictor in ``unused`` or without a range (listed first); ``""`` when every input
+        lies within its range. Missing values are never out of range.
     """
     text = np.full(len(X), "", dtype=object)
+    for name in X.columns:
+        if name == HORIZON or not (name in unused or (name in ranges and not ranges[name])):
+            continue
+        idx = np.flatnonzero(X[name].notna().to_numpy())
+        if idx.size:
+            _append(text, idx, np.full(idx.size, f"{name} ({UNUSED_REASON})", dtype=object))
     for name, allowed in ranges.items():
-        if name not in X.columns or not allowed:
+        if name not in X.columns or not allowed or name in unused:
             continue
         values = X[name]
         if pd.api.types.is_numeric_dtype(values.dtype) and len(allowed) == 2 \
@@ -318,3 +333,28 @@ def _append(text: np.ndarray, idx: np.ndarray, words: np.ndarray) -> None:
 
 def _number(v: float) -> str:
     return f"{int(v)}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:.6g}"
+
+
+def gave_unused(out_of_range_text: pd.Series) -> np.ndarray:
+    """Rows whose ``out_of_range`` lists a value given for a predictor the model leaves out.
+
+    Parameters
+    ----------
+    out_of_range_text : Series of str, shape (n_rows,)
+        The ``out_of_range`` column of :func:`score_frame` (missing for rejected rows).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+    """
+    listed = out_of_range_text.astype(object).fillna("").astype(str)
+    return listed.str.contains(f"({UNUSED_REASON})", regex=False).to_numpy()
+
+
+def unused_inputs(model: LoadedModel) -> tuple[str, ...]:
+    """Predictors the model leaves out: its card's ``unused_predictors``, and any predictor
+    its card gives no training range (no observed value in training: a card written before
+    ``unused_predictors`` existed)."""
+    card = model.metadata
+    no_range = (n for n, r in card.training_ranges.items() if not r and n != HORIZON)
+    return tuple(dict.fromkeys([*card.unused_predictors, *no_range]))
