@@ -436,12 +436,15 @@ EVALUATION_METRICS = ("o_e_ratio", "calibration_intercept", "calibration_slope",
                       "auroc", "scaled_brier", "net_benefit")
 
 
-def log_evaluation(record: RunRecord, run_name: str = "evaluate") -> str:
+def log_evaluation(record: RunRecord, run_name: str = "evaluate",
+                   dataset: tuple[tuple[str, ...], DataSource, str] | None = None) -> str:
     """Log an external validation (:func:`resorb.evaluation.evaluation_record`) as a new run.
 
     The run carries the record's tags (``kind=evaluation`` and the evaluated model's name,
     version and file SHA-256), resorb's version and git commit, and everything
-    :func:`write_run` logs; aggregates only.
+    :func:`write_run` logs; aggregates only. ``dataset`` (the model's input columns, the
+    data source and the file's name) is logged as the run's evaluation dataset
+    (:func:`data_description`: schema, digest and counts, never a row).
 
     Returns
     -------
@@ -455,6 +458,9 @@ def log_evaluation(record: RunRecord, run_name: str = "evaluate") -> str:
 
     with start_run(run_name):
         write_run(replace(record, tags=tags))
+        if dataset is not None and record.fingerprint is not None:
+            features, source, file_name = dataset
+            log_dataset(features, record.fingerprint, source, file_name, context="evaluation")
         return active_run_id()
 
 

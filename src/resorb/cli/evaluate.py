@@ -103,7 +103,8 @@ def evaluate(
         from resorb.evaluation import evaluation_record
 
         uri = open_store(params)
-        run_id = tracking.log_evaluation(evaluation_record(ev))
+        run_id = tracking.log_evaluation(evaluation_record(ev), dataset=(
+            loaded.features, td.source, td.file_name))
         typer.echo(f"logged: evaluation run {run_id} in {uri} (see `resorb evaluations`)")
 
 
