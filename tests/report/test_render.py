@@ -107,3 +107,24 @@ def test_a_run_without_comparison_has_no_comparison_section():
     assert "No validation metrics in this run." in html
     assert "No subgroup table in this run." in html
     assert "Not for clinical use." in html  # the card's data source is synthetic
+
+
+def _evaluation(evaluated_on: str) -> sections.EvaluationRow:
+    return sections.EvaluationRow(started="2026-01-01", run_id="e1", evaluated_on=evaluated_on,
+                                  rows=200, events=50, sample_size_ok=False, cells=())
+
+
+@pytest.mark.parametrize(("synthetic", "evaluated_on", "title"), [
+    (False, (), "Internal validation only."),
+    (False, ("synthetic:other_hospital (n=250, seed 7)",), "Internal validation only."),
+    (False, ("real data",), "Externally validated on 1 data set."),
+    (False, ("real data", "real data"), "Externally validated on 2 data sets."),
+    (True, ("real data",), "Not for clinical use."),
+])
+def test_the_first_banner_counts_external_validations_on_real_data(synthetic, evaluated_on,
+                                                                   title):
+    from resorb.report.tripod import StudyFacts
+
+    study = StudyFacts(synthetic=synthetic, trained_on="real data")
+    evaluations = sections.EvaluationsFacts(tuple(_evaluation(e) for e in evaluated_on))
+    assert sections.banners(study, evaluations)[0].title == title

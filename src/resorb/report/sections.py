@@ -241,17 +241,31 @@ def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: P
                  Section("provenance", "Versions and fingerprints",
                          provenance(record, model, generated_at))]
     return Page(title=model.title, run_id=record.run_id, generated_at=generated_at,
-                banners=banners(study), glance=glance(study), sections=tuple(sections))
+                banners=banners(study, evaluations), glance=glance(study), sections=tuple(sections))
 
 
-def banners(study: StudyFacts) -> tuple[Banner, ...]:
-    """Not for clinical use (synthetic) or internal validation only; below the sample size."""
-    out = [Banner("stop", "Not for clinical use.",
-                  f"This model was trained on synthetic data ({study.trained_on}). It shows "
-                  f"how the method works; it must not inform the care of any patient.")
-           if study.synthetic else
-           Banner("warn", "Internal validation only.", "Before it informs care, the model "
-                  "needs external validation in the clinic that will use it.")]
+def banners(study: StudyFacts,
+            evaluations: EvaluationsFacts | None = None) -> tuple[Banner, ...]:
+    """Not for clinical use (synthetic), or internal validation only (no external validation
+    on real data recorded), or how many external validations there are; below the sample
+    size."""
+    external = [r for r in (evaluations.rows if evaluations else ())
+                if not r.evaluated_on.startswith("synthetic")]
+    if study.synthetic:
+        first = Banner("stop", "Not for clinical use.",
+                       f"This model was trained on synthetic data ({study.trained_on}). It "
+                       f"shows how the method works; it must not inform the care of any "
+                       f"patient.")
+    elif external:
+        first = Banner("warn", f"Externally validated on {len(external)} data "
+                       f"set{'s' * (len(external) != 1)}.",
+                       "Read their calibration in 'External validation on other data' below; "
+                       "before the model informs care, it needs calibration checked in the "
+                       "clinic that will use it.")
+    else:
+        first = Banner("warn", "Internal validation only.", "Before it informs care, the "
+                       "model needs external validation in the clinic that will use it.")
+    out = [first]
     if study.sample_size_ok is False:
         out.append(Banner("warn", "Below the minimum sample size.", study.sample_size))
     return tuple(out)
