@@ -121,6 +121,13 @@ class ModelCard(_Frozen):
     skops_sha256 : str
         Hex SHA-256 of ``model.skops``; ``""`` in a card not yet written, whose writer
         (:func:`resorb.tracking.log_model`) adds it with :meth:`with_skops_hash`.
+    adaptations : tuple of str
+        Small-sample adaptations made below the Riley minimum (:mod:`resorb.adaptation`),
+        one sentence each; empty when the candidate was trained as params.yaml declares it.
+    heuristic_shrinkage : float, optional
+        van Houwelingen and le Cessie's heuristic shrinkage factor of a logistic candidate's
+        design (Stat Med 1990;9:1303-1325): the calibration slope its unpenalised fit would
+        be expected to have in new patients; None for other kinds.
     """
 
     candidate: str
@@ -135,6 +142,8 @@ class ModelCard(_Frozen):
     training_ranges: dict[str, TrainingRange]
     features: tuple[str, ...]
     skops_sha256: str
+    adaptations: tuple[str, ...] = ()
+    heuristic_shrinkage: float | None = None
 
     @property
     def trained_on(self) -> str:

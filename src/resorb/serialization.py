@@ -22,6 +22,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "resorb.features.HorizonRamps",
     "resorb.models.HorizonMonotone",
     "resorb.models.MonotoneLogisticRegression",
+    "resorb.models.MonotoneLogisticRegressionCV",
     # SplineTransformer keeps scipy BSplines; their array namespace is a plain asarray alias
     "scipy._lib.array_api_compat.numpy._aliases.asarray",
     "scipy.interpolate._bsplines.BSpline",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from resorb.adaptation import Adaptation, adapt_candidate, logistic_heuristic_shrinkage
 from resorb.config import CandidateSpec, ChampionRule, Params, TrainingParams
 from resorb.errors import ConfigError, TrainingError
 from resorb.features import model_input
@@ -62,6 +63,10 @@ class TrainResult:
     sample_size: Any
     X: pd.DataFrame = field(repr=False)  # model input of the training rows
     seed: int = 0
+    #: small-sample adaptations made (resorb.adaptation), in words; empty: none
+    adaptations: tuple[str, ...] = ()
+    #: van Houwelingen's heuristic shrinkage of a logistic candidate's design; None otherwise
+    heuristic_shrinkage: float | None = None
 
 
 def make_folds(
@@ -145,6 +150,64 @@ def count_parameters(model: Any) -> int:
     return 0
 
 
+def candidate_parameters(spec: CandidateSpec, X: pd.DataFrame) -> int:
+    """Candidate parameters of ``spec`` on these rows, before any model is fitted.
+
+    The encoded features of its pipeline (:func:`count_parameters`), from the feature step
+    alone fitted on ``X`` (no outcome is used).
+    """
+    pipe = build_model(spec.model_copy(update={"calibration": "none"}))
+    return len(pipe.named_steps["features"].fit(X).get_feature_names_out())
+
+
+def size_candidate(spec: CandidateSpec, X: pd.DataFrame, y: np.ndarray,
+                   tp: TrainingParams) -> Adaptation:
+    """The candidate as it is trained on these rows: adapted below the Riley minimum.
+
+    The Riley et al. 2020 check (:func:`resorb.metrics.sample_size_check`) is run with the
+    candidate's own parameter count; below the minimum, and with ``small_sample.adapt`` on,
+    :func:`resorb.adaptation.adapt_candidate` sizes it for the data. The changes then start
+    with the verdict and the parameter counts before and after.
+
+    Parameters
+    ----------
+    spec : CandidateSpec
+        The candidate as params.yaml declares it.
+    X : DataFrame of shape (n_rows, n_columns)
+        Model input of the labelled rows.
+    y : ndarray of shape (n_rows,)
+        Outcome, 1 = resorbed.
+    tp : TrainingParams
+
+    Returns
+    -------
+    Adaptation
+    """
+    n_rows, n_events = len(y), int(np.sum(y))
+    if not tp.small_sample.adapt:
+        return Adaptation(spec)
+    before = candidate_parameters(spec, X)
+    check = sample_size_check(n_rows, n_events, max(before, 1), c_statistic=tp.anticipated_c)
+    if not check.below_minimum:
+        return Adaptation(spec)
+    adapted = adapt_candidate(spec, n_rows, n_events, tp.small_sample)
+    if not adapted.adapted:
+        return adapted
+    after = candidate_parameters(adapted.spec, X)
+    verdict = (f"below the Riley minimum ({n_rows:,} rows of {check.required_n:,} needed for "
+               f"{before} candidate parameters): candidate parameters {before} -> {after}")
+    return Adaptation(adapted.spec, (verdict, *adapted.changes))
+
+
+def _fitted_penalty(model: Any) -> str | None:
+    """'C = 0.0464 chosen on all rows' for a logistic model whose C was tuned, else None."""
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    pipe = calibrated[0].estimator if calibrated else model
+    final = getattr(pipe, "named_steps", {}).get("model")
+    chosen = getattr(final, "C_", None)
+    return None if chosen is None else f"C = {chosen:.3g} chosen on all rows"
+
+
 def prepare(
     frame: pd.DataFrame, params: Params
 ) -> tuple[LabelledData, pd.DataFrame, np.ndarray | None]:
@@ -172,6 +235,13 @@ def train_candidate(
     pipeline (imputation included) in each resample, for the headline metrics.
     An ``evaluation`` already computed on the same rows (by :func:`compare_candidates`) is
     reused instead of validating again.
+
+    Below the Riley minimum the candidate is first sized for the data
+    (:func:`size_candidate`); validation, the bootstrap and the final fit all use the
+    adapted candidate, whose inner tuning (the logistic penalty) then runs inside every
+    training fold and resample. ``adaptations`` of the result says what changed and which C
+    the final fit chose; ``heuristic_shrinkage`` is van Houwelingen's factor of a logistic
+    candidate (:func:`resorb.adaptation.logistic_heuristic_shrinkage`).
     """
     tp = params.training
     if name not in params.candidates:
@@ -179,9 +249,12 @@ def train_candidate(
             f"no candidate '{name}' in params.yaml; choose one of {', '.join(params.candidates)}"
         )
     seed = tp.seed if seed is None else seed
-    spec = params.candidates[name]
     say = progress or (lambda _msg: None)
     data, X, groups = prepare(frame, params)
+    sized = size_candidate(params.candidates[name], X, data.y, tp)
+    spec = sized.spec
+    for change in sized.changes:
+        say(f"{name}: {change}")
     reuse = evaluation is not None
     oof = np.full(len(data.y), np.nan)
     if evaluation is None:
@@ -215,6 +288,10 @@ def train_candidate(
     sample = sample_size_check(
         len(data.y), data.n_events, max(n_params, 1), c_statistic=tp.anticipated_c
     )
+    adaptations = sized.changes
+    penalty = _fitted_penalty(model)
+    if penalty is not None:
+        adaptations = (*adaptations, penalty)
     return TrainResult(
         name=name,
         spec=spec,
@@ -225,6 +302,8 @@ def train_candidate(
         sample_size=sample,
         X=X,
         seed=seed,
+        adaptations=adaptations,
+        heuristic_shrinkage=logistic_heuristic_shrinkage(spec, X, data.y),
     )
 
 
@@ -241,6 +320,135 @@ class Comparison:
     data: LabelledData
     y: np.ndarray
     X: pd.DataFrame = field(repr=False)  # model input of the labelled rows
+    #: each candidate as validated (adapted below the Riley minimum) and its adaptations
+    specs: dict[str, CandidateSpec] = field(default_factory=dict)
+    adaptations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: why a candidate ranked above the champion by score was passed over (guards of the rule)
+    passed_over: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChampionFacts:
+    """What the champion rule reads of one candidate: its score and two 95% intervals.
+
+    Attributes
+    ----------
+    score : float
+        :func:`champion_score` (higher is better).
+    slope_ok : bool
+        Calibration slope point estimate inside the rule's ``slope_range``.
+    auroc : float
+        AUROC point estimate.
+    slope_low, slope_high : float
+        95% interval of the calibration slope (NaN: unknown, taken as not containing 1).
+    """
+
+    score: float
+    slope_ok: bool
+    auroc: float
+    slope_low: float
+    slope_high: float
+
+    @property
+    def slope_has_one(self) -> bool:
+        """Whether the slope interval contains 1 (well calibrated within its uncertainty)."""
+        return bool(self.slope_low <= 1.0 <= self.slope_high)
+
+    def slope_reaches(self, bounds: tuple[float, float]) -> bool:
+        """Whether the slope interval overlaps ``bounds`` (the rule's ``slope_range``)."""
+        return bool(self.slope_low <= bounds[1] and self.slope_high >= bounds[0])
+
+
+#: ``gain(b, a) -> (difference, ci_low, ci_high)`` of AUROC_b - AUROC_a on paired resamples
+AurocGain = Callable[[str, str], tuple[float, float, float]]
+
+
+def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
+                    gain: AurocGain) -> tuple[str, dict[str, str]]:
+    """The champion by the weighted score, guarded by the 95% intervals.
+
+    1. Base order: candidates whose calibration slope point estimate is inside
+       ``rule.slope_range`` first, then by :func:`champion_score`, higher first (ties keep
+       the order of ``candidates``).
+    2. Candidate B *beats* candidate A when B's AUROC is clearly better, i.e. the point
+       estimate of AUROC_B - AUROC_A is positive and the lower end of its paired-bootstrap 95%
+       interval is above 0, and either
+
+       (i) B's calibration-slope 95% interval contains 1 and A's does not; or
+       (ii) the AUROC difference is at least ``rule.auroc_margin`` and B's slope interval
+            overlaps ``rule.slope_range``.
+    3. The champion is the first candidate of the base order that no other candidate beats.
+
+    Only a higher AUROC beats, so the candidate with the highest AUROC is never beaten and
+    a champion always exists. Consequences: a candidate whose slope interval excludes 1 is
+    never chosen over one whose interval contains 1 and that discriminates clearly better;
+    and a candidate ``auroc_margin`` or more worse in AUROC is not chosen, on a slope point
+    estimate alone, over a clearly better one whose calibration is not clearly out of range.
+    When no guard applies (as for the candidates of params.yaml on 20,000 patients, where
+    the first of the base order also has the highest AUROC), the champion is the first of
+    the base order, as before the guards.
+
+    Parameters
+    ----------
+    candidates : dict of str to ChampionFacts
+        Every candidate compared, by name.
+    rule : ChampionRule
+        params.yaml ``training.champion``.
+    gain : callable
+        ``gain(b, a)`` -> AUROC_b - AUROC_a with its 95% interval, on paired resamples;
+        called only for pairs a guard could concern.
+
+    Returns
+    -------
+    champion : str
+    passed_over : dict of str to str
+        For each candidate ahead of the champion in the base order, which candidate beat it
+        and why, in words.
+
+    Raises
+    ------
+    ValueError
+        ``candidates`` is empty.
+    """
+    if not candidates:
+        raise ValueError("choose_champion needs at least one candidate")
+    names = list(candidates)
+    order = sorted(names, key=lambda n: (not candidates[n].slope_ok, -candidates[n].score,
+                                         names.index(n)))
+    lo, hi = rule.slope_range
+
+    def beaten_by(a: str) -> tuple[str, str] | None:
+        fa = candidates[a]
+        for b in order:
+            fb = candidates[b]
+            if b == a or not fb.auroc > fa.auroc:
+                continue
+            calibration = fb.slope_has_one and not fa.slope_has_one
+            margin = fb.auroc - fa.auroc >= rule.auroc_margin and fb.slope_reaches((lo, hi))
+            if not (calibration or margin):
+                continue
+            d, d_lo, d_hi = gain(b, a)
+            if not (d > 0 and d_lo > 0):
+                continue
+            why = (f"{b} discriminates clearly better (AUROC {d:+.3f}, 95% CI "
+                   f"{d_lo:+.3f} to {d_hi:+.3f})")
+            if calibration:
+                why += (f" and its calibration-slope interval "
+                        f"({fb.slope_low:.2f}-{fb.slope_high:.2f}) contains 1 while "
+                        f"{a}'s ({fa.slope_low:.2f}-{fa.slope_high:.2f}) does not")
+            else:
+                why += (f" by at least {rule.auroc_margin:g}, with a slope interval "
+                        f"({fb.slope_low:.2f}-{fb.slope_high:.2f}) reaching {lo:g}-{hi:g}")
+            return b, why
+        return None
+
+    passed: dict[str, str] = {}
+    for a in order:
+        beaten = beaten_by(a)
+        if beaten is None:
+            return a, passed
+        passed[a] = beaten[1]
+    raise AssertionError("unreachable: the highest AUROC is never beaten")
 
 
 def champion_score(metrics: dict[str, float], rule: ChampionRule) -> tuple[bool, float]:
@@ -265,7 +473,12 @@ def compare_candidates(
     The leaderboard has one row per candidate with every metric's estimate and 95% interval
     (numeric columns ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``), the champion
     score, and the paired bootstrap difference in AUROC, Brier and ICI against the champion
-    (same resamples for both; ``d_<metric>_vs_champion`` with ``_ci_low``, ``_ci_high``).
+    (same resamples for both; ``d_<metric>_vs_champion`` with ``_ci_low``, ``_ci_high``);
+    the champion comes first, then the others in the base order of :func:`choose_champion`,
+    which chooses the champion.
+
+    Each candidate is validated as :func:`size_candidate` sizes it for these rows (adapted
+    below the Riley minimum); ``specs`` and ``adaptations`` of the result say how.
     """
     tp = params.training
     seed = tp.seed if seed is None else seed
@@ -278,22 +491,36 @@ def compare_candidates(
         raise ConfigError(
             f"unknown candidates {unknown}; params.yaml has {', '.join(params.candidates)}"
         )
-    evaluations, oof, rows = {}, {}, []
+    evaluations, oof, facts, specs, adaptations = {}, {}, {}, {}, {}
     for name in chosen:
+        sized = size_candidate(params.candidates[name], X, data.y, tp)
+        specs[name], adaptations[name] = sized.spec, sized.changes
+        for change in sized.changes:
+            say(f"{name}: {change}")
         say(f"{name}: {method}")
-        oof[name] = out_of_fold(params.candidates[name], X, data.y, splits, seed)
+        oof[name] = out_of_fold(sized.spec, X, data.y, splits, seed)
         evaluations[name] = evaluate(data.y, oof[name], tp, method, seed)
-        m = dict(
-            zip(
-                evaluations[name].metrics["metric"],
-                evaluations[name].metrics["estimate"],
-                strict=True,
-            )
-        )
-        inside, score = champion_score(m, tp.champion)
-        rows.append({"candidate": name, "score": score, "slope_ok": inside})
-    ranking = pd.DataFrame(rows).sort_values(["slope_ok", "score"], ascending=[False, False])
-    champion = str(ranking["candidate"].iloc[0])
+        table = evaluations[name].metrics.set_index("metric")
+        inside, score = champion_score(dict(table["estimate"]), tp.champion)
+        slope = table.loc["calibration_slope"] if "calibration_slope" in table.index else None
+        facts[name] = ChampionFacts(
+            score=score, slope_ok=inside, auroc=float(table["estimate"].get("auroc", np.nan)),
+            slope_low=float(slope["ci_low"]) if slope is not None else np.nan,
+            slope_high=float(slope["ci_high"]) if slope is not None else np.nan)
+    paired: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def difference(a: str, b: str) -> pd.DataFrame:
+        # metric(a) - metric(b) on the same resamples; cached: the guards and the table share
+        if (a, b) not in paired:
+            paired[a, b] = paired_bootstrap_difference(data.y, oof[a], oof[b],
+                                                       n_boot=tp.n_boot, seed=seed)
+        return paired[a, b]
+
+    def gain(b: str, a: str) -> tuple[float, float, float]:
+        row = difference(b, a).set_index("metric").loc["auroc"]
+        return float(row["difference"]), float(row["ci_low"]), float(row["ci_high"])
+
+    champion, passed_over = choose_champion(facts, tp.champion, gain)
     diffs = []
     for name in chosen:
         if name == champion:  # against itself: zero on every resample, no need to bootstrap
@@ -303,28 +530,27 @@ def compare_candidates(
                               "ci_high": zeros})
             diffs.append(d.assign(candidate=name))
             continue
-        d = paired_bootstrap_difference(
-            data.y, oof[name], oof[champion], n_boot=tp.n_boot, seed=seed
-        )
-        diffs.append(d.assign(candidate=name))
+        diffs.append(difference(name, champion).assign(candidate=name))
     differences = pd.concat(diffs, ignore_index=True)
+    base = sorted(chosen, key=lambda n: (not facts[n].slope_ok, -facts[n].score,
+                                         chosen.index(n)))
     board = []
-    for r in ranking.itertuples(index=False):
-        ev = evaluations[r.candidate]
+    for name in [champion, *(n for n in base if n != champion)]:
+        ev = evaluations[name]
         row: dict[str, Any] = {
-            "candidate": r.candidate,
-            "champion": r.candidate == champion,
-            "score": r.score,
-            "slope_ok": r.slope_ok,
+            "candidate": name,
+            "champion": name == champion,
+            "score": facts[name].score,
+            "slope_ok": facts[name].slope_ok,
         }
         for m in ev.metrics.itertuples(index=False):
             row.update({m.metric: m.estimate, f"{m.metric}_ci_low": m.ci_low,
                         f"{m.metric}_ci_high": m.ci_high})
-        for m in differences[differences["candidate"] == r.candidate].itertuples(index=False):
+        for m in differences[differences["candidate"] == name].itertuples(index=False):
             if m.metric in ("auroc", "brier", "ici"):
-                name = f"d_{m.metric}_vs_champion"
-                row.update({name: m.difference, f"{name}_ci_low": m.ci_low,
-                            f"{name}_ci_high": m.ci_high})
+                key = f"d_{m.metric}_vs_champion"
+                row.update({key: m.difference, f"{key}_ci_low": m.ci_low,
+                            f"{key}_ci_high": m.ci_high})
         board.append(row)
     return Comparison(
         leaderboard=pd.DataFrame(board),
@@ -336,6 +562,9 @@ def compare_candidates(
         data=data,
         y=data.y,
         X=X,
+        specs=specs,
+        adaptations=adaptations,
+        passed_over=passed_over,
     )
 
 

@@ -148,6 +148,14 @@ class ComparisonFacts:
 
 
 @dataclass(frozen=True)
+class AdaptationFacts:
+    """Small-sample adaptations of the model (its card) and its heuristic shrinkage factor."""
+
+    changes: tuple[str, ...]
+    heuristic_shrinkage: float | None = None
+
+
+@dataclass(frozen=True)
 class ChecklistFacts:
     """Every TRIPOD+AI item with its status, and how many items have each status."""
 
@@ -222,6 +230,7 @@ def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: P
         Section("data", "Data", data_facts(record, cohort)),
         Section("outcome", "Outcome and label rule", study),
         Section("sample", "Sample size", study),
+        *adaptation_sections(model.card),
         Section("performance", "Discrimination and calibration", metric_rows(record)),
         Section("figures", "Calibration, ROC and decision curves", tuple(
             Picture(record.figures.get(k), alt, cap) for k, (alt, cap) in _CAPTIONS.items())),
@@ -371,3 +380,12 @@ def provenance(record: RunRecord, model: f.ModelFacts, generated_at: str) -> Pro
                 *(Term(p, installed(p)) for p in PACKAGES))
     return ProvenanceFacts(tuple(Term(t.label, t.text, code=True) for t in rows if t.text),
                            versions)
+
+
+def adaptation_sections(card: Any) -> tuple[Section, ...]:
+    """The "Small-sample adaptations" section when the model's card records any (else none)."""
+    changes = tuple(getattr(card, "adaptations", ()) or ())
+    if not changes:
+        return ()
+    return (Section("adaptations", "Small-sample adaptations",
+                    AdaptationFacts(changes, getattr(card, "heuristic_shrinkage", None))),)
