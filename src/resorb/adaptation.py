@@ -95,13 +95,16 @@ def adapt_candidate(spec: CandidateSpec, n_rows: int, n_events: int,
     - logistic: ``spline_knots`` lowered to ``rule.spline_knots`` (never raised), and ``C``
       replaced by ``Cs = rule.penalty_grid`` with ``cv = rule.inner_folds``: C chosen by
       inner cross-validated log loss (unless the candidate already sets ``Cs``);
-    - hist_gradient_boosting: ``max_leaf_nodes = clip(m // rule.events_per_leaf, 2,
-      configured)``, ``min_samples_leaf = min(configured, ceil(rule.min_leaf_events *
-      n_rows / m))`` (a leaf is expected to hold at least ``min_leaf_events`` rows of the
-      rarer outcome) and ``max_iter = min(configured, ceil(rule.boosting_iterations_per_event
-      * m))`` (fewer leaves and fewer trees: less capacity to fit noise);
+    - hist_gradient_boosting: as many leaves as the events allow, ``max_leaf_nodes =
+      clip(m // rule.events_per_leaf, 2, configured)``; each leaf as large as that many
+      leaves of equal share permit, and expected to hold at least ``min_leaf_events`` rows
+      of the rarer outcome, ``min_samples_leaf = min(configured, max(ceil(
+      rule.min_leaf_events * n_rows / m), n_rows // (2 * max_leaf_nodes)))``; and ``max_iter
+      = min(configured, ceil(rule.boosting_iterations_per_event * m))`` (fewer leaves and
+      fewer trees: less capacity to fit noise);
     - random_forest: ``min_samples_leaf = min(configured, ceil(rule.forest_min_leaf_events *
-      n_rows / m))`` (its trees are averaged, so a leaf may hold fewer of them).
+      n_rows / m))`` (only ever lowered: with the default 20 rows per leaf and 10 rows of the
+      rarer outcome asked for, it changes only when that outcome is rarer than 1 in 2).
 
     Parameters
     ----------
@@ -158,7 +161,10 @@ def adapt_candidate(spec: CandidateSpec, n_rows: int, n_events: int,
         else:
             per_leaf = rule.forest_min_leaf_events
         leaf = int(params.get("min_samples_leaf", defaults["min_samples_leaf"]))
-        wanted["min_samples_leaf"] = min(leaf, math.ceil(per_leaf * n_rows / m))
+        floor = math.ceil(per_leaf * n_rows / m)
+        if "max_leaf_nodes" in wanted:  # as large as that many leaves of equal share allow
+            floor = max(floor, n_rows // (2 * wanted["max_leaf_nodes"]))
+        wanted["min_samples_leaf"] = min(leaf, floor)
         for key, value in wanted.items():
             before = params.get(key, defaults[key])
             if value != before:

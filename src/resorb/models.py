@@ -243,8 +243,9 @@ class MonotoneLogisticRegressionCV(ValidatedParams, _LinearLogOdds, ClassifierMi
         Xf, lower, t = np.asarray(X, dtype=float), _lower_bounds(self, X.shape[1]), yi.astype(float)
         minority = int(min(np.sum(yi == 0), np.sum(yi == 1)))
         if minority < 2:
+            found = "y holds one class only" if minority == 0 else "the smaller class has 1"
             raise ValueError(f"MonotoneLogisticRegressionCV needs at least 2 rows of each class "
-                             f"for its inner folds; the smaller class has {minority}")
+                             f"for its inner folds; {found}")
         self.Cs_ = np.sort(np.asarray(self.Cs, dtype=float))
         folds = StratifiedKFold(min(self.cv, minority), shuffle=True,
                                 random_state=self.random_state)

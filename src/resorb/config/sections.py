@@ -92,7 +92,7 @@ class SmallSampleParams(Frozen):
     events_per_leaf: int = Field(default=30, ge=1)
     min_leaf_events: int = Field(default=5, ge=1)
     boosting_iterations_per_event: float = Field(default=1.0, gt=0)
-    forest_min_leaf_events: int = Field(default=2, ge=1)
+    forest_min_leaf_events: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _positive_grid(self) -> SmallSampleParams:
