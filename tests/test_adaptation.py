@@ -312,3 +312,49 @@ def test_adapted_champion_is_better_calibrated_against_the_truth(small):
             errors[label].append(abs(np.log(slope)) if slope > 0 else np.inf)
     assert np.median(errors["adapted"]) < np.median(errors["plain"])
     assert np.median(errors["adapted"]) < np.log(1.25)
+
+
+# ------------------------------------------------------------------ card, terminal, report
+def test_card_records_the_adaptations_and_old_cards_still_load():
+    import json
+
+    from resorb.card import ModelCard
+    from tests.factories import model_card
+
+    card = model_card(adaptations=("spline knots 5 -> 3", "C = 0.1 chosen on all rows"),
+                      heuristic_shrinkage=0.73, skops_sha256="0" * 64)
+    back = ModelCard.from_json(card.to_json())
+    assert back == card and back.heuristic_shrinkage == 0.73
+    old = json.loads(card.to_json())
+    del old["adaptations"], old["heuristic_shrinkage"]
+    legacy = ModelCard.from_json(json.dumps(old))
+    assert legacy.adaptations == () and legacy.heuristic_shrinkage is None
+
+
+def test_train_and_compare_say_what_was_adapted(capsys):
+    import pandas as pd
+
+    from resorb.cli import _print_job
+    from resorb.jobs import JobResult
+
+    result = JobResult("run1", pd.DataFrame({"candidate": ["logistic"], "metric": ["auroc"],
+                                             "estimate": [0.7], "ci_low": [0.6],
+                                             "ci_high": [0.8]}),
+                       "logistic", "runs:/run1/model", None, "245 rows", "below", "sqlite://",
+                       False, adaptations=("spline knots 5 -> 3",), heuristic_shrinkage=0.71,
+                       passed_over=("random_forest: logistic discriminates clearly better",))
+    _print_job(result, "title")
+    out = capsys.readouterr().out
+    assert "small-sample adaptation: spline knots 5 -> 3" in out
+    assert "heuristic shrinkage (van Houwelingen) of the unpenalised logistic design: 0.71" \
+        in out
+    assert "champion rule: passed over random_forest: logistic discriminates" in out
+
+
+@pytest.mark.slow  # builds the suite's shared tracking store (a compare run and its report)
+def test_report_has_a_small_sample_section(tracking_store):
+    result = tracking_store.result
+    assert result.adaptations and result.adaptations[0].startswith("below the Riley minimum")
+    html = tracking_store.report.read_text(encoding="utf-8")
+    assert "Small-sample adaptations" in html
+    assert result.adaptations[1] in html
