@@ -358,3 +358,23 @@ def test_report_has_a_small_sample_section(tracking_store):
     html = tracking_store.report.read_text(encoding="utf-8")
     assert "Small-sample adaptations" in html
     assert result.adaptations[1] in html
+
+
+@pytest.mark.parametrize("small, hgb_gain, lr_slope, champion", [
+    (True, (-0.004, -0.03, 0.02), (0.7, 1.3), "lr"),    # not clearly better: logistic
+    (True, (0.03, 0.01, 0.05), (0.7, 1.3), "hgb"),      # clearly better: it stays
+    (False, (-0.004, -0.03, 0.02), (0.7, 1.3), "hgb"),  # large data: the base order
+    (True, (-0.004, -0.03, 0.02), (0.3, 0.7), "hgb"),   # no acceptable logistic anchor
+])
+def test_champion_rule_parsimony_below_the_minimum(small, hgb_gain, lr_slope, champion):
+    candidates = {
+        "hgb": ChampionFacts(0.70, True, 0.716, 0.8, 1.2, kind="hist_gradient_boosting"),
+        "lr": ChampionFacts(0.69, True, 0.720, *lr_slope, kind="logistic")}
+    chosen, passed = choose_champion(candidates, RULE_C, gains({("hgb", "lr"): hgb_gain}),
+                                     small_sample=small)
+    assert chosen == champion
+    if champion == "lr":
+        assert "does not discriminate clearly better than lr" in passed["hgb"]
+    off = RULE_C.model_copy(update={"parsimony": False})
+    assert choose_champion(candidates, off, gains({("hgb", "lr"): hgb_gain}),
+                           small_sample=small)[0] == "hgb"  # switched off: the base order

@@ -55,10 +55,14 @@ class Adaptation:
         The adapted specification (the original when nothing changed).
     changes : tuple of str
         One sentence per change, e.g. ``"spline knots 5 -> 3"``; empty when nothing changed.
+    below_minimum : bool
+        Whether the data were found below the Riley minimum (set by
+        :func:`resorb.training.size_candidate`; False when not checked).
     """
 
     spec: CandidateSpec
     changes: tuple[str, ...] = ()
+    below_minimum: bool = False
 
     @property
     def adapted(self) -> bool:

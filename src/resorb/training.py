@@ -167,7 +167,8 @@ def size_candidate(spec: CandidateSpec, X: pd.DataFrame, y: np.ndarray,
     The Riley et al. 2020 check (:func:`resorb.metrics.sample_size_check`) is run with the
     candidate's own parameter count; below the minimum, and with ``small_sample.adapt`` on,
     :func:`resorb.adaptation.adapt_candidate` sizes it for the data. The changes then start
-    with the verdict and the parameter counts before and after.
+    with the verdict and the parameter counts before and after; ``below_minimum`` of the
+    result holds the verdict whether or not anything was adapted.
 
     Parameters
     ----------
@@ -184,19 +185,17 @@ def size_candidate(spec: CandidateSpec, X: pd.DataFrame, y: np.ndarray,
     Adaptation
     """
     n_rows, n_events = len(y), int(np.sum(y))
-    if not tp.small_sample.adapt:
-        return Adaptation(spec)
     before = candidate_parameters(spec, X)
     check = sample_size_check(n_rows, n_events, max(before, 1), c_statistic=tp.anticipated_c)
     if not check.below_minimum:
         return Adaptation(spec)
     adapted = adapt_candidate(spec, n_rows, n_events, tp.small_sample)
     if not adapted.adapted:
-        return adapted
+        return Adaptation(spec, below_minimum=True)
     after = candidate_parameters(adapted.spec, X)
     verdict = (f"below the Riley minimum ({n_rows:,} rows of {check.required_n:,} needed for "
                f"{before} candidate parameters): candidate parameters {before} -> {after}")
-    return Adaptation(adapted.spec, (verdict, *adapted.changes))
+    return Adaptation(adapted.spec, (verdict, *adapted.changes), below_minimum=True)
 
 
 def _fitted_penalty(model: Any) -> str | None:
@@ -341,6 +340,8 @@ class ChampionFacts:
         AUROC point estimate.
     slope_low, slope_high : float
         95% interval of the calibration slope (NaN: unknown, taken as not containing 1).
+    kind : str
+        The candidate's model family (``logistic``, ``hist_gradient_boosting``, ...).
     """
 
     score: float
@@ -348,6 +349,7 @@ class ChampionFacts:
     auroc: float
     slope_low: float
     slope_high: float
+    kind: str = "logistic"
 
     @property
     def slope_has_one(self) -> bool:
@@ -364,9 +366,15 @@ AurocGain = Callable[[str, str], tuple[float, float, float]]
 
 
 def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
-                    gain: AurocGain) -> tuple[str, dict[str, str]]:
+                    gain: AurocGain, small_sample: bool = False) -> tuple[str, dict[str, str]]:
     """The champion by the weighted score, guarded by the 95% intervals.
 
+    0. Parsimony (only when ``small_sample`` and ``rule.parsimony``): a tree ensemble (any
+       kind but ``logistic``) stays in the field only if its AUROC is clearly better (as in
+       2) than that of every logistic candidate whose slope interval overlaps
+       ``rule.slope_range``; tree methods need many more events per variable than logistic
+       regression (van der Ploeg T, Austin PC, Steyerberg EW. BMC Med Res Methodol
+       2014;14:137, doi:10.1186/1471-2288-14-137). Logistic candidates always stay.
     1. Base order: candidates whose calibration slope point estimate is inside
        ``rule.slope_range`` first, then by :func:`champion_score`, higher first (ties keep
        the order of ``candidates``).
@@ -397,13 +405,15 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
     gain : callable
         ``gain(b, a)`` -> AUROC_b - AUROC_a with its 95% interval, on paired resamples;
         called only for pairs a guard could concern.
+    small_sample : bool
+        Whether the data are below the Riley minimum (step 0 applies only then).
 
     Returns
     -------
     champion : str
     passed_over : dict of str to str
-        For each candidate ahead of the champion in the base order, which candidate beat it
-        and why, in words.
+        For each candidate left out in step 0, or ahead of the champion in the base order,
+        why it was passed over, in words.
 
     Raises
     ------
@@ -413,9 +423,23 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
     if not candidates:
         raise ValueError("choose_champion needs at least one candidate")
     names = list(candidates)
-    order = sorted(names, key=lambda n: (not candidates[n].slope_ok, -candidates[n].score,
-                                         names.index(n)))
     lo, hi = rule.slope_range
+    passed: dict[str, str] = {}
+    if small_sample and rule.parsimony:
+        anchors = [n for n in names if candidates[n].kind == "logistic"
+                   and candidates[n].slope_reaches((lo, hi))]
+        for tree in [n for n in names if candidates[n].kind != "logistic"]:
+            for anchor in anchors:
+                d, d_lo, d_hi = gain(tree, anchor)
+                if not (d > 0 and d_lo > 0):
+                    passed[tree] = (f"below the Riley minimum, {tree} does not discriminate "
+                                    f"clearly better than {anchor} (AUROC {d:+.3f}, 95% CI "
+                                    f"{d_lo:+.3f} to {d_hi:+.3f}); the logistic model needs "
+                                    f"fewer events")
+                    break
+    contenders = [n for n in names if n not in passed]
+    order = sorted(contenders, key=lambda n: (not candidates[n].slope_ok, -candidates[n].score,
+                                          names.index(n)))
 
     def beaten_by(a: str) -> tuple[str, str] | None:
         fa = candidates[a]
@@ -442,7 +466,6 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
             return b, why
         return None
 
-    passed: dict[str, str] = {}
     for a in order:
         beaten = beaten_by(a)
         if beaten is None:
@@ -492,9 +515,11 @@ def compare_candidates(
             f"unknown candidates {unknown}; params.yaml has {', '.join(params.candidates)}"
         )
     evaluations, oof, facts, specs, adaptations = {}, {}, {}, {}, {}
+    small = False  # below the Riley minimum of any candidate
     for name in chosen:
         sized = size_candidate(params.candidates[name], X, data.y, tp)
         specs[name], adaptations[name] = sized.spec, sized.changes
+        small = small or sized.below_minimum
         for change in sized.changes:
             say(f"{name}: {change}")
         say(f"{name}: {method}")
@@ -506,7 +531,8 @@ def compare_candidates(
         facts[name] = ChampionFacts(
             score=score, slope_ok=inside, auroc=float(table["estimate"].get("auroc", np.nan)),
             slope_low=float(slope["ci_low"]) if slope is not None else np.nan,
-            slope_high=float(slope["ci_high"]) if slope is not None else np.nan)
+            slope_high=float(slope["ci_high"]) if slope is not None else np.nan,
+            kind=sized.spec.kind)
     paired: dict[tuple[str, str], pd.DataFrame] = {}
 
     def difference(a: str, b: str) -> pd.DataFrame:
@@ -520,7 +546,7 @@ def compare_candidates(
         row = difference(b, a).set_index("metric").loc["auroc"]
         return float(row["difference"]), float(row["ci_low"]), float(row["ci_high"])
 
-    champion, passed_over = choose_champion(facts, tp.champion, gain)
+    champion, passed_over = choose_champion(facts, tp.champion, gain, small_sample=small)
     diffs = []
     for name in chosen:
         if name == champion:  # against itself: zero on every resample, no need to bootstrap

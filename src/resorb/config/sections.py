@@ -71,6 +71,9 @@ class ChampionRule(Frozen):
     #: AUROC gain from which a clearly better discriminating candidate beats one ranked above
     #: it whatever their slope point estimates (guard ii of the rule)
     auroc_margin: float = Field(default=0.05, gt=0, lt=0.5)
+    #: below the Riley minimum, a tree ensemble competes only if it discriminates clearly
+    #: better than every logistic candidate whose slope interval reaches slope_range
+    parsimony: bool = True
 
 
 class SmallSampleParams(Frozen):
