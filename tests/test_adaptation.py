@@ -364,7 +364,7 @@ def test_report_has_a_small_sample_section(tracking_store):
     (True, (-0.004, -0.03, 0.02), (0.7, 1.3), "lr"),    # not clearly better: logistic
     (True, (0.03, 0.01, 0.05), (0.7, 1.3), "hgb"),      # clearly better: it stays
     (False, (-0.004, -0.03, 0.02), (0.7, 1.3), "hgb"),  # large data: the base order
-    (True, (-0.004, -0.03, 0.02), (0.3, 0.7), "hgb"),   # no acceptable logistic anchor
+    (True, (-0.004, -0.03, 0.02), (0.45, 0.9), "hgb"),  # no anchor: its interval misses 1
 ])
 def test_champion_rule_parsimony_below_the_minimum(small, hgb_gain, lr_slope, champion):
     candidates = {

@@ -371,8 +371,8 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
 
     0. Parsimony (only when ``small_sample`` and ``rule.parsimony``): a tree ensemble (any
        kind but ``logistic``) stays in the field only if its AUROC is clearly better (as in
-       2) than that of every logistic candidate whose slope interval overlaps
-       ``rule.slope_range``; tree methods need many more events per variable than logistic
+       2) than that of every logistic candidate whose slope interval contains 1 (calibrated
+       within its uncertainty); tree methods need many more events per variable than logistic
        regression (van der Ploeg T, Austin PC, Steyerberg EW. BMC Med Res Methodol
        2014;14:137, doi:10.1186/1471-2288-14-137). Logistic candidates always stay.
     1. Base order: candidates whose calibration slope point estimate is inside
@@ -427,7 +427,7 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
     passed: dict[str, str] = {}
     if small_sample and rule.parsimony:
         anchors = [n for n in names if candidates[n].kind == "logistic"
-                   and candidates[n].slope_reaches((lo, hi))]
+                   and candidates[n].slope_has_one]
         for tree in [n for n in names if candidates[n].kind != "logistic"]:
             for anchor in anchors:
                 d, d_lo, d_hi = gain(tree, anchor)

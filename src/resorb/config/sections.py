@@ -72,7 +72,7 @@ class ChampionRule(Frozen):
     #: it whatever their slope point estimates (guard ii of the rule)
     auroc_margin: float = Field(default=0.05, gt=0, lt=0.5)
     #: below the Riley minimum, a tree ensemble competes only if it discriminates clearly
-    #: better than every logistic candidate whose slope interval reaches slope_range
+    #: better than every logistic candidate whose slope interval contains 1
     parsimony: bool = True
 
 
