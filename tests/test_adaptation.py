@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from resorb.adaptation import adapt_candidate, heuristic_shrinkage, logistic_heuristic_shrinkage
+from resorb.champion import ChampionFacts, choose_champion
 from resorb.config import CandidateSpec, ChampionRule, Params, SmallSampleParams
 from resorb.errors import TrainingError
 from resorb.models import MonotoneLogisticRegressionCV, build_model, predict_resorption
 from resorb.serialization import load_estimator, save_estimator
-from resorb.training import ChampionFacts, choose_champion, prepare, size_candidate
+from resorb.training import prepare, size_candidate
 from tests.factories import contract_checks
 
 RULE = SmallSampleParams()

@@ -61,7 +61,7 @@ class Thresholds(Frozen):
 class ChampionRule(Frozen):
     """How the champion is chosen: a weighted score that weighs calibration, with two guards.
 
-    The rule itself is stated in :func:`resorb.training.choose_champion`.
+    The rule itself is stated in :func:`resorb.champion.choose_champion`.
     """
 
     weights: dict[str, float] = Field(
