@@ -128,6 +128,13 @@ class ModelCard(_Frozen):
         Predictors left out of the model because the training rows held no observed value
         or one value only (:func:`resorb.features.unused_predictors`); their training range
         is None, and scoring lists any value given for them in ``out_of_range``.
+    adaptations : tuple of str
+        Small-sample adaptations made below the Riley minimum (:mod:`resorb.adaptation`),
+        one sentence each; empty when the candidate was trained as params.yaml declares it.
+    heuristic_shrinkage : float, optional
+        van Houwelingen and le Cessie's heuristic shrinkage factor of a logistic candidate's
+        design (Stat Med 1990;9:1303-1325): the calibration slope its unpenalised fit would
+        be expected to have in new patients; None for other kinds.
     """
 
     candidate: str
@@ -144,6 +151,8 @@ class ModelCard(_Frozen):
     skops_sha256: str
     update: UpdateRecord | None = None
     unused_predictors: tuple[str, ...] = ()
+    adaptations: tuple[str, ...] = ()
+    heuristic_shrinkage: float | None = None
 
     @property
     def trained_on(self) -> str:

@@ -83,6 +83,12 @@ class JobResult:
     tracking_uri: str
     sample_size_ok: bool = True
     notes: tuple[str, ...] = ()
+    #: small-sample adaptations of the logged model, in words (empty: none)
+    adaptations: tuple[str, ...] = ()
+    #: heuristic shrinkage factor of a logistic model (van Houwelingen 1990); None otherwise
+    heuristic_shrinkage: float | None = None
+    #: candidates ranked above the champion by score and passed over by the rule's guards
+    passed_over: tuple[str, ...] = ()
 
 
 def _card(result: Any, source: DataSource, params: Params, threshold: float) -> ModelCard:
@@ -101,7 +107,9 @@ def _card(result: Any, source: DataSource, params: Params, threshold: float) -> 
                  for r in result.evaluation.metrics.itertuples(index=False)},
         training_ranges=ranges, features=tuple(result.X.columns),
         skops_sha256="",  # tracking.log_model adds the hash of the file it writes
-        unused_predictors=unused)
+        unused_predictors=unused,
+        adaptations=tuple(getattr(result, "adaptations", ())),
+        heuristic_shrinkage=getattr(result, "heuristic_shrinkage", None))
 
 
 def _ranges(X: pd.DataFrame) -> dict[str, Any]:
@@ -192,7 +200,9 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
     board = result.evaluation.metrics.assign(candidate=model)
     return JobResult(run_id, board, model, model_uri, version, result.data.account(),
                      result.sample_size.message, uri, bool(result.sample_size.ok),
-                     notes=checked.notes)
+                     notes=checked.notes,
+                     adaptations=result.adaptations,
+                     heuristic_shrinkage=result.heuristic_shrinkage)
 
 
 def _aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> dict[str, pd.DataFrame]:
@@ -238,8 +248,8 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                 tracking.log_dataset(tuple(comp.X.columns), fp, data.source, data.file_name)
                 tracking.write_run(RunRecord(
                     tags=tags, **_evaluated({name: ev}, ev),
-                    params=flatten_params({"candidate": name,
-                                           "spec": params.candidates[name].model_dump()})))
+                    params=flatten_params({"candidate": name, "spec": comp.specs.get(
+                        name, params.candidates[name]).model_dump()})))
         if progress:
             progress(f"champion {comp.champion}: fitting on all {len(comp.y):,} rows")
         with small_data_errors(checked.counts, f"fitting the champion {comp.champion}"):
@@ -262,7 +272,10 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
         run_id = tracking.active_run_id()
     return JobResult(run_id, comp.leaderboard, comp.champion, model_uri, version,
                      comp.data.account(), champion.sample_size.message, uri,
-                     bool(champion.sample_size.ok), notes=checked.notes)
+                     bool(champion.sample_size.ok), notes=checked.notes,
+                     adaptations=champion.adaptations,
+                     heuristic_shrinkage=champion.heuristic_shrinkage,
+                     passed_over=tuple(f"{k}: {v}" for k, v in comp.passed_over.items()))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "resorb.features.EncodeIfObserved",
     "resorb.models.HorizonMonotone",
     "resorb.models.MonotoneLogisticRegression",
+    "resorb.models.MonotoneLogisticRegressionCV",
     # SplineTransformer keeps scipy BSplines; their array namespace is a plain asarray alias
     "scipy._lib.array_api_compat.numpy._aliases.asarray",
     "scipy.interpolate._bsplines.BSpline",

@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resorb.config import CandidateSpec, ChampionRule, Params, TrainingParams
-from resorb.errors import ConfigError, TrainingError  # noqa: F401 - make_folds' checks moved to resorb.splits
+from resorb.adaptation import Adaptation, adapt_candidate, logistic_heuristic_shrinkage
+from resorb.champion import ChampionFacts, champion_score, choose_champion
+from resorb.config import CandidateSpec, Params, TrainingParams
+from resorb.errors import ConfigError
 from resorb.features import model_input
 from resorb.label import LabelledData, labelled_rows
 from resorb.metrics import (
@@ -63,6 +65,10 @@ class TrainResult:
     sample_size: Any
     X: pd.DataFrame = field(repr=False)  # model input of the training rows
     seed: int = 0
+    #: small-sample adaptations made (resorb.adaptation), in words; empty: none
+    adaptations: tuple[str, ...] = ()
+    #: van Houwelingen's heuristic shrinkage of a logistic candidate's design; None otherwise
+    heuristic_shrinkage: float | None = None
 
 
 def make_folds(
@@ -131,6 +137,63 @@ def count_parameters(model: Any) -> int:
     return 0
 
 
+def candidate_parameters(spec: CandidateSpec, X: pd.DataFrame) -> int:
+    """Candidate parameters of ``spec`` on these rows, before any model is fitted.
+
+    The encoded features of its pipeline (:func:`count_parameters`), from the feature step
+    alone fitted on ``X`` (no outcome is used).
+    """
+    pipe = build_model(spec.model_copy(update={"calibration": "none"}))
+    return len(pipe.named_steps["features"].fit(X).get_feature_names_out())
+
+
+def size_candidate(spec: CandidateSpec, X: pd.DataFrame, y: np.ndarray,
+                   tp: TrainingParams) -> Adaptation:
+    """The candidate as it is trained on these rows: adapted below the Riley minimum.
+
+    The Riley et al. 2020 check (:func:`resorb.metrics.sample_size_check`) is run with the
+    candidate's own parameter count; below the minimum, and with ``small_sample.adapt`` on,
+    :func:`resorb.adaptation.adapt_candidate` sizes it for the data. The changes then start
+    with the verdict and the parameter counts before and after; ``below_minimum`` of the
+    result holds the verdict whether or not anything was adapted.
+
+    Parameters
+    ----------
+    spec : CandidateSpec
+        The candidate as params.yaml declares it.
+    X : DataFrame of shape (n_rows, n_columns)
+        Model input of the labelled rows.
+    y : ndarray of shape (n_rows,)
+        Outcome, 1 = resorbed.
+    tp : TrainingParams
+
+    Returns
+    -------
+    Adaptation
+    """
+    n_rows, n_events = len(y), int(np.sum(y))
+    before = candidate_parameters(spec, X)
+    check = sample_size_check(n_rows, n_events, max(before, 1), c_statistic=tp.anticipated_c)
+    if not check.below_minimum:
+        return Adaptation(spec)
+    adapted = adapt_candidate(spec, n_rows, n_events, tp.small_sample)
+    if not adapted.adapted:
+        return Adaptation(spec, below_minimum=True)
+    after = candidate_parameters(adapted.spec, X)
+    verdict = (f"below the Riley minimum ({n_rows:,} rows of {check.required_n:,} needed for "
+               f"{before} candidate parameters): candidate parameters {before} -> {after}")
+    return Adaptation(adapted.spec, (verdict, *adapted.changes), below_minimum=True)
+
+
+def _fitted_penalty(model: Any) -> str | None:
+    """'C = 0.0464 chosen on all rows' for a logistic model whose C was tuned, else None."""
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    pipe = calibrated[0].estimator if calibrated else model
+    final = getattr(pipe, "named_steps", {}).get("model")
+    chosen = getattr(final, "C_", None)
+    return None if chosen is None else f"C = {chosen:.3g} chosen on all rows"
+
+
 def prepare(
     frame: pd.DataFrame, params: Params
 ) -> tuple[LabelledData, pd.DataFrame, np.ndarray | None]:
@@ -158,6 +221,13 @@ def train_candidate(
     pipeline (imputation included) in each resample, for the headline metrics.
     An ``evaluation`` already computed on the same rows (by :func:`compare_candidates`) is
     reused instead of validating again.
+
+    Below the Riley minimum the candidate is first sized for the data
+    (:func:`size_candidate`); validation, the bootstrap and the final fit all use the
+    adapted candidate, whose inner tuning (the logistic penalty) then runs inside every
+    training fold and resample. ``adaptations`` of the result says what changed and which C
+    the final fit chose; ``heuristic_shrinkage`` is van Houwelingen's factor of a logistic
+    candidate (:func:`resorb.adaptation.logistic_heuristic_shrinkage`).
     """
     tp = params.training
     if name not in params.candidates:
@@ -165,9 +235,12 @@ def train_candidate(
             f"no candidate '{name}' in params.yaml; choose one of {', '.join(params.candidates)}"
         )
     seed = tp.seed if seed is None else seed
-    spec = params.candidates[name]
     say = progress or (lambda _msg: None)
     data, X, groups = prepare(frame, params)
+    sized = size_candidate(params.candidates[name], X, data.y, tp)
+    spec = sized.spec
+    for change in sized.changes:
+        say(f"{name}: {change}")
     reuse = evaluation is not None
     oof = np.full(len(data.y), np.nan)
     if evaluation is None:
@@ -201,6 +274,10 @@ def train_candidate(
     sample = sample_size_check(
         len(data.y), data.n_events, max(n_params, 1), c_statistic=tp.anticipated_c
     )
+    adaptations = sized.changes
+    penalty = _fitted_penalty(model)
+    if penalty is not None:
+        adaptations = (*adaptations, penalty)
     return TrainResult(
         name=name,
         spec=spec,
@@ -211,6 +288,8 @@ def train_candidate(
         sample_size=sample,
         X=X,
         seed=seed,
+        adaptations=adaptations,
+        heuristic_shrinkage=logistic_heuristic_shrinkage(spec, X, data.y),
     )
 
 
@@ -227,16 +306,11 @@ class Comparison:
     data: LabelledData
     y: np.ndarray
     X: pd.DataFrame = field(repr=False)  # model input of the labelled rows
-
-
-def champion_score(metrics: dict[str, float], rule: ChampionRule) -> tuple[bool, float]:
-    """(inside the slope range, weighted score) for one candidate; higher is better."""
-    derived = dict(metrics)
-    derived["abs_slope_error"] = abs(1.0 - metrics.get("calibration_slope", np.nan))
-    score = sum(w * derived.get(k, np.nan) for k, w in rule.weights.items())
-    lo, hi = rule.slope_range
-    inside = lo <= metrics.get("calibration_slope", np.nan) <= hi
-    return inside, float(score)
+    #: each candidate as validated (adapted below the Riley minimum) and its adaptations
+    specs: dict[str, CandidateSpec] = field(default_factory=dict)
+    adaptations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: why a candidate ranked above the champion by score was passed over (guards of the rule)
+    passed_over: dict[str, str] = field(default_factory=dict)
 
 
 def compare_candidates(
@@ -251,7 +325,12 @@ def compare_candidates(
     The leaderboard has one row per candidate with every metric's estimate and 95% interval
     (numeric columns ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``), the champion
     score, and the paired bootstrap difference in AUROC, Brier and ICI against the champion
-    (same resamples for both; ``d_<metric>_vs_champion`` with ``_ci_low``, ``_ci_high``).
+    (same resamples for both; ``d_<metric>_vs_champion`` with ``_ci_low``, ``_ci_high``);
+    the champion comes first, then the others in the base order of
+    :func:`resorb.champion.choose_champion`, which chooses the champion.
+
+    Each candidate is validated as :func:`size_candidate` sizes it for these rows (adapted
+    below the Riley minimum); ``specs`` and ``adaptations`` of the result say how.
     """
     tp = params.training
     seed = tp.seed if seed is None else seed
@@ -264,22 +343,39 @@ def compare_candidates(
         raise ConfigError(
             f"unknown candidates {unknown}; params.yaml has {', '.join(params.candidates)}"
         )
-    evaluations, oof, rows = {}, {}, []
+    evaluations, oof, facts, specs, adaptations = {}, {}, {}, {}, {}
+    small = False  # below the Riley minimum of any candidate
     for name in chosen:
+        sized = size_candidate(params.candidates[name], X, data.y, tp)
+        specs[name], adaptations[name] = sized.spec, sized.changes
+        small = small or sized.below_minimum
+        for change in sized.changes:
+            say(f"{name}: {change}")
         say(f"{name}: {method}")
-        oof[name] = out_of_fold(params.candidates[name], X, data.y, splits, seed)
+        oof[name] = out_of_fold(sized.spec, X, data.y, splits, seed)
         evaluations[name] = evaluate(data.y, oof[name], tp, method, seed)
-        m = dict(
-            zip(
-                evaluations[name].metrics["metric"],
-                evaluations[name].metrics["estimate"],
-                strict=True,
-            )
-        )
-        inside, score = champion_score(m, tp.champion)
-        rows.append({"candidate": name, "score": score, "slope_ok": inside})
-    ranking = pd.DataFrame(rows).sort_values(["slope_ok", "score"], ascending=[False, False])
-    champion = str(ranking["candidate"].iloc[0])
+        table = evaluations[name].metrics.set_index("metric")
+        inside, score = champion_score(dict(table["estimate"]), tp.champion)
+        slope = table.loc["calibration_slope"] if "calibration_slope" in table.index else None
+        facts[name] = ChampionFacts(
+            score=score, slope_ok=inside, auroc=float(table["estimate"].get("auroc", np.nan)),
+            slope_low=float(slope["ci_low"]) if slope is not None else np.nan,
+            slope_high=float(slope["ci_high"]) if slope is not None else np.nan,
+            kind=sized.spec.kind)
+    paired: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def difference(a: str, b: str) -> pd.DataFrame:
+        # metric(a) - metric(b) on the same resamples; cached: the guards and the table share
+        if (a, b) not in paired:
+            paired[a, b] = paired_bootstrap_difference(data.y, oof[a], oof[b],
+                                                       n_boot=tp.n_boot, seed=seed)
+        return paired[a, b]
+
+    def gain(b: str, a: str) -> tuple[float, float, float]:
+        row = difference(b, a).set_index("metric").loc["auroc"]
+        return float(row["difference"]), float(row["ci_low"]), float(row["ci_high"])
+
+    champion, passed_over = choose_champion(facts, tp.champion, gain, small_sample=small)
     diffs = []
     for name in chosen:
         if name == champion:  # against itself: zero on every resample, no need to bootstrap
@@ -289,28 +385,27 @@ def compare_candidates(
                               "ci_high": zeros})
             diffs.append(d.assign(candidate=name))
             continue
-        d = paired_bootstrap_difference(
-            data.y, oof[name], oof[champion], n_boot=tp.n_boot, seed=seed
-        )
-        diffs.append(d.assign(candidate=name))
+        diffs.append(difference(name, champion).assign(candidate=name))
     differences = pd.concat(diffs, ignore_index=True)
+    base = sorted(chosen, key=lambda n: (not facts[n].slope_ok, -facts[n].score,
+                                         chosen.index(n)))
     board = []
-    for r in ranking.itertuples(index=False):
-        ev = evaluations[r.candidate]
+    for name in [champion, *(n for n in base if n != champion)]:
+        ev = evaluations[name]
         row: dict[str, Any] = {
-            "candidate": r.candidate,
-            "champion": r.candidate == champion,
-            "score": r.score,
-            "slope_ok": r.slope_ok,
+            "candidate": name,
+            "champion": name == champion,
+            "score": facts[name].score,
+            "slope_ok": facts[name].slope_ok,
         }
         for m in ev.metrics.itertuples(index=False):
             row.update({m.metric: m.estimate, f"{m.metric}_ci_low": m.ci_low,
                         f"{m.metric}_ci_high": m.ci_high})
-        for m in differences[differences["candidate"] == r.candidate].itertuples(index=False):
+        for m in differences[differences["candidate"] == name].itertuples(index=False):
             if m.metric in ("auroc", "brier", "ici"):
-                name = f"d_{m.metric}_vs_champion"
-                row.update({name: m.difference, f"{name}_ci_low": m.ci_low,
-                            f"{name}_ci_high": m.ci_high})
+                key = f"d_{m.metric}_vs_champion"
+                row.update({key: m.difference, f"{key}_ci_low": m.ci_low,
+                            f"{key}_ci_high": m.ci_high})
         board.append(row)
     return Comparison(
         leaderboard=pd.DataFrame(board),
@@ -322,6 +417,9 @@ def compare_candidates(
         data=data,
         y=data.y,
         X=X,
+        specs=specs,
+        adaptations=adaptations,
+        passed_over=passed_over,
     )
 
 

@@ -136,6 +136,13 @@ def _print_job(result, title: str) -> None:
     print_leaderboard(result.leaderboard, title=title)
     typer.echo(f"data: {result.account}")
     typer.echo(f"sample size: {result.sample_size}")
+    for change in getattr(result, "adaptations", ()):
+        typer.echo(f"small-sample adaptation: {change}")
+    if getattr(result, "heuristic_shrinkage", None) is not None:
+        typer.echo(f"heuristic shrinkage (van Houwelingen) of the unpenalised logistic "
+                   f"design: {result.heuristic_shrinkage:.2f}")
+    for note in getattr(result, "passed_over", ()):
+        typer.echo(f"champion rule: passed over {note}")
     typer.echo(f"run: {result.run_id}  model: {result.model_uri}")
     if result.version:
         typer.echo(f"registered: resorb version {result.version}")

@@ -59,12 +59,50 @@ class Thresholds(Frozen):
 
 
 class ChampionRule(Frozen):
-    """How the champion is chosen: a weighted score that weighs calibration."""
+    """How the champion is chosen: a weighted score that weighs calibration, with two guards.
+
+    The rule itself is stated in :func:`resorb.champion.choose_champion`.
+    """
 
     weights: dict[str, float] = Field(
         default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0}
     )
     slope_range: tuple[float, float] = (0.8, 1.2)
+    #: AUROC gain from which a clearly better discriminating candidate beats one ranked above
+    #: it whatever their slope point estimates (guard ii of the rule)
+    auroc_margin: float = Field(default=0.05, gt=0, lt=0.5)
+    #: below the Riley minimum, a tree ensemble competes only if it discriminates clearly
+    #: better than every logistic candidate whose slope interval contains 1
+    parsimony: bool = True
+
+
+class SmallSampleParams(Frozen):
+    """The ``training.small_sample`` section: what changes below the Riley minimum.
+
+    Read by :func:`resorb.adaptation.adapt_candidate`; every constant is commented with its
+    source or measurement in params.yaml.
+    """
+
+    adapt: bool = True
+    predictors: tuple[str, ...] = ("age", "symptom_duration_days", "treatment",
+                                   "herniation_type", "migration_grade", "rim_enhancement",
+                                   "t2_signal", "herniation_volume_mm3", "modic_type")
+    spline_knots: int = Field(default=3, ge=2)
+    penalty_grid: tuple[float, ...] = Field(
+        default=(0.001, 0.00215, 0.00464, 0.01, 0.0215, 0.0464, 0.1, 0.215, 0.464, 1.0, 2.15,
+                 4.64, 10.0), min_length=1)
+    inner_folds: int = Field(default=5, ge=2)
+    events_per_leaf: int = Field(default=30, ge=1)
+    min_leaf_events: int = Field(default=5, ge=1)
+    boosting_iterations_per_event: float = Field(default=1.0, gt=0)
+    forest_min_leaf_events: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _positive_grid(self) -> SmallSampleParams:
+        if any(c <= 0 for c in self.penalty_grid):
+            raise ValueError(f"penalty_grid holds inverse penalty strengths C, all > 0; got "
+                             f"{list(self.penalty_grid)}")
+        return self
 
 
 class TrainingParams(Frozen):
@@ -80,6 +118,7 @@ class TrainingParams(Frozen):
     decision_threshold: float = Field(default=0.5, gt=0, lt=1)
     anticipated_c: float = Field(default=0.75, gt=0.5, lt=1)
     champion: ChampionRule = ChampionRule()
+    small_sample: SmallSampleParams = SmallSampleParams()
 
 
 class CandidateSpec(Frozen):

@@ -242,9 +242,15 @@ def comparison_sentence(record: RunRecord) -> str:
                if k.startswith("training.champion.weights.")}
     rule = ", ".join(f"{k} x {v}" for k, v in sorted(weights.items()))
     slope = p.get("training.champion.slope_range", "")
+    margin = p.get("training.champion.auroc_margin", "")
+    guards = (f" A candidate is passed over when another discriminates clearly better (paired "
+              f"95% interval of the AUROC difference above 0) and either has a calibration-"
+              f"slope interval containing 1 while its own does not, or is at least {margin} "
+              f"better in AUROC with a slope interval reaching that range." if margin else "")
     return (f"{len(board)} candidates ({', '.join(map(str, board['candidate']))}) were "
             f"compared on identical folds; the champion maximises {rule or 'a weighted score'}"
-            + (f" among candidates with a calibration slope in {slope}" if slope else "") + ".")
+            + (f" among candidates with a calibration slope in {slope}" if slope else "") + "."
+            + guards)
 
 
 def headline(record: RunRecord) -> str:

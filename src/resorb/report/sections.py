@@ -148,6 +148,14 @@ class ComparisonFacts:
 
 
 @dataclass(frozen=True)
+class AdaptationFacts:
+    """Small-sample adaptations of the model (its card) and its heuristic shrinkage factor."""
+
+    changes: tuple[str, ...]
+    heuristic_shrinkage: float | None = None
+
+
+@dataclass(frozen=True)
 class ChecklistFacts:
     """Every TRIPOD+AI item with its status, and how many items have each status."""
 
@@ -225,6 +233,7 @@ def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: P
         Section("data", "Data", data_facts(record, cohort)),
         Section("outcome", "Outcome and label rule", study),
         Section("sample", "Sample size", study),
+        *adaptation_sections(model.card),
         Section("performance", "Discrimination and calibration", metric_rows(record)),
         Section("figures", "Calibration, ROC and decision curves", tuple(
             Picture(record.figures.get(k), alt, cap) for k, (alt, cap) in _CAPTIONS.items())),
@@ -459,3 +468,12 @@ def evaluation_rows(table: pd.DataFrame | None,
                                  None if ok is None or pd.isna(ok) else bool(ok), cells,
                                  picture))
     return EvaluationsFacts(tuple(out))
+
+
+def adaptation_sections(card: Any) -> tuple[Section, ...]:
+    """The "Small-sample adaptations" section when the model's card records any (else none)."""
+    changes = tuple(getattr(card, "adaptations", ()) or ())
+    if not changes:
+        return ()
+    return (Section("adaptations", "Small-sample adaptations",
+                    AdaptationFacts(changes, getattr(card, "heuristic_shrinkage", None))),)
