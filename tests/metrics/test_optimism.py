@@ -70,3 +70,22 @@ def test_optimism_rejects_a_bad_fit_predict():
     X, y = noise_frame(50, 2)
     with pytest.raises(ValueError, match="fit_predict must return 50 probabilities"):
         metrics.optimism_corrected(lambda a, b, c: np.zeros(3), X, y, n_boot=2)
+
+
+def test_a_resample_with_an_infinite_slope_leaves_only_that_metrics_mean():
+    """A refit that separates its resample (slope +inf) must not make the corrected slope
+    -inf: that resample leaves the slope's mean, and every other metric keeps it."""
+    X, y = noise_frame(60, 2, seed=3)
+    calls = []
+
+    def sometimes_separating(X_train, y_train, X_eval):
+        calls.append(len(calls))
+        if len(calls) == 3:  # the second resample: predictions that are the outcome itself
+            lookup = dict(zip(X_train["noise_0"], y_train, strict=False))
+            return np.array([0.99 if lookup.get(v, 0) else 0.01 for v in X_eval["noise_0"]])
+        return logistic_fit_predict(X_train, y_train, X_eval)
+
+    row = metrics.optimism_corrected(sometimes_separating, X, y, n_boot=8,
+                                     seed=0).set_index("metric")
+    assert math.isfinite(row.loc["calibration_slope", "corrected"])
+    assert math.isfinite(row.loc["auroc", "corrected"])

@@ -102,7 +102,12 @@ def optimism_corrected(fit_predict: FitPredict, X: pd.DataFrame, y: np.ndarray,
     app = np.array(list(apparent.values()))
     with np.errstate(invalid="ignore"):
         low, high = percentile_limits(app - optimism, alpha)
-        mean_optimism = optimism.mean(axis=0)
+        # a resample whose metric is undefined or infinite (a slope of constant or separated
+        # predictions) says nothing about its size: it leaves that metric's mean
+        finite = np.where(np.isfinite(optimism), optimism, np.nan)
+        some = ~np.all(np.isnan(finite), axis=0)
+        mean_optimism = np.full(len(METRICS), np.nan)
+        mean_optimism[some] = np.nanmean(finite[:, some], axis=0)
         return pd.DataFrame({"metric": list(METRICS), "apparent": app,
                              "optimism": mean_optimism, "corrected": app - mean_optimism,
                              "ci_low": low, "ci_high": high})
