@@ -322,6 +322,11 @@ def test_the_card_records_the_update_and_old_cards_still_load():
         prevalence=0.2917)
     card = model_card(update=record)
     assert ModelCard.from_json(card.to_json()) == card
+    from resorb.scoring.model import LoadedModel
+
+    described = LoadedModel(None, card, "resorb", "4", "test", Path("."), ()).describe()
+    assert described.startswith("resorb version 4 (")
+    assert "resorb version 3 updated by intercept on " in described
     assert model_card().update is None
     reference = ModelCard.from_json((REFERENCE / "artifacts" / "resorb.json").read_bytes())
     assert reference.update is None

@@ -90,8 +90,13 @@ class LoadedModel:
         return hasattr(final, "coef_")
 
     def describe(self) -> str:
-        """One line naming the model, e.g. ``resorb version 3 (random_forest, trained on ...)``."""
+        """One line naming the model, e.g. ``resorb version 3 (random_forest, trained on ...)``;
+        an updated model also names its parent and the method."""
         who = f"{self.name} version {self.version}" if self.version else self.name
+        update = self.metadata.update
+        if update is not None:
+            return (f"{who} ({self.metadata.candidate}: {update.parent} updated by "
+                    f"{update.method} on {self.metadata.trained_on})")
         return f"{who} ({self.metadata.candidate}, {self.metadata.trained_on})"
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
