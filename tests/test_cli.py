@@ -158,7 +158,9 @@ def test_train_too_few_rows_for_the_folds(tmp_path, monkeypatch):
     frame.to_csv(path, index=False)
     result = run("train", "--data", str(path))
     assert result.exit_code == 2, result.output
-    assert "too few rows for 5 folds: 3 events and 9 non-events" in result.output
+    assert "5-fold stratified cross-validation" in result.output
+    assert "the data has 3 events and 9 non-events" in result.output
+    assert "fewer folds" in result.output
 
 
 def test_train_needs_exactly_one_data_source():
