@@ -51,7 +51,7 @@ bench: setup  ## run the benchmarks (figures go to docs/)
 	$(BIN)/python benchmarks/bench_cohort.py
 
 lock:  ## re-pin requirements.lock from pyproject.toml (needs the registry)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --extra server --python-version 3.11 \
 	    --quiet -o requirements.lock
 
 clean:
