@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "team_server.sh"
 RESORB = Path(sys.executable).with_name("resorb")
 FAST = ROOT / "tests" / "params_fast.yaml"
-# small settings: the same code paths, quick fits (fast params, 20 bootstrap resamples)
-QUICK = ["--params", str(FAST), "--set", "training.n_boot=20"]
+# small settings: the same code paths, quick fits (fast params, 20 bootstrap resamples, the
+# plain bootstrap instead of the optimism bootstrap's refits)
+QUICK = ["--params", str(FAST), "--set", "training.n_boot=20",
+         "--set", "training.optimism_below_rows=0"]
 TWO_CANDIDATES = ["--candidate", "logistic", "--candidate", "random_forest"]
 
 
