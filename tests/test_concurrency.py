@@ -34,7 +34,7 @@ def _store_state(uri: str) -> tuple[dict[str, tuple[str, str]], set[str], list[d
     runs = client.search_runs([experiment.experiment_id], max_results=1000) if experiment else []
     state = {r.info.run_id: (r.info.status, r.data.tags.get("mlflow.parentRunId", ""))
              for r in runs}
-    versions = {v.version for v in client.search_model_versions("name = 'resorb'")}
+    versions = {str(v.version) for v in client.search_model_versions("name = 'resorb'")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     history = tracking.alias_history()
