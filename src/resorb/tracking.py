@@ -48,9 +48,8 @@ def configure(configured_uri: str | None = None) -> str:
     Safe for several processes at once. A new SQLite store's tables are created under an
     exclusive lock on ``<file>.lock`` beside it: MLflow creates them without one, so four
     clients starting together on an empty folder used to crash three times ("table scorers
-    already exists"). Creating the experiment is retried when another client got there first,
-    and any call that meets a locked SQLite file or an unreachable server is retried with
-    backoff (:func:`retrying`).
+    already exists"). An experiment another client created first is taken as it is, and a
+    call refused by a locked SQLite file is retried with backoff (:func:`retrying`).
 
     Raises
     ------
@@ -92,12 +91,13 @@ def _store_creation_lock(uri: str) -> Iterator[None]:
         yield
 
 
-_TRANSIENT = ("database is locked", "database table is locked", "connection refused",
-              "max retries exceeded", "temporarily unavailable", "connection reset")
+# MLflow's REST client already retries a server that does not answer (with backoff), so only
+# SQLite's refusals are retried here
+_TRANSIENT = ("database is locked", "database table is locked")
 
 
 def _transient(exc: BaseException) -> bool:
-    """A locked SQLite file or a server that did not answer: worth another try."""
+    """A locked SQLite file: worth another try."""
     text = str(exc).lower()
     return any(t in text for t in _TRANSIENT)
 
@@ -107,8 +107,8 @@ def retrying(fn: Any, *args: Any, attempts: int = 8, **kwargs: Any) -> Any:
 
     MLflow waits up to 20 s for a locked SQLite file, but a transaction that read first and
     then writes is refused at once when another holds the write lock ("database is
-    locked"): that, and a connection refused by a busy server, are retried after
-    0.2, 0.4, ... s (capped at 5 s, with jitter) up to ``attempts`` times.
+    locked"): that is retried after 0.2, 0.4, ... s (capped at 5 s, with jitter) up to
+    ``attempts`` times. Any other error is raised at once.
     """
     import random
 
