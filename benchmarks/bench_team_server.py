@@ -75,11 +75,11 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-team-")) / "server"
     port = _free_port()
     started = time.perf_counter()
-    subprocess.run([str(SCRIPT), "start", str(folder), str(port)], check=True,
-                   env={**base, "MLFLOW": str(BIN / "mlflow"), "TEAM_WORKERS": "2"})
-    startup = time.perf_counter() - started
     rows = []
     try:
+        subprocess.run([str(SCRIPT), "start", str(folder), str(port)], check=True,
+                       env={**base, "MLFLOW": str(BIN / "mlflow"), "TEAM_WORKERS": "2"})
+        startup = time.perf_counter() - started
         for repeat in range(opts.repeats):
             for store, env in (("sqlite", base),
                                ("server", {**base,

@@ -134,8 +134,10 @@ start() {
         if curl -fs -o /dev/null "http://127.0.0.1:$port/health"; then
             echo "team server: http://127.0.0.1:$port  (PostgreSQL socket $sock," \
                  "port $(cat "$pgport_file"); artifacts $dir/artifacts)"
-            [[ $auth -eq 1 ]] && echo "basic auth on: admin password in $dir/auth/admin.password"
-            return
+            if [[ $auth -eq 1 ]]; then
+                echo "basic auth on: admin password in $dir/auth/admin.password"
+            fi
+            return 0
         fi
         kill -0 "$(cat "$dir/mlflow.pid")" 2>/dev/null || break
         sleep 0.5
