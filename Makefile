@@ -5,8 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv pip install --python $(BIN)/python --quiet
 OUT    := out
+TEAM_DIR  ?= .team-server
+TEAM_PORT ?= 5001
 
-.PHONY: setup system-deps demo reference test lint bench lock clean
+.PHONY: setup system-deps postgresql demo reference test lint bench lock clean \
+	team-server team-server-stop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +22,31 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 
 setup: $(VENV)/.installed  ## create .venv with the pinned dependencies
 
-# Headless Chromium for the report's browser test, and Java for Spark (Debian packages).
-system-deps:
+# Headless Chromium for the report's browser test, Java for Spark, PostgreSQL for the team
+# tracking server (Debian packages).
+system-deps: postgresql
 	@command -v chromium >/dev/null 2>&1 || { \
 	    echo "installing Debian's chromium (browser test of the report)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@command -v java >/dev/null 2>&1 || { \
 	    echo "installing a Java runtime (Spark scoring)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	    echo "installing Debian's postgresql (team tracking server)"; \
+	    SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+# A team tracking server on 127.0.0.1:$(TEAM_PORT): PostgreSQL cluster and artifacts in
+# $(TEAM_DIR)/ (scripts/team_server.sh; TEAM_AUTH=1 turns on MLflow's basic auth).
+# Point resorb at it: export MLFLOW_TRACKING_URI=http://127.0.0.1:$(TEAM_PORT)
+team-server: setup postgresql
+	scripts/team_server.sh start $(TEAM_DIR) $(TEAM_PORT) $(if $(TEAM_AUTH),--auth)
+
+team-server-stop:
+	scripts/team_server.sh stop $(TEAM_DIR)
 
 demo: setup  ## cohort -> fidelity -> validate -> compare -> register -> promote -> export
 	@mkdir -p $(OUT)
@@ -51,8 +71,8 @@ bench: setup  ## run the benchmarks (figures go to docs/)
 	$(BIN)/python benchmarks/bench_cohort.py
 
 lock:  ## re-pin requirements.lock from pyproject.toml (needs the registry)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --extra server --python-version 3.11 \
 	    --quiet -o requirements.lock
 
 clean:
-	rm -rf $(OUT) mlruns mlflow.db mlartifacts .pytest_cache
+	rm -rf $(OUT) mlruns mlflow.db mlflow.db.lock mlartifacts .pytest_cache

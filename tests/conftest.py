@@ -44,3 +44,12 @@ def in_store(tracking_store, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     yield tracking_store
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def team_server(tmp_path_factory):
+    """A fresh PostgreSQL cluster + ``mlflow server`` with basic auth (tests/team.py)."""
+    from tests.team import running_team_server
+
+    with running_team_server(tmp_path_factory.mktemp("team") / "server") as server:
+        yield server

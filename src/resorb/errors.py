@@ -57,3 +57,7 @@ class ModelCardError(ModelNotFoundError):
         self.missing = missing
         self.unknown = unknown
         super().__init__(message)
+
+
+class TrackingAccessError(ResorbError):
+    """The tracking server refused the request (HTTP 401/403): no or wrong credentials."""

@@ -9,6 +9,7 @@ allow-list in :mod:`resorb.serialization`. No pickle and no code is written or r
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import hashlib
@@ -17,7 +18,10 @@ import json
 import os
 import subprocess
 import tempfile
+import time
+import uuid
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ from mlflow.exceptions import MlflowException
 from resorb import __version__, schema
 from resorb.card import DataSource, ModelCard
 from resorb.config import LabelRule, artifact_root, tracking_uri
-from resorb.errors import ModelNotFoundError, ResorbError
+from resorb.errors import ModelNotFoundError, ResorbError, TrackingAccessError
 from resorb.runs import ARTIFACTS, FIGURES, TABLES, TEXTS, Fingerprint, RunRecord
 
 EXPERIMENT = "resorb"
@@ -40,15 +44,115 @@ HISTORY_TAG = "alias_history"
 
 
 def configure(configured_uri: str | None = None) -> str:
-    """Point MLflow at the store and make sure the experiment exists; returns the URI."""
+    """Point MLflow at the store and make sure the experiment exists; returns the URI.
+
+    Safe for several processes at once. A new SQLite store's tables are created under an
+    exclusive lock on ``<file>.lock`` beside it: MLflow creates them without one, so four
+    clients starting together on an empty folder used to crash three times ("table scorers
+    already exists"). An experiment another client created first is taken as it is, and a
+    call refused by a locked SQLite file is retried with backoff (:func:`retrying`).
+
+    Raises
+    ------
+    TrackingAccessError
+        The server refused the credentials (HTTP 401/403).
+    """
     uri = tracking_uri(configured_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri))
-    mlflow.set_experiment(EXPERIMENT)
-    mark_training_experiment(EXPERIMENT)
+    with _store_creation_lock(uri), access_errors(uri):
+        retrying(_ensure_experiment, uri)
+        retrying(mark_training_experiment, EXPERIMENT)
+        # the registry store is a second SQLAlchemy store over the same file: create it here too
+        retrying(_client().search_registered_models, max_results=1)
     return uri
+
+
+def _ensure_experiment(uri: str) -> None:
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        try:
+            mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":  # another client made it first
+                raise
+    mlflow.set_experiment(EXPERIMENT)
+
+
+@contextlib.contextmanager
+def _store_creation_lock(uri: str) -> Iterator[None]:
+    """Exclusive lock on ``<db>.lock`` beside a SQLite store (no-op for a server)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+# MLflow's REST client already retries a server that does not answer (with backoff), so only
+# SQLite's refusals are retried here
+_TRANSIENT = ("database is locked", "database table is locked")
+
+
+def _transient(exc: BaseException) -> bool:
+    """A locked SQLite file: worth another try."""
+    text = str(exc).lower()
+    return any(t in text for t in _TRANSIENT)
+
+
+def retrying(fn: Any, *args: Any, attempts: int = 8, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, retried with exponential backoff on transient store errors.
+
+    MLflow waits up to 20 s for a locked SQLite file, but a transaction that read first and
+    then writes is refused at once when another holds the write lock ("database is
+    locked"): that is retried after 0.2, 0.4, ... s (capped at 5 s, with jitter) up to
+    ``attempts`` times. Any other error is raised at once.
+    """
+    import random
+
+    # jitter keeps clients that collided from colliding again; seeded by the process id, so
+    # each client draws its own and a rerun of one process draws the same
+    jitter = random.Random(os.getpid())
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if attempt == attempts - 1 or not _transient(exc):
+                raise
+            time.sleep(min(5.0, 0.2 * 2 ** attempt) * (0.5 + jitter.random()))
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def access_errors(uri: str) -> Iterator[None]:
+    """Turn the server's 401/403 into :class:`TrackingAccessError` (exit 2, no traceback)."""
+    try:
+        yield
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "")
+        text = str(exc)
+        if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or any(
+                s in text for s in ("error code 401", "error code 403")):
+            raise TrackingAccessError(refused_message(uri, text)) from None
+        raise
+
+
+def refused_message(uri: str, text: str) -> str:
+    """What to tell a user the server refused (``text``: MLflow's error); names no secret."""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if "403" in text or "PERMISSION_DENIED" in text:
+        why = f"user '{user}' lacks the permission for it"
+    elif user:
+        why = f"user '{user}' and the password were not accepted"
+    else:
+        why = "no credentials were given"
+    return (f"the tracking server {uri} refused the request: {why}; set "
+            f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in the environment "
+            f"(never in params.yaml) to an account the server's admin created")
 
 
 def fingerprint(frame: pd.DataFrame, y: np.ndarray) -> Fingerprint:
@@ -318,20 +422,27 @@ def promote(version: str, alias: str) -> dict[str, str]:
     entry = {"alias": alias, "version": str(version),
              "previous": "" if previous is None else str(previous),
              "by": getpass.getuser(), "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    history = alias_history()
-    history.append(entry)
-    client.set_registered_model_tag(REGISTERED_MODEL, HISTORY_TAG, json.dumps(history))
+    # one tag per move, keyed by time: clients promoting at once each add their own entry,
+    # where rewriting one shared list would let the last writer drop the others' moves
+    key = f"{HISTORY_TAG}.{time.time_ns():020d}.{uuid.uuid4().hex[:8]}"
+    retrying(client.set_registered_model_tag, REGISTERED_MODEL, key, json.dumps(entry))
     return entry
 
 
 def alias_history() -> list[dict[str, str]]:
-    """Every alias move recorded by :func:`promote`, oldest first."""
+    """Every alias move recorded by :func:`promote`, oldest first.
+
+    Moves are tags ``alias_history.<time ns>.<id>`` of the registered model (one each); a
+    store written by an earlier resorb holds them as one JSON list in ``alias_history``.
+    """
     try:
         model = _client().get_registered_model(REGISTERED_MODEL)
     except MlflowException:
         return []
-    raw = (model.tags or {}).get(HISTORY_TAG)
-    return json.loads(raw) if raw else []
+    tags = model.tags or {}
+    legacy = json.loads(tags[HISTORY_TAG]) if tags.get(HISTORY_TAG) else []
+    moves = [json.loads(tags[k]) for k in sorted(tags) if k.startswith(f"{HISTORY_TAG}.")]
+    return legacy + moves
 
 
 def resolve_model_uri(alias: str | None = None, version: str | None = None) -> str:

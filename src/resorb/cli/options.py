@@ -208,5 +208,29 @@ def domain_errors(func: F) -> F:
         except ResorbError as exc:
             err(f"error: {exc}")
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            refused = _server_refused(exc)
+            if refused is None:
+                raise
+            err(f"error: {refused}")
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _server_refused(exc: Exception) -> str | None:
+    """The message for MLflow's HTTP 401/403 raised outside :func:`open_store`, else None.
+
+    Only an exception from MLflow's own modules is looked at, so mlflow is never imported
+    here (it is, by then, if the exception came from it).
+    """
+    if not type(exc).__module__.startswith("mlflow"):
+        return None
+    text = str(exc)
+    if getattr(exc, "error_code", "") not in ("UNAUTHENTICATED", "PERMISSION_DENIED") and not any(
+            s in text for s in ("error code 401", "error code 403")):
+        return None
+    from resorb import tracking
+    from resorb.config import tracking_uri
+
+    return tracking.refused_message(tracking_uri(), text)
