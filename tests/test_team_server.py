@@ -34,13 +34,14 @@ def _planted_cohort(path: Path) -> pd.DataFrame:
     return frame
 
 
-# The steps a team runs, in order, each a resorb subprocess. EVALUATE: `resorb evaluate` (issue
-# 9) goes in this table after "promote", when it is merged, e.g.
-#   ("evaluate", ["evaluate", "--data", "cohort.csv", "--model", "models:/resorb@champion"]),
+# The steps a team runs, in order, each a resorb subprocess.
 STEPS: list[tuple[str, list[str]]] = [
     ("train", [*QUICK, "train", "--data", "cohort.csv", "--register"]),
     ("compare", [*QUICK, "compare", "--data", "cohort.csv", "--register", *TWO_CANDIDATES]),
     ("promote", ["models", "promote", "latest", "--alias", "champion"]),
+    ("evaluate", [*QUICK, "evaluate", "--data", "cohort.csv",
+                  "--model", "models:/resorb@champion"]),
+    ("evaluations", ["evaluations", "--model", "models:/resorb@champion"]),
     ("score", ["score", "--input", "cohort.csv", "--output", "scored.csv",
                "--model", "models:/resorb@champion"]),
     ("report", ["report", "--out", "report.html"]),
@@ -132,3 +133,13 @@ def test_models_list_with_credentials_from_the_environment_works(team_flow, team
     result = resorb(["models", "list"], team_server.env(), tmp_path, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "random_forest" in result.stdout or "logistic" in result.stdout
+
+
+def test_the_evaluation_is_logged_on_the_server_and_reported(team_flow):
+    folder, _, results = team_flow
+    assert "logged: evaluation run" in results["evaluate"].stdout
+    assert "real data" in results["evaluations"].stdout
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "External validation on other data" in html
+    assert "Externally validated on 1 data set." in html
+    assert "No external validation of this model is recorded" not in html
