@@ -12,7 +12,12 @@ from resorb.adaptation import adapt_candidate, heuristic_shrinkage, logistic_heu
 from resorb.champion import ChampionFacts, choose_champion
 from resorb.config import CandidateSpec, ChampionRule, Params, SmallSampleParams
 from resorb.errors import TrainingError
-from resorb.models import MonotoneLogisticRegressionCV, build_model, predict_resorption
+from resorb.models import (
+    MonotoneLogisticRegression,
+    MonotoneLogisticRegressionCV,
+    build_model,
+    predict_resorption,
+)
 from resorb.serialization import load_estimator, save_estimator
 from resorb.training import prepare, size_candidate
 from tests.factories import contract_checks
@@ -172,11 +177,17 @@ def test_tuned_model_saves_and_loads(small, tmp_path):
     np.testing.assert_array_equal(predict_resorption(back, X), predict_resorption(model, X))
 
 
-def test_tuned_estimator_needs_two_rows_of_each_class():
+def test_tuned_estimator_with_one_row_of_a_class_takes_the_strongest_penalty():
+    """A training fold with one event (leave one site out on a clinic's file) cannot tune C:
+    the strongest penalty offered is used, instead of a traceback."""
     X = np.random.default_rng(0).normal(size=(20, 2))
     y = np.r_[np.ones(1), np.zeros(19)]
-    with pytest.raises(ValueError, match="smaller class has 1"):
-        MonotoneLogisticRegressionCV().fit(X, y)
+    model = MonotoneLogisticRegressionCV(Cs=(0.01, 1.0, 100.0)).fit(X, y)
+    assert model.C_ == 0.01 and np.isnan(model.cv_log_loss_).all()
+    np.testing.assert_allclose(
+        model.coef_, MonotoneLogisticRegression(C=0.01).fit(X, y).coef_, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="one class only"):
+        MonotoneLogisticRegressionCV().fit(X, np.zeros(20))
 
 
 def _expected_failures(_estimator) -> dict[str, str]:

@@ -312,6 +312,14 @@ def test_cli_refuses_an_out_folder_holding_other_files(tmp_path, monkeypatch):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.txt"]
 
 
+def test_cli_refuses_an_out_folder_where_nothing_can_be_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["evaluate", "--model", str(REFERENCE), "--synthetic", "100",
+                                 "--out", "/proc/evaluation", "--no-track"])
+    assert result.exit_code == 2 and "cannot write in /proc" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------ tracking and report
 
 

@@ -194,6 +194,8 @@ def test_cli_writes_the_tables_and_the_plot(tmp_path, tiny):
     (["--plot", "missing/curve.png"], "does not exist"),
     (["--out", "missing/plan"], "does not exist"),
     (["--out", "taken.txt"], "is a file"),
+    (["--out", "/proc/plan"], "cannot write in /proc"),
+    (["--plot", "/proc/curve.png"], "cannot write in /proc"),
 ])
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_cwd, args, message):
     Path("taken.txt").write_text("x")

@@ -342,3 +342,23 @@ def test_a_refit_too_big_for_the_data_is_a_training_error():
         raise ValueError("n_splits=3 cannot be greater than the members of each class")
     with pytest.raises(ValueError, match="a bug"), _refit_errors("intercept", "x", [0, 1]):
         raise ValueError("a bug")
+
+
+@pytest.mark.parametrize(("make", "out", "message"), [
+    (lambda d: (d / "mine").mkdir() or (d / "mine" / "notes.txt").write_text("x"), "mine",
+     "holds files that are not an exported resorb model (notes.txt)"),
+    (lambda d: (d / "a_file").write_text("x"), "a_file", "is a file"),
+    (lambda d: None, "/proc/updated", "cannot write in /proc"),
+    (lambda d: None, "missing/updated", "does not exist; create it first"),
+])
+def test_an_out_folder_that_cannot_take_the_model_is_refused_before_any_work(
+        tmp_path, make, out, message):
+    """Checked first: no fit, no store, nothing registered, the user's files untouched."""
+    make(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    proc = _resorb("update", "--model", str(REFERENCE), "--synthetic", "200", "--out", out,
+                   cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert message in " ".join(proc.stderr.split())
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

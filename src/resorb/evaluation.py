@@ -516,9 +516,10 @@ def check_output_folder(out: str | os.PathLike[str]) -> Path:
     InputError
         Its parent does not exist, it is a file, or it holds files evaluate did not write.
     """
+    from resorb.files import check_writable_folder
+
     path = Path(out)
-    if not path.parent.exists():
-        raise InputError(f"{path.parent}: folder does not exist; create it first")
+    check_writable_folder(path.resolve().parent, f"--out {out}")
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: is a file; --out names a folder")
     foreign = sorted(p.name for p in path.iterdir() if p.name not in OUTPUT_FILES) \

@@ -59,6 +59,39 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def check_writable_folder(folder: str | os.PathLike[str], what: str) -> Path:
+    """Refuse a folder that does not exist or where no file can be created, before any work.
+
+    Permissions are not enough to know (root passes every check, and /proc refuses new files
+    to root as well): a temporary file is created in ``folder`` and removed at once.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder an output will be written into.
+    what : str
+        The option and value, for the message (``"--out results"``).
+
+    Raises
+    ------
+    InputError
+        The folder does not exist, or a file cannot be created in it.
+    """
+    import tempfile
+
+    f = Path(folder)
+    if not f.is_dir():
+        raise InputError(f"{what}: folder {f} does not exist; create it first")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".resorb-probe.", dir=f)
+    except OSError as exc:
+        raise InputError(f"{what}: cannot write in {f} ({exc.strerror}); choose another "
+                         f"folder") from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
+    return f
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""

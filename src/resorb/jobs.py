@@ -477,8 +477,9 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
         "resorb_version": __version__, "skops_sha256": "", "update": record,
         "metrics": {r.metric: MetricEstimate.of(r.estimate, r.ci_low, r.ci_high)
                     for r in metrics.itertuples(index=False)},
-        "training_ranges": _ranges(X) if update.method == "refit"
-        else parent_card.training_ranges})
+        # model_copy does not validate: the card's ranges are tuples, not _ranges' lists
+        "training_ranges": {k: None if v is None else tuple(v) for k, v in _ranges(X).items()}
+        if update.method == "refit" else parent_card.training_ranges})
     return UpdateOutcome(loaded, update, update.model, card, parent_metrics, metrics,
                          evaluation, data, labelled, X, p, fp, seed)
 

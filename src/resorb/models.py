@@ -242,11 +242,21 @@ class MonotoneLogisticRegressionCV(ValidatedParams, _LinearLogOdds, ClassifierMi
         w = _positive_weights(sample_weight, X)
         Xf, lower, t = np.asarray(X, dtype=float), _lower_bounds(self, X.shape[1]), yi.astype(float)
         minority = int(min(np.sum(yi == 0), np.sum(yi == 1)))
-        if minority < 2:
-            found = "y holds one class only" if minority == 0 else "the smaller class has 1"
-            raise ValueError(f"MonotoneLogisticRegressionCV needs at least 2 rows of each class "
-                             f"for its inner folds; {found}")
+        if minority < 1:
+            raise ValueError("MonotoneLogisticRegressionCV needs both classes; y holds one "
+                             "class only")
         self.Cs_ = np.sort(np.asarray(self.Cs, dtype=float))
+        if minority < 2:
+            # one row of a class (a leave-one-site-out training fold, a bootstrap resample):
+            # no inner fold can hold it, so nothing can be tuned; the strongest penalty
+            # offered is the cautious choice
+            self.cv_log_loss_ = np.full(self.Cs_.size, np.nan)
+            self.C_ = float(self.Cs_[0])
+            res = _penalised_fit(Xf, t, w, self.C_, lower, None, self.max_iter, self.tol)
+            self.intercept_ = np.array([res.x[0]])
+            self.coef_ = res.x[1:].reshape(1, -1)
+            self.n_iter_ = np.array([res.nit])
+            return self
         folds = StratifiedKFold(min(self.cv, minority), shuffle=True,
                                 random_state=self.random_state)
         loss = np.zeros(self.Cs_.size)

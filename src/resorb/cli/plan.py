@@ -51,10 +51,9 @@ def parse_sizes(text: str, option: str) -> tuple[int, ...]:
 
 
 def _writable_folder(folder: Path, what: str) -> None:
-    if not folder.is_dir():
-        raise InputError(f"{what}: folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{what}: folder {folder} is not writable; choose another")
+    from resorb.files import check_writable_folder
+
+    check_writable_folder(folder, what)
 
 
 def check_outputs(plot: Path | None, out: Path | None) -> None:

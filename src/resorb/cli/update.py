@@ -74,7 +74,8 @@ def update_cmd(
                                          "(--no-register needs --out).")] = True,
     out: Annotated[Path | None, typer.Option(
         help="Also write the updated model to this folder (as `resorb models export` "
-             "does); replaced when it exists.")] = None,
+             "does); an earlier exported model there is replaced, any other content is "
+             "refused.")] = None,
 ) -> None:
     """Update a model on new labelled data (help text: ``_UPDATE_HELP``)."""
     check_data_source(data, synthetic, mapping)
@@ -84,6 +85,8 @@ def update_cmd(
     if not 0 < alpha < 1:
         raise typer.BadParameter(f"--alpha must be a number between 0 and 1 (exclusive), the "
                                  f"level of each likelihood-ratio test, e.g. 0.05; got {alpha:g}")
+    if out is not None:
+        check_model_folder(out)
     from resorb.display import print_frame
     from resorb.jobs import load_training_data, record_update, update_job
     from resorb.scoring.model import is_registry_uri
@@ -131,3 +134,30 @@ def update_cmd(
 def register_update(app: typer.Typer) -> None:
     """Add ``resorb update`` to the application."""
     app.command("update", help=_UPDATE_HELP)(domain_errors(update_cmd))
+
+
+def check_model_folder(out: Path) -> Path:
+    """The folder ``--out`` may write a model into: new, empty, or an exported model's.
+
+    Checked before any work, so that a refused folder costs no fit and registers nothing.
+
+    Raises
+    ------
+    InputError
+        Its parent is missing or not writable, it is a file, or it holds anything but an
+        exported resorb model (whose files would be deleted).
+    """
+    from resorb.errors import InputError
+    from resorb.files import check_writable_folder
+    from resorb.runs import ARTIFACTS
+
+    check_writable_folder(out.resolve().parent, f"--out {out}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; --out names a folder for the model")
+    if out.is_dir() and any(out.iterdir()) and not (
+            (out / "MLmodel").is_file() and (out / ARTIFACTS.model_card).is_file()):
+        shown = sorted(p.name for p in out.iterdir())
+        raise InputError(f"--out {out} holds files that are not an exported resorb model "
+                         f"({', '.join(shown[:3])}{'...' if len(shown) > 3 else ''}); they "
+                         f"would be replaced: choose a new folder")
+    return out
