@@ -118,6 +118,8 @@ def global_options(
     else:  # MLflow's INFO lines and download progress bars only with --verbose
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # against a server MLflow prints "View run ... at: URL" on stdout at each run's end
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     ctx.obj = GlobalOptions(params_file, parse_overrides(overrides or []))
 
 
