@@ -58,3 +58,17 @@ def markdown(frame: pd.DataFrame, decimals: int = 2) -> str:
     body = ["| " + " | ".join(cell(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+def seed_list(text: str) -> list[int]:
+    """'2026,11,31' -> [2026, 11, 31]: an argparse type for distinct non-negative seeds."""
+    import argparse
+
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"comma-separated integers expected, got {text!r}") \
+            from exc
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"distinct non-negative seeds expected, got {text!r}")
+    return seeds

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from _common import markdown, provenance
+from _common import markdown, provenance, seed_list
 
 from resorb import metrics
 from resorb.cohort import make_cohort
@@ -178,18 +178,6 @@ def _with_ci(row: pd.Series) -> str:
     return f"{row['difference']:+.4f} ({row['ci_low']:+.4f} to {row['ci_high']:+.4f})"
 
 
-def _seed_list(text: str) -> list[int]:
-    """'2026,11,31' -> [2026, 11, 31] (argparse type)."""
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"comma-separated integers expected, got {text!r}") \
-            from exc
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"distinct non-negative seeds expected, got {text!r}")
-    return seeds
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run every seed pair, print markdown tables; 1 when a target is missed."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -198,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026, help="seed of the training cohort")
     ap.add_argument("--test-seed", type=int, default=None,
                     help="seed of the test cohort (default: --seed + 1)")
-    ap.add_argument("--seeds", type=_seed_list, default=None,
+    ap.add_argument("--seeds", type=seed_list, default=None,
                     help="several training seeds, e.g. 2026,11,31 (test seed s + 1 each); "
                          "replaces --seed")
     ap.add_argument("--no-check", action="store_true", help="always exit 0")

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from _common import machine, markdown, provenance
+from _common import machine, markdown, provenance, seed_list
 
 from resorb import metrics
 from resorb.cohort import make_cohort
@@ -92,22 +92,10 @@ def champion_on_test(train: pd.DataFrame, params: Params, seed: int, X_test: pd.
     return row
 
 
-def _seed_list(text: str) -> list[int]:
-    """'1,2,3' -> [1, 2, 3] (argparse type)."""
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"comma-separated integers expected, got {text!r}") \
-            from exc
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"distinct non-negative seeds expected, got {text!r}")
-    return seeds
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run every seed and configuration, print tables; 1 on a missed target."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=_seed_list, default=list(range(1, 11)),
+    ap.add_argument("--seeds", type=seed_list, default=list(range(1, 11)),
                     help="seeds of the small cohorts")
     ap.add_argument("--n", type=int, default=300, help="patients in each small cohort")
     ap.add_argument("--n-big", type=int, default=20000, help="patients of the reference")
