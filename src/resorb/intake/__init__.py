@@ -10,7 +10,8 @@ Every command reads files the same way and checks cells by the same rules:
   :func:`check_file`;
 - :mod:`~resorb.intake.mapping_file`: :func:`load_mapping` into a frozen :class:`Mapping`;
 - :mod:`~resorb.intake.row_filter` and :mod:`~resorb.intake.transform`: a mapping's row
-  filter and its column rules;
+  filter and its column rules; :mod:`~resorb.intake.derive`: its derived measurements
+  (ellipsoid volume, canal occupation, days between dates);
 - :mod:`~resorb.intake.mapping`: :func:`apply_mapping`, :func:`read_mapped`,
   :func:`describe` and :class:`ChunkMapping` (once per chunk, for scoring).
 
@@ -27,6 +28,14 @@ from resorb.intake.check import (
     conform_rows,
     required_columns,
 )
+from resorb.intake.derive import (
+    METHODS,
+    DerivedColumn,
+    DerivedColumns,
+    derive_columns,
+    fold_into_report,
+    mapping_derivations,
+)
 from resorb.intake.mapping import (
     ChunkMapping,
     MappingResult,
@@ -38,6 +47,7 @@ from resorb.intake.mapping import (
 from resorb.intake.mapping_file import (
     ColumnRule,
     Condition,
+    Derivation,
     Mapping,
     allowed_units,
     load_mapping,
@@ -56,10 +66,11 @@ from resorb.intake.rules import CELL_RULES, CellRule, ColumnCheck, check_column
 from resorb.intake.transform import ColumnPlan, plan_columns, transform
 
 __all__ = [
-    "CELL_RULES", "MAX_ROWS_SHOWN", "MAX_VALUES_SHOWN", "CellRule", "ChunkMapping",
-    "ColumnCheck", "ColumnPlan", "ColumnRule", "Condition", "FilterStep", "Mapping",
-    "MappingResult", "Problem", "Purpose", "TableFile", "ValidationReport", "allowed_units",
-    "apply_mapping", "check_column", "check_file", "check_header", "conform", "conform_rows",
-    "describe", "filter_rows", "in_source_rows", "load_mapping", "parse_mapping",
+    "CELL_RULES", "MAX_ROWS_SHOWN", "MAX_VALUES_SHOWN", "METHODS", "CellRule", "ChunkMapping",
+    "ColumnCheck", "ColumnPlan", "ColumnRule", "Condition", "Derivation", "DerivedColumn",
+    "DerivedColumns", "FilterStep", "Mapping", "MappingResult", "Problem", "Purpose", "TableFile",
+    "ValidationReport", "allowed_units", "apply_mapping", "check_column", "check_file",
+    "check_header", "conform", "conform_rows", "derive_columns", "describe", "filter_rows",
+    "fold_into_report", "in_source_rows", "load_mapping", "mapping_derivations", "parse_mapping",
     "plan_columns", "read_mapped", "read_table", "required_columns", "transform",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import pandas as pd
 
 from resorb.errors import InputError
 from resorb.intake.check import conform
+from resorb.intake.derive import DerivedColumns, derive_columns, fold_into_report
 from resorb.intake.mapping_file import IN_CODE, Mapping, load_mapping
 from resorb.intake.reader import read_table
 from resorb.intake.report import Purpose, ValidationReport, renumbered
@@ -55,6 +56,8 @@ class MappingResult:
         The mapping file.
     n_source_columns : int
         Columns of the source table.
+    derived : DerivedColumns
+        The mapping's derivations on the kept rows: which rows each refused, and why.
     """
 
     frame: pd.DataFrame
@@ -67,6 +70,7 @@ class MappingResult:
     log: tuple[str, ...]
     origin: str = IN_CODE
     n_source_columns: int = 0
+    derived: DerivedColumns = field(default_factory=DerivedColumns)
 
     @property
     def n_source_rows(self) -> int:
@@ -111,14 +115,16 @@ def apply_mapping(raw: pd.DataFrame, mapping: Mapping, *,
     if not keep.any():
         raise InputError(f"{source_name}: the mapping's filter keeps none of its {len(raw):,} "
                          f"rows ({'; '.join(map(str, steps))}); check the filter's values")
-    frame, lines = transform(raw.loc[keep], mapping, plan, labels)
+    kept = raw.loc[keep]
+    derived = derive_columns(kept, mapping, labels)
+    frame, lines = transform(kept, mapping, plan, labels, derived=derived)
     log = [f"filter: kept {int(keep.sum()):,} of {len(raw):,} source rows"] if steps else []
     log += [f"  {s}" for s in steps]
     return MappingResult(
         frame=frame, kept_rows=keep, source_rows=np.flatnonzero(keep) + 1, filtered=steps,
         dropped_columns=plan.dropped, passed_through=plan.passed_through,
         kept_unmapped=plan.kept_unmapped, log=(*log, *lines, *plan.log),
-        origin=mapping.origin, n_source_columns=raw.shape[1])
+        origin=mapping.origin, n_source_columns=raw.shape[1], derived=derived)
 
 
 class ChunkMapping:
@@ -154,8 +160,7 @@ class ChunkMapping:
     @property
     def sources(self) -> list[str]:
         """Source columns the mapping reads (the others need not be read at all)."""
-        read = [r.source for r in self.mapping.columns.values() if r.source is not None]
-        read += [c.column for c in self.mapping.filter]
+        read = [*self.mapping.sources, *(c.column for c in self.mapping.filter)]
         return list(dict.fromkeys([*read, *self.plan.carried]))
 
     def apply(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
@@ -168,9 +173,30 @@ class ChunkMapping:
         keep : ndarray of bool, shape (n_rows,), or None
             None when the mapping has no filter.
         """
+        frame, keep, _ = self.apply_with_reasons(raw)
+        return frame, keep
+
+    def apply_with_reasons(self, raw: pd.DataFrame
+                           ) -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None]:
+        """As :meth:`apply`, and why the mapping's derivations refuse rows.
+
+        Returns
+        -------
+        frame, keep
+            As :meth:`apply`.
+        reasons : ndarray of object, shape (n_rows,), or None
+            ``""`` for a row every derivation accepts, else the reasons
+            (:meth:`~resorb.intake.derive.DerivedColumns.reasons`); None without a
+            ``derive`` section.
+        """
         labels = {str(c): c for c in raw.columns}
         keep = filter_rows(raw, self.mapping.filter, labels)[0] if self.mapping.filter else None
-        return transform(raw, self.mapping, self.plan, labels)[0], keep
+        if not self.mapping.derive:
+            return transform(raw, self.mapping, self.plan, labels)[0], keep, None
+        rows = raw.reset_index(drop=True)
+        derived = derive_columns(rows, self.mapping, labels)
+        frame = transform(rows, self.mapping, self.plan, labels, derived=derived)[0]
+        return frame, keep, derived.reasons(len(rows))
 
 
 def in_source_rows(report: ValidationReport, result: MappingResult) -> ValidationReport:
@@ -220,6 +246,7 @@ def read_mapped(path: str | os.PathLike[str],
     result = apply_mapping(raw, mapping, source_name=Path(path).name)
     frame, report = conform(result.frame, purpose=purpose,
                             allow_unknown=not mapping.drop_unmapped)
+    report = fold_into_report(report, result.derived)
     return frame, in_source_rows(report, result), result
 
 

@@ -13,6 +13,11 @@ how they become resorb's vocabulary::
       vas_leg: {from: "VAS_leg_100", unit: "0-100"}          # convert to the canonical unit
       treatment: {value: conservative}                       # fixed value
     drop_unmapped: true
+    derive:                                   # optional: columns computed from several
+      herniation_volume_mm3:                  # source columns (resorb.intake.derive)
+        method: ellipsoid_volume
+        from: {ap: "Hern AP", transverse: "Hern LR", craniocaudal: "Hern CC"}
+        unit: mm
 
 Units and their conversion factors come from the data dictionary
 (:attr:`resorb.schema.Column.conversions`); codes are compared as
@@ -25,7 +30,7 @@ import difflib
 import os
 import string
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -36,6 +41,7 @@ from resorb import schema
 from resorb.config import Frozen
 from resorb.errors import ConfigError
 from resorb.intake.codes import Code, Scalar, cell, code_keys, quoted, show
+from resorb.intake.derive import LENGTH_UNITS, METHODS, check_date_format
 from resorb.intake.rules import check_column
 
 IN_CODE = "(built in code)"
@@ -145,12 +151,68 @@ class ColumnRule(Frozen):
         return "convert" if self.unit is not None else "format" if self.format else "copy"
 
 
+class Derivation(Frozen):
+    """A canonical column computed from several source columns by a named method.
+
+    ``method`` is one of :data:`resorb.intake.derive.METHODS` (``ellipsoid_volume``,
+    ``canal_occupation``, ``days_between``); ``from`` maps each of the method's inputs to a
+    source column; ``unit`` (``mm`` or ``cm``, or one per input) is required for lengths and
+    ``format`` (a strptime format, default ``%Y-%m-%d``) applies to dates.
+    """
+
+    method: Literal["ellipsoid_volume", "canal_occupation", "days_between"]
+    inputs: dict[str, str] = Field(alias="from")
+    unit: str | dict[str, str] | None = None
+    format: str | None = None
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _source_names(cls, v: Any) -> Any:
+        return {k: _as_name(c) for k, c in v.items()} if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Derivation:
+        method = METHODS[self.method]
+        wanted = set(method.inputs)
+        if set(self.inputs) != wanted:
+            lacks = sorted(wanted - set(self.inputs))
+            extra = sorted(set(self.inputs) - wanted)
+            parts = ([f"lacks {quoted(lacks)}"] if lacks else []) + (
+                [f"has unknown {quoted(extra)}"] if extra else [])
+            raise ValueError(f"method '{self.method}' reads {quoted(list(method.inputs))} "
+                             f"in 'from'; it {' and '.join(parts)}")
+        if method.kind == "date":
+            if self.unit is not None:
+                raise ValueError(f"method '{self.method}' reads dates, which take a 'format' "
+                                 "(e.g. '%d.%m.%Y'), not a 'unit'")
+            if self.format is not None and (why := check_date_format(self.format)):
+                raise ValueError(f"has format '{self.format}', which cannot read dates: {why}")
+            return self
+        if self.format is not None:
+            raise ValueError(f"method '{self.method}' reads lengths, which take a 'unit', "
+                             "not a date 'format'")
+        if self.unit is None:
+            raise ValueError(f"method '{self.method}' needs the 'unit' of its lengths: "
+                             f"{' or '.join(LENGTH_UNITS)} (one for all, or one per input)")
+        units = self.unit if isinstance(self.unit, dict) else dict.fromkeys(wanted, self.unit)
+        if set(units) != wanted:
+            raise ValueError(f"gives units for {quoted(sorted(units))}; give one unit for all "
+                             f"inputs or one for each of {quoted(list(method.inputs))}")
+        for name, unit in units.items():
+            if unit not in LENGTH_UNITS:
+                raise ValueError(f"unknown length unit '{unit}' for '{name}'; allowed: "
+                                 f"{', '.join(LENGTH_UNITS)}")
+        return self
+
+
 class Mapping(Frozen):
-    """A validated mapping file: row filter, one rule per canonical column, unmapped policy."""
+    """A validated mapping file: row filter, one rule per canonical column, unmapped policy,
+    and the columns derived from several source columns."""
 
     filter: tuple[Condition, ...] = ()
-    columns: dict[str, ColumnRule] = Field(min_length=1)
+    columns: dict[str, ColumnRule]
     drop_unmapped: bool = True
+    derive: dict[str, Derivation] = Field(default_factory=dict)
     _origin: str = PrivateAttr(default=IN_CODE)
 
     @field_validator("filter", mode="before")
@@ -179,10 +241,44 @@ class Mapping(Frozen):
                 _check_targets(target, targets)
         return columns
 
+    @field_validator("derive", mode="before")
+    @classmethod
+    def _no_derivations(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("derive")
+    @classmethod
+    def _derived_targets(cls, derive: dict[str, Derivation]) -> dict[str, Derivation]:
+        for target, d in derive.items():
+            method = METHODS[d.method]
+            if target not in method.targets:
+                raise PydanticCustomError(
+                    "resorb", f"'derive.{target}': method '{d.method}' builds "
+                    f"{' or '.join(method.targets)}, not '{target}'")
+        return derive
+
+    @model_validator(mode="after")
+    def _one_source_per_column(self) -> Mapping:
+        if not self.columns and not self.derive:
+            raise PydanticCustomError("resorb", "'columns' needs at least one column rule "
+                                      "(or give a 'derive' section)")
+        if both := sorted(set(self.columns) & set(self.derive)):
+            raise PydanticCustomError(
+                "resorb", f"{', '.join(both)} is both in 'columns' and in 'derive': map it "
+                "or derive it, not both")
+        return self
+
     @property
     def origin(self) -> str:
         """The file the mapping was read from ("(built in code)" otherwise)."""
         return self._origin
+
+    @property
+    def sources(self) -> list[str]:
+        """Every source column the column rules and derivations read, in mapping order."""
+        read = [r.source for r in self.columns.values() if r.source is not None]
+        read += [src for d in self.derive.values() for src in d.inputs.values()]
+        return list(dict.fromkeys(read))
 
 
 def _check_unit(target: str, unit: str) -> None:
@@ -306,7 +402,7 @@ def _explain(exc: ValidationError) -> str:
             lines.append(err["msg"])
         elif err["type"] == "extra_forbidden":
             model = (Mapping if len(loc) == 1 else Condition if loc[0] == "filter"
-                     else ColumnRule)
+                     else Derivation if loc[0] == "derive" else ColumnRule)
             allowed = [f.alias or name for name, f in model.model_fields.items()]
             close = difflib.get_close_matches(loc[-1], allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""

@@ -22,6 +22,7 @@ import pandas as pd
 from resorb import schema
 from resorb.errors import ConfigError
 from resorb.intake.codes import cell, code_keys, key, show, text
+from resorb.intake.derive import DerivedColumns, derive_columns
 from resorb.intake.mapping_file import ColumnRule, Mapping, allowed_units
 from resorb.intake.report import MAX_VALUES_SHOWN
 from resorb.schema import Kind, Role
@@ -81,10 +82,11 @@ def plan_columns(mapping: Mapping, names: Sequence[str],
     """
     labels = list(dict.fromkeys(names))
     _check_sources(mapping, labels, source_name)
-    read = {r.source for r in mapping.columns.values() if r.source is not None}
+    read = set(mapping.sources)
+    built = set(mapping.columns) | set(mapping.derive)
     dropped, passed, kept, carried, log = [], [], [], [], []
     for name in labels:
-        if name in mapping.columns:
+        if name in built:
             if name not in read:
                 dropped.append(name)
                 log.append(f"dropped '{name}' (replaced by the mapping's '{name}')")
@@ -99,19 +101,20 @@ def plan_columns(mapping: Mapping, names: Sequence[str],
         else:
             kept.append(name)
             carried.append(name)
-    if dropped_unmapped := [d for d in dropped if d not in mapping.columns]:
+    if dropped_unmapped := [d for d in dropped if d not in built]:
         log.append(f"dropped {len(dropped_unmapped)} unmapped source column"
                    f"{'s' * (len(dropped_unmapped) != 1)}: {', '.join(dropped_unmapped)}")
     if kept:
         log.append(f"kept {len(kept)} unmapped source column{'s' * (len(kept) != 1)} "
                    f"under their own names: {', '.join(kept)}")
-    targets = tuple(n for n in schema.NAMES if n in mapping.columns)
+    targets = tuple(n for n in schema.NAMES if n in built)
     return ColumnPlan(targets, tuple(carried), tuple(passed), tuple(kept), tuple(dropped),
                       tuple(log))
 
 
 def transform(rows: pd.DataFrame, mapping: Mapping, plan: ColumnPlan,
-              labels: AnyMapping[str, Hashable] | None = None) -> tuple[pd.DataFrame, list[str]]:
+              labels: AnyMapping[str, Hashable] | None = None,
+              derived: DerivedColumns | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Build the canonical columns of ``rows`` by the plan (no row is filtered here).
 
     Parameters
@@ -123,6 +126,9 @@ def transform(rows: pd.DataFrame, mapping: Mapping, plan: ColumnPlan,
         From :func:`plan_columns` on the same header.
     labels : mapping, optional
         Column name -> label in ``rows``; default ``str(label)``.
+    derived : DerivedColumns, optional
+        The mapping's derivations already computed on ``rows``
+        (:func:`resorb.intake.derive.derive_columns`; computed here when not given).
 
     Returns
     -------
@@ -134,9 +140,15 @@ def transform(rows: pd.DataFrame, mapping: Mapping, plan: ColumnPlan,
     labels = labels if labels is not None else {str(c): c for c in rows.columns}
     if not rows.index.equals(pd.RangeIndex(len(rows))):
         rows = rows.reset_index(drop=True)
+    if mapping.derive and derived is None:
+        derived = derive_columns(rows, mapping, labels)
     out: dict[str, pd.Series] = {}
     log = []
     for target in plan.targets:
+        if target in mapping.derive and derived is not None:
+            out[target] = derived[target].values
+            log.append(derived[target].log)
+            continue
         rule = mapping.columns[target]
         series = rows[labels[rule.source]] if rule.source is not None else None
         out[target], line = _build(target, rule, series, len(rows))
@@ -150,6 +162,8 @@ def _check_sources(mapping: Mapping, names: list[str], source_name: str) -> None
     wanted = [(f"mapping '{t}'", r.source) for t, r in mapping.columns.items()
               if r.source is not None]
     wanted += [("the filter", c.column) for c in mapping.filter]
+    wanted += [(f"derivation '{t}'", src) for t, d in mapping.derive.items()
+               for src in d.inputs.values()]
     missing = [(who, col) for who, col in wanted if col not in names]
     if not missing:
         return
