@@ -135,6 +135,12 @@ class ModelCard(_Frozen):
         van Houwelingen and le Cessie's heuristic shrinkage factor of a logistic candidate's
         design (Stat Med 1990;9:1303-1325): the calibration slope its unpenalised fit would
         be expected to have in new patients; None for other kinds.
+    derived : dict of str to str
+        Columns the training data's mapping file computed instead of reading them
+        (:mod:`resorb.intake.derive`), with the method in words, e.g.
+        ``{"herniation_volume_mm3": "ellipsoid from 3 diameters (pi/6 x AP x ...)"}``: a
+        model trained on ellipsoid volumes says so, since they are not 3D volumetries. Empty
+        when every column was measured as the dictionary defines it.
     """
 
     candidate: str
@@ -153,6 +159,7 @@ class ModelCard(_Frozen):
     unused_predictors: tuple[str, ...] = ()
     adaptations: tuple[str, ...] = ()
     heuristic_shrinkage: float | None = None
+    derived: dict[str, str] = Field(default_factory=dict)
 
     @property
     def trained_on(self) -> str:

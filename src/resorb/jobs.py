@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ class TrainingData:
     source: DataSource
     notes: tuple[str, ...] = ()
     file_name: str = ""  # the data file's name, without its folder ("" when synthetic)
+    #: columns the mapping derived, in words (:func:`resorb.intake.mapping_derivations`)
+    derived: dict[str, str] = field(default_factory=dict)
 
 
 def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | None,
@@ -54,10 +56,13 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         frame = make_cohort(n=synthetic, seed=seed, params=load_cohort_params(preset, params))
         return TrainingData(frame, DataSource("synthetic", preset, seed, synthetic))
     notes: list[str] = []
+    derived: dict[str, str] = {}
     if mapping is not None:
-        from resorb.intake import describe, read_mapped
+        from resorb.intake import Mapping, describe, load_mapping, mapping_derivations, read_mapped
 
-        frame, report, result = read_mapped(data, mapping, purpose="training")
+        loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        derived = mapping_derivations(loaded)
+        frame, report, result = read_mapped(data, loaded, purpose="training")
         if result is not None:
             notes.append(describe(result))
     else:
@@ -66,7 +71,8 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         frame, report = check_file(Path(data), purpose="training")
     if not report.ok:
         raise DataValidationError(report)
-    return TrainingData(frame, DataSource("real"), tuple(notes), file_name=Path(data).name)
+    return TrainingData(frame, DataSource("real"), tuple(notes), file_name=Path(data).name,
+                        derived=derived)
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,8 @@ def _log_final_model(result: Any, data: TrainingData, params: Params, threshold:
                      register: bool) -> tuple[str, str | None]:
     from resorb import tracking
 
-    card = _card(result, data.source, params, threshold)
+    card = _card(result, data.source, params, threshold).model_copy(
+        update={"derived": dict(data.derived)})
     info = tracking.log_model(result.model, card)
     version = None
     if register:
@@ -475,6 +482,8 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
     card = parent_card.model_copy(update={
         "data_source": data.source, "seed": int(seed), "label_rule": params.label,
         "resorb_version": __version__, "skops_sha256": "", "update": record,
+        "derived": dict(data.derived) if update.method == "refit"
+        else {**parent_card.derived, **data.derived},
         "metrics": {r.metric: MetricEstimate.of(r.estimate, r.ci_low, r.ci_high)
                     for r in metrics.itertuples(index=False)},
         # model_copy does not validate: the card's ranges are tuples, not _ranges' lists
