@@ -23,6 +23,11 @@ def cohort_generate(
     preset: Annotated[Preset, typer.Option(
         help="literature (pooled meta-analyses), komori1998, schmidt2025 or other_hospital "
         "(shifted prevalence and case mix).")] = Preset.LITERATURE,
+    diameters: Annotated[bool, typer.Option(
+        "--diameters", help="Also write what a routine MRI report gives instead of the "
+        "volume, canal occupation and duration: herniation AP, transverse and craniocaudal "
+        "diameters, the canal's AP diameter (mm) and the symptom onset date (docs/derived.md)."
+        )] = False,
 ) -> None:
     """Generate a synthetic cohort whose parameters follow the cited publications."""
     from resorb.cohort import load_cohort_params, make_cohort
@@ -30,7 +35,7 @@ def cohort_generate(
 
     check_output_path(out)
     cohort = load_cohort_params(preset.value, resolve_params(ctx))
-    frame = make_cohort(n=n, seed=seed, params=cohort)
+    frame = make_cohort(n=n, seed=seed, params=cohort, diameters=diameters)
     write_table(frame, out)
     typer.echo(f"wrote {len(frame):,} rows ({preset}, seed {seed}) to {out}")
 

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from resorb import schema
 from resorb.cohort import baseline, draws, outcome
+from resorb.cohort.diameters import with_diameters
 from resorb.cohort.params import CohortParams
 from resorb.cohort.presets import load_cohort_params
 from resorb.errors import ConfigError
@@ -62,7 +63,7 @@ def simulate(n: int, seed: int, params: CohortParams) -> Simulation:
 
 
 def make_cohort(n: int, seed: int, preset: str = "literature",
-                params: CohortParams | None = None) -> pd.DataFrame:
+                params: CohortParams | None = None, *, diameters: bool = False) -> pd.DataFrame:
     """Draw a synthetic cohort of patients with lumbar disc herniation under conservative care.
 
     Parameters
@@ -75,11 +76,17 @@ def make_cohort(n: int, seed: int, preset: str = "literature",
         One of :data:`resorb.cohort.PRESETS`; ignored when ``params`` is given.
     params : CohortParams, optional
         Parameters to use instead of loading ``preset`` from params.yaml.
+    diameters : bool, default False
+        Also give what a routine report records instead of the volume, canal occupation and
+        duration: :data:`resorb.cohort.diameters.DIAMETER_COLUMNS` appended after the
+        dictionary's columns (:func:`resorb.cohort.diameters.with_diameters`); the other
+        columns keep their bytes.
 
     Returns
     -------
     pandas.DataFrame
-        Shape ``(n, len(schema.NAMES))``, columns in :data:`resorb.schema.NAMES` order.
+        Shape ``(n, len(schema.NAMES))``, columns in :data:`resorb.schema.NAMES` order
+        (then the diameters when asked for).
         Numbers and integers are float64, categories ``str`` (missing NaN), booleans the
         nullable ``boolean`` dtype, ``baseline_date`` ``datetime64[ns]``. Operated rows
         (``surgery``) have no follow-up volume, ``resorbed`` or ``resorption_grade``;
@@ -96,7 +103,8 @@ def make_cohort(n: int, seed: int, preset: str = "literature",
     params = load_cohort_params(preset) if params is None else params
     sim = simulate(n, seed, params)
     rng = np.random.default_rng(seed).spawn(len(STAGES))[STAGES.index("missing")]
-    return _frame(sim.arrays, params, rng)
+    frame = _frame(sim.arrays, params, rng)
+    return with_diameters(frame, seed) if diameters else frame
 
 
 def _strings(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Series:
