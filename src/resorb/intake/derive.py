@@ -298,7 +298,8 @@ def derive_column(target: str, derivation: Derivation,
             fail(f"{label['herniation_ap']} ('{names['herniation_ap']}') larger than the "
                  f"{label['canal_ap']} ('{names['canal_ap']}')",
                  (mm["herniation_ap"] > mm["canal_ap"]) & (mm["canal_ap"] > 0))
-        unit_note = f"{_units_text(derivation)} -> mm"
+        converted = any(u != "mm" for u in units.values())
+        unit_note = f"lengths in {_units_text(derivation)}" + (" -> mm" if converted else "")
     refused = np.zeros(n, dtype=bool)
     for _, mask in failures:
         refused |= mask

@@ -194,7 +194,8 @@ class Derivation(Frozen):
         if self.unit is None:
             raise ValueError(f"method '{self.method}' needs the 'unit' of its lengths: "
                              f"{' or '.join(LENGTH_UNITS)} (one for all, or one per input)")
-        units = self.unit if isinstance(self.unit, dict) else dict.fromkeys(wanted, self.unit)
+        units = (self.unit if isinstance(self.unit, dict)
+                 else dict.fromkeys(method.inputs, self.unit))
         if set(units) != wanted:
             raise ValueError(f"gives units for {quoted(sorted(units))}; give one unit for all "
                              f"inputs or one for each of {quoted(list(method.inputs))}")

@@ -239,9 +239,12 @@ class _Input:
             if self.mapping is None:
                 yield table, raw, None
                 continue
-            frame, keep = self.mapping.apply(raw)
-            rejected = (None if keep is None else
-                        pd.Series(np.where(keep, "", FILTERED), index=frame.index, dtype=object))
+            frame, keep, derived = self.mapping.apply_with_reasons(raw)
+            why = np.full(len(frame), "", dtype=object) if derived is None else derived
+            if keep is not None:
+                why = np.where(keep, why, FILTERED)
+            rejected = (None if keep is None and derived is None else
+                        pd.Series(why, index=frame.index, dtype=object))
             yield table, frame, rejected
 
 
