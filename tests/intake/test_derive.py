@@ -248,6 +248,22 @@ def test_a_column_is_mapped_or_derived_not_both():
                        "derive": {"herniation_volume_mm3": VOLUME}})
 
 
+@pytest.mark.parametrize(("columns", "derive", "ok"), [
+    ({"volume_followup_mm3": {"from": "FU"}}, {"herniation_volume_mm3": VOLUME}, False),
+    ({"herniation_volume_mm3": {"from": "V"}}, {"volume_followup_mm3": VOLUME}, False),
+    ({}, {"herniation_volume_mm3": VOLUME, "volume_followup_mm3": VOLUME}, True),
+    ({"resorbed": {"from": "R"}}, {"herniation_volume_mm3": VOLUME}, True),
+])
+def test_both_volumes_of_the_label_are_measured_the_same_way(columns, derive, ok):
+    spec = {"columns": columns, "derive": derive}
+    if ok:
+        assert parse_mapping(spec).derive
+        return
+    with pytest.raises(ConfigError, match=r"the label compares the two volumes .* so measure "
+                                          r"both the same way"):
+        parse_mapping(spec)
+
+
 def test_a_derivation_reading_an_absent_column_names_it():
     mapping = parse_mapping({"columns": {}, "derive": {"herniation_volume_mm3": VOLUME}})
     with pytest.raises(ConfigError, match=r"derivation 'herniation_volume_mm3' reads column "

@@ -267,6 +267,15 @@ class Mapping(Frozen):
             raise PydanticCustomError(
                 "resorb", f"{', '.join(both)} is both in 'columns' and in 'derive': map it "
                 "or derive it, not both")
+        volumes = ("herniation_volume_mm3", "volume_followup_mm3")
+        how = {v: self.derive[v].method if v in self.derive else "measured" for v in volumes
+               if v in self.derive or v in self.columns}
+        if len(how) == 2 and len(set(how.values())) == 2:
+            raise PydanticCustomError(
+                "resorb", f"herniation_volume_mm3 is {how[volumes[0]]} but volume_followup_mm3 "
+                f"is {how[volumes[1]]}: the label compares the two volumes (label rule "
+                "min_reduction_pct), so measure both the same way: derive both from "
+                "diameters, or map both volumes (or map neither and give 'resorbed')")
         return self
 
     @property
