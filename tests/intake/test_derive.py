@@ -209,6 +209,33 @@ def test_scoring_chunks_give_each_refused_row_its_reason():
         "herniation_volume_mm3 not derived: transverse diameter ('LR') missing"]
 
 
+@pytest.mark.slow
+def test_score_rejects_refused_rows_with_the_derivation_reason(tmp_path,
+                                                               hospital_with_diameters):
+    from pathlib import Path
+
+    from resorb.scoring.batch import score_file
+
+    raw, mapping = hospital_with_diameters
+    bad = raw.copy()
+    bad.loc[0, "Hern AP (mm)"] = "-3"
+    bad.loc[1, "Symptom onset"] = "01.01.2030"
+    src = tmp_path / "in.csv"
+    bad.to_csv(src, index=False)
+    reference = Path(__file__).resolve().parents[2] / "models" / "reference"
+    score_file(src, tmp_path / "out.csv", reference, mapping=mapping)
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert len(out) == len(raw)  # every row out, none dropped
+    assert out["reason"].iloc[0] == (
+        "herniation_volume_mm3 not derived: AP diameter ('Hern AP (mm)') not above 0 mm; "
+        "canal_occupation_pct not derived: herniation AP diameter ('Hern AP (mm)') not "
+        "above 0 mm")
+    assert out["reason"].iloc[1] == ("symptom_duration_days not derived: start date "
+                                     "('Symptom onset') after end date ('MRI date')")
+    assert out["status"].iloc[:2].tolist() == ["rejected", "rejected"]
+    assert (out["status"].iloc[2:4] == "scored").all()
+
+
 # ----------------------------------------------------------------- the mapping file
 
 
