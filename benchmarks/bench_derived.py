@@ -35,7 +35,7 @@ import pandas as pd
 from _common import machine, markdown, provenance, seed_list
 
 from resorb import metrics
-from resorb.cohort import make_cohort
+from resorb.cohort import make_cohort, true_effects
 from resorb.cohort.diameters import DIAMETER_COLUMNS
 from resorb.config import Params
 from resorb.intake import apply_mapping, conform, fold_into_report, parse_mapping
@@ -121,6 +121,24 @@ def main(argv: list[str] | None = None) -> int:
     summary["auroc_vs_volumetry"] = summary["auroc"] - summary["candidate"].map(base)
     print(f"\n## medians over seeds {','.join(map(str, args.seeds))} (n={args.n})\n")
     print(markdown(summary, decimals=4))
+    wide = table.pivot_table(index=["candidate", "seed"], columns="variant",
+                             values=["auroc", "intercept", "mae_truth"])
+    paired = []
+    for variant in ("derived", "volumetry->derived"):
+        for name, part in wide.groupby(level="candidate", sort=False):
+            diff = {m: part[(m, variant)] - part[(m, "volumetry")]
+                    for m in ("auroc", "intercept", "mae_truth")}
+            paired.append({"candidate": name, "variant": f"{variant} - volumetry",
+                           **{f"{m}_median": float(d.median()) for m, d in diff.items()},
+                           "auroc_min": float(diff["auroc"].min()),
+                           "auroc_max": float(diff["auroc"].max())})
+    print("\n## paired differences from volumetry, same seed (medians, AUROC range)\n")
+    print(markdown(pd.DataFrame(paired), decimals=4))
+    effects = true_effects("literature")
+    share = effects[list(DERIVED)] / effects.sum()
+    print("\ngenerator's true importance (sd of the logit term, share of the sum): "
+          + ", ".join(f"{c} {effects[c]:.3f} ({share[c]:.1%})" for c in DERIVED)
+          + f"; largest {effects.index[0]} {effects.iloc[0]:.3f}")
     return 0
 
 

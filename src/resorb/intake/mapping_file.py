@@ -355,9 +355,10 @@ def load_mapping(path: str | os.PathLike[str]) -> Mapping:
     ------
     ConfigError
         Missing file, invalid YAML, a key given twice, an unknown key, a target that is not a
-        resorb column (with a suggestion), both ``from`` and ``value``, an unknown unit, or a
-        recode to a value the data dictionary does not accept. The message names the file and
-        the offending key.
+        resorb column (with a suggestion), both ``from`` and ``value``, an unknown unit, a
+        recode to a value the data dictionary does not accept, or an invalid derivation (see
+        :class:`Derivation`; a column both mapped and derived; the label's two volumes
+        measured differently). The message names the file and the offending key.
     """
     p = Path(path)
     if not p.is_file():
