@@ -20,9 +20,14 @@ Scores: AUROC (observed labels), calibration slope and intercept, and the mean a
 distance of p from the generator's ``true_resorption_probability``; the oracle's AUROC (the
 true probability itself) is the ceiling.
 
+``--fill-median`` and ``--fill-log-sd`` change the shape model's ellipsoid bias (e.g. 0.667
+and 0.35: Huttner's ABC/3 for irregular masses, with more scatter).
+
 Usage::
 
     .venv/bin/python benchmarks/bench_derived.py --seeds 1,2,3,4,5
+    .venv/bin/python benchmarks/bench_derived.py --seeds 1,2,3,4,5 --fill-median 0.667 \
+        --fill-log-sd 0.35
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from _common import machine, markdown, provenance, seed_list
 
 from resorb import metrics
 from resorb.cohort import make_cohort, true_effects
-from resorb.cohort.diameters import DIAMETER_COLUMNS
+from resorb.cohort.diameters import DIAMETER_COLUMNS, ShapeModel, with_diameters
 from resorb.config import Params
 from resorb.intake import apply_mapping, conform, fold_into_report, parse_mapping
 from resorb.label import derive_resorbed
@@ -54,9 +59,10 @@ MAPPING = parse_mapping({"columns": {}, "drop_unmapped": True, "derive": {
         "from": {"herniation_ap": "herniation_ap_mm", "canal_ap": "canal_ap_mm"}}}})
 
 
-def both_ways(n: int, seed: int, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
+def both_ways(n: int, seed: int, params: Params,
+              shape: ShapeModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cohort as drawn, and the same rows with the two sizes derived from diameters."""
-    wide = make_cohort(n, seed, "literature", diameters=True)
+    wide = with_diameters(make_cohort(n, seed, "literature"), seed, shape)
     truth = wide.drop(columns=list(DIAMETER_COLUMNS))
     result = apply_mapping(wide, MAPPING)  # as `train --mapping` reads a file
     derived, report = conform(result.frame, purpose="training")
@@ -76,10 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=seed_list, default=[1, 2, 3, 4, 5])
     ap.add_argument("--n", type=int, default=2000, help="training cohort size")
     ap.add_argument("--candidates", default="logistic,hist_gradient_boosting")
+    ap.add_argument("--fill-median", type=float, default=ShapeModel.fill_median,
+                    help="median fraction of its ellipsoid the mass fills (shape model)")
+    ap.add_argument("--fill-log-sd", type=float, default=ShapeModel.fill_log_sd)
     args = ap.parse_args(argv)
     params = Params.default()
+    shape = ShapeModel(fill_median=args.fill_median, fill_log_sd=args.fill_log_sd)
     print(f"# bench_derived: {machine()}; {provenance()}\n")
-    test_true, test_derived = both_ways(20000, 777, params)
+    print(f"shape model: {shape}\n")
+    test_true, test_derived = both_ways(20000, 777, params, shape)
     t_data, t_X, _ = prepare(test_true, params)
     d_data, d_X, _ = prepare(test_derived, params)
     assert np.array_equal(t_data.y, d_data.y)
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
           f"oracle AUROC {metrics.auroc(t_data.y, truth):.4f}\n")
     rows = []
     for seed in args.seeds:
-        train_true, train_derived = both_ways(args.n, seed, params)
+        train_true, train_derived = both_ways(args.n, seed, params, shape)
         a_data, a_X, _ = prepare(train_true, params)
         b_data, b_X, _ = prepare(train_derived, params)
         for name in args.candidates.split(","):

@@ -812,8 +812,9 @@ def describe_version(version: str, card: ModelCard) -> None:
     """Give a registered version of ``resorb`` a description and tags from its model card.
 
     Tags: ``candidate``, ``trained_on``, ``data_kind``, ``label_rule``,
-    ``decision_threshold`` and, for each of :data:`VERSION_METRICS` the card has,
-    ``<metric>`` = ``"0.769 (95% CI 0.762-0.775)"``; the description says the same in words.
+    ``decision_threshold``, ``derived`` (when the card records derived columns) and, for
+    each of :data:`VERSION_METRICS` the card has, ``<metric>`` =
+    ``"0.769 (95% CI 0.762-0.775)"``; the description says the same in words.
     """
     client = _client()
     label = card.label_rule
@@ -828,12 +829,16 @@ def describe_version(version: str, card: ModelCard) -> None:
                 else f" (95% CI {m.ci_low:.3f} to {m.ci_high:.3f})"
             tags[name] = f"{m.estimate:.3f}{interval}"
     metrics = "; ".join(f"{k} {tags[k]}" for k in VERSION_METRICS if k in tags)
+    derived = "; ".join(f"{k}: {v}" for k, v in card.derived.items())
+    if derived:  # a model trained on ellipsoid volumes says so (resorb.intake.derive)
+        tags["derived"] = derived
     description = (
         f"P(resorption) of a lumbar disc herniation at follow-up MRI from a {card.candidate} "
         f"model ({card.kind}, calibration {card.calibration}), trained on {card.trained_on}; "
         f"label: {rule}; watchful waiting offered from P >= {card.decision_threshold:g}. "
         f"Validation: {metrics or 'no metrics recorded'}. Input: the data dictionary's "
-        f"columns (see the MLmodel signature); output: p_resorption.")
+        f"columns (see the MLmodel signature); output: p_resorption."
+        + (f" Derived, not measured, in training: {derived}." if derived else ""))
     client.update_model_version(REGISTERED_MODEL, str(version), description=description)
     for key, value in tags.items():
         client.set_model_version_tag(REGISTERED_MODEL, str(version), key, value)

@@ -379,6 +379,8 @@ def test_the_default_shape_model_overestimates_volumetry_as_documented(cohort):
 
 @pytest.mark.slow
 def test_a_model_trained_on_derived_volumes_says_so(tmp_path, fast_params, monkeypatch):
+    import mlflow
+
     from resorb import tracking
     from resorb.jobs import load_training_data, train_job
     from resorb.scoring.model import load_model
@@ -401,9 +403,16 @@ def test_a_model_trained_on_derived_volumes_says_so(tmp_path, fast_params, monke
     tracking.configure()
     data = load_training_data(data_file, None, "literature", 0, mapping=mapping_file)
     assert set(data.derived) == {"herniation_volume_mm3", "canal_occupation_pct"}
-    result = train_job(data, fast_params, "logistic")
-    card = load_model(result.model_uri).metadata
+    try:
+        result = train_job(data, fast_params, "logistic", register=True)
+        card = load_model(result.model_uri).metadata
+        version = mlflow.MlflowClient().get_model_version("resorb", result.version)
+    finally:
+        mlflow.set_tracking_uri(None)
     assert card.derived == mapping_derivations(load_mapping(mapping_file))
     assert "ellipsoid from 3 diameters" in card.derived["herniation_volume_mm3"]
+    assert "herniation_volume_mm3: ellipsoid from 3 diameters" in version.tags["derived"]
+    assert "Derived, not measured, in training: " in version.description
+    assert "herniation_volume_mm3: ellipsoid from 3 diameters" in version.description
     plain = load_training_data(None, 300, "literature", 0)
     assert plain.derived == {}
