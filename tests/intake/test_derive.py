@@ -223,7 +223,12 @@ def test_score_rejects_refused_rows_with_the_derivation_reason(tmp_path,
     src = tmp_path / "in.csv"
     bad.to_csv(src, index=False)
     reference = Path(__file__).resolve().parents[2] / "models" / "reference"
-    score_file(src, tmp_path / "out.csv", reference, mapping=mapping)
+    summary = score_file(src, tmp_path / "out.csv", reference, mapping=mapping)
+    # the reference predictor was trained on volumetry: ellipsoid volumes are flagged
+    assert summary.measured_otherwise == (
+        "herniation_volume_mm3: measured in training, derived (ellipsoid from 3 diameters "
+        "(pi/6 x AP x transverse x craniocaudal), an approximation of a 3D volumetry (from "
+        "ap mm, transverse cm, craniocaudal cm)) here",)
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert len(out) == len(raw)  # every row out, none dropped
     assert out["reason"].iloc[0] == (
@@ -234,6 +239,26 @@ def test_score_rejects_refused_rows_with_the_derivation_reason(tmp_path,
                                      "('Symptom onset') after end date ('MRI date')")
     assert out["status"].iloc[:2].tolist() == ["rejected", "rejected"]
     assert (out["status"].iloc[2:4] == "scored").all()
+
+
+@pytest.mark.parametrize(("trained", "given", "flagged"), [
+    ({}, {}, ()),
+    ({}, {"symptom_duration_days": "whole days from the start date to the end date (%d.%m.%Y)",
+          "canal_occupation_pct": "100 x herniation AP diameter / canal AP diameter (from mm)"},
+     ()),
+    ({"herniation_volume_mm3": "ellipsoid ..., an approximation of a 3D volumetry (from mm)"},
+     {"herniation_volume_mm3": "ellipsoid ..., an approximation of a 3D volumetry (from cm)"},
+     ()),
+    ({"herniation_volume_mm3": "ellipsoid ..., an approximation of a 3D volumetry (from mm)"},
+     {}, ("herniation_volume_mm3: derived (ellipsoid ..., an approximation of a 3D volumetry "
+          "(from mm)) in training, measured here",)),
+    ({}, {"volume_followup_mm3": "ellipsoid ..., an approximation (from mm)"}, ()),  # no input
+])
+def test_inputs_measured_otherwise_than_in_training_are_flagged(trained, given, flagged):
+    from resorb.intake.derive import measurement_mismatches
+
+    features = ("age", "herniation_volume_mm3", "canal_occupation_pct", "symptom_duration_days")
+    assert measurement_mismatches(trained, given, features) == flagged
 
 
 # ----------------------------------------------------------------- the mapping file

@@ -342,6 +342,8 @@ def score(
         err(f"{summary.unused_given:,} scored row{'s' * (summary.unused_given != 1)} gave "
             f"values for predictors the model does not use "
             f"({', '.join(summary.unused_predictors)}): ignored, listed in out_of_range")
+    for mismatch in summary.measured_otherwise:
+        err(f"warning: {mismatch}: predictions may be miscalibrated (docs/derived.md)")
     if summary.rejections:
         common = "; ".join(f"{why} ({n:,})" for why, n in summary.rejections)
         err(f"rejected rows, commonest reasons: {common}")

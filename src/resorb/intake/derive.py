@@ -132,6 +132,46 @@ def mapping_derivations(mapping: Mapping | None) -> dict[str, str]:
     return {t: describe_derivation(d) for t, d in mapping.derive.items()}
 
 
+def measurement_mismatches(trained: AnyMapping[str, str], given: AnyMapping[str, str],
+                           features: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Model inputs measured one way in training and another way in the file to score.
+
+    Parameters
+    ----------
+    trained : mapping of str to str
+        The model card's ``derived`` (column -> derivation in words; absent = measured).
+    given : mapping of str to str
+        :func:`mapping_derivations` of the scoring mapping.
+    features : sequence of str
+        The model's input columns.
+
+    Returns
+    -------
+    tuple of str
+        One sentence per input measured differently, e.g. ``"herniation_volume_mm3:
+        measured in training, derived (ellipsoid from 3 diameters ...) here"``; empty when
+        they agree. Only approximations count (the ellipsoid volume): a duration from dates
+        or an occupation from its two diameters is the measurement itself.
+    """
+    out = []
+    for name in features:
+        was, now = trained.get(name), given.get(name)
+        if _method(was) == _method(now):
+            continue
+        out.append(f"{name}: {'derived (' + was + ')' if was else 'measured'} in training, "
+                   f"{'derived (' + now + ')' if now else 'measured'} here")
+    return tuple(out)
+
+
+def _method(words: str | None) -> str | None:
+    """An approximating derivation's method in words, without its units (mm and cm give the
+    same mm3); None for a measured column or an exact derivation (durations, occupations as
+    defined), which stands for the measured value."""
+    if words is None or "approximation" not in words:
+        return None
+    return words.split(" (from ")[0]
+
+
 def input_units(derivation: Derivation) -> dict[str, str]:
     """The unit of each length input (``{}`` for dates)."""
     method = METHODS[derivation.method]

@@ -27,7 +27,8 @@ import pyarrow as pa
 from resorb import schema
 from resorb.errors import InputError
 from resorb.files import atomic_path, check_output_path, table_format
-from resorb.intake import ChunkMapping, Mapping, TableFile, load_mapping
+from resorb.intake import ChunkMapping, Mapping, TableFile, load_mapping, mapping_derivations
+from resorb.intake.derive import measurement_mismatches
 from resorb.scoring.frame import (
     REJECTED,
     USED_COLUMNS,
@@ -76,6 +77,10 @@ class ScoreSummary:
         ``out_of_range``).
     unused_predictors : tuple of str
         The predictors the model leaves out (its card's ``unused_predictors``).
+    measured_otherwise : tuple of str
+        Model inputs the mapping derives while the model was trained on them measured, or
+        the reverse (:func:`resorb.intake.derive.measurement_mismatches`): the predictions
+        may be miscalibrated (docs/derived.md).
     """
 
     rows_in: int
@@ -88,6 +93,7 @@ class ScoreSummary:
     seconds: float = 0.0
     unused_given: int = 0
     unused_predictors: tuple[str, ...] = ()
+    measured_otherwise: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -202,7 +208,8 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
                         model=loaded.describe(), ignored_columns=ignored,
                         rejections=tuple(tally.most_common(5)),
                         seconds=time.perf_counter() - start, unused_given=unused_given,
-                        unused_predictors=unused_inputs(loaded))
+                        unused_predictors=unused_inputs(loaded),
+                        measured_otherwise=source.measured_otherwise(loaded))
 
 
 # ------------------------------------------------------------------------------- reading
@@ -226,6 +233,11 @@ class _Input:
             self.mapping = ChunkMapping(loaded, source.names, source.path.name)
             self.header = self.mapping.columns
             self.read = self.mapping.sources
+
+    def measured_otherwise(self, model: LoadedModel) -> tuple[str, ...]:
+        """Model inputs this file's mapping derives differently from the model's training."""
+        given = mapping_derivations(self.mapping.mapping if self.mapping else None)
+        return measurement_mismatches(model.metadata.derived, given, model.features)
 
     def identifier_types(self, ids: list[str]) -> dict[str, pa.DataType]:
         if self.mapping is not None:
