@@ -229,6 +229,13 @@ def test_score_rejects_refused_rows_with_the_derivation_reason(tmp_path,
         "herniation_volume_mm3: measured in training, derived (ellipsoid from 3 diameters "
         "(pi/6 x AP x transverse x craniocaudal), an approximation of a 3D volumetry (from "
         "ap mm, transverse cm, craniocaudal cm)) here",)
+    cli = CliRunner().invoke(app, ["score", "-i", str(src), "-o", str(tmp_path / "cli.csv"),
+                                   "--model", str(reference), "--mapping", str(mapping)])
+    assert cli.exit_code == 3, cli.output  # some rows rejected
+    assert ("warning: herniation_volume_mm3: measured in training, derived (ellipsoid from 3 "
+            "diameters") in cli.output
+    assert "predictions may be miscalibrated (docs/derived.md)" in cli.output
+    assert "Traceback" not in cli.output
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert len(out) == len(raw)  # every row out, none dropped
     assert out["reason"].iloc[0] == (
@@ -360,6 +367,19 @@ def test_diameters_leave_every_other_column_unchanged(cohort):
     pd.testing.assert_frame_equal(wide[cohort.columns], cohort)
     again = make_cohort(3000, seed=11, diameters=True)
     pd.testing.assert_frame_equal(wide, again)  # same seed, same values
+
+
+def test_cohort_generate_writes_diameters_on_request(tmp_path):
+    written = {}
+    for flag in ([], ["--diameters"]):
+        out = tmp_path / f"cohort{len(flag)}.csv"
+        result = CliRunner().invoke(app, ["cohort", "generate", "--n", "50", "--seed", "3",
+                                          "--out", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        written[bool(flag)] = pd.read_csv(out)
+    plain, wide = written[False], written[True]
+    assert list(wide.columns) == [*plain.columns, *DIAMETER_COLUMNS]
+    pd.testing.assert_frame_equal(wide[plain.columns], plain)
 
 
 def _derive_back(frame: pd.DataFrame) -> pd.DataFrame:
