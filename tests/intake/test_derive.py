@@ -83,10 +83,24 @@ def test_days_between_matches_hand_computed(fmt, onset, mri, days):
     assert out.iloc[0] == days
 
 
-def test_days_between_reads_typed_dates():
-    out = derived("symptom_duration_days", DURATION,
+def test_days_between_reads_typed_dates(tmp_path):
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from resorb.intake import read_table
+
+    out = derived("symptom_duration_days", {**DURATION, "format": "%d.%m.%Y"},
                   Onset=pd.to_datetime(["2024-01-01"]), MRI=pd.to_datetime(["2024-02-01"]))
-    assert out.iloc[0] == 31
+    assert out.iloc[0] == 31  # typed timestamps need no format
+    path = tmp_path / "dates.parquet"
+    pq.write_table(pa.table({"Onset": pa.array([date(2024, 1, 1), None], pa.date32()),
+                             "MRI": pa.array([date(2024, 3, 1), None], pa.date32())}), path)
+    raw = read_table(path)
+    mapping = parse_mapping({"columns": {}, "derive": {
+        "symptom_duration_days": {**DURATION, "format": "%d.%m.%Y"}}})
+    assert apply_mapping(raw, mapping).frame["symptom_duration_days"].iloc[0] == 60
 
 
 # ----------------------------------------------------------------- refused rows

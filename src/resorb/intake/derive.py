@@ -376,6 +376,8 @@ def _dates(raw: pd.Series, fmt: str) -> np.ndarray:
     """Dates as datetime64[D] (NaT where empty or not in ``fmt``); typed dates kept as is."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         return raw.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    if pd.api.types.infer_dtype(raw, skipna=True) in ("date", "datetime"):  # Parquet date32
+        return pd.to_datetime(raw).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     text = raw.astype("str").str.strip().where(raw.notna())
     parsed = pd.to_datetime(text, format=fmt, errors="coerce")
     return parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
