@@ -475,3 +475,30 @@ def test_a_model_trained_on_derived_volumes_says_so(tmp_path, fast_params, monke
     assert "herniation_volume_mm3: ellipsoid from 3 diameters" in version.description
     plain = load_training_data(None, 300, "literature", 0)
     assert plain.derived == {}
+
+
+@pytest.mark.slow
+def test_evaluate_warns_when_the_model_was_trained_on_measured_volumes(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    frame = make_cohort(400, seed=6, diameters=True).drop(
+        columns=["herniation_volume_mm3", "canal_occupation_pct"])
+    data = tmp_path / "routine.parquet"
+    frame.to_parquet(data, index=False)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(yaml.safe_dump({"columns": {}, "derive": {
+        "herniation_volume_mm3": {**VOLUME, "from": {
+            "ap": "herniation_ap_mm", "transverse": "herniation_transverse_mm",
+            "craniocaudal": "herniation_craniocaudal_mm"}},
+        "canal_occupation_pct": {**CANAL, "from": {"herniation_ap": "herniation_ap_mm",
+                                                   "canal_ap": "canal_ap_mm"}}}}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    reference = Path(__file__).resolve().parents[2] / "models" / "reference"
+    result = CliRunner().invoke(app, ["evaluate", "--model", str(reference), "--data", str(data),
+                                      "--mapping", str(mapping), "--no-track"])
+    assert result.exit_code == 0, result.output
+    assert ("warning: herniation_volume_mm3: measured in training, derived (ellipsoid from 3 "
+            "diameters") in result.output
+    assert "canal_occupation_pct: measured" not in result.output  # exact: not flagged
+    assert not (tmp_path / "mlflow.db").exists()

@@ -92,6 +92,11 @@ def evaluate(
     td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping, params)
     for note in td.notes:
         err(note)
+    from resorb.intake.derive import measurement_mismatches
+
+    for mismatch in measurement_mismatches(loaded.metadata.derived, td.derived, loaded.features):
+        err(f"warning: {mismatch}: calibration measured here is that of a model fed data "
+            f"measured otherwise (docs/derived.md)")
     ev = external_validation(loaded, td.frame, params, source=td.source)
     print_evaluation(ev)
     if out is not None:
