@@ -135,6 +135,11 @@ class ModelCard(_Frozen):
         van Houwelingen and le Cessie's heuristic shrinkage factor of a logistic candidate's
         design (Stat Med 1990;9:1303-1325): the calibration slope its unpenalised fit would
         be expected to have in new patients; None for other kinds.
+    predictor_set : str
+        The predictors the model was trained on (``training.predictors``, ``--predictors``):
+        a set of :data:`resorb.schema.PREDICTOR_SETS` (``full``, ``routine``), or
+        ``custom`` for a list; :attr:`features` names them. A card written before predictor
+        sets existed reads as ``full``.
     """
 
     candidate: str
@@ -153,6 +158,7 @@ class ModelCard(_Frozen):
     unused_predictors: tuple[str, ...] = ()
     adaptations: tuple[str, ...] = ()
     heuristic_shrinkage: float | None = None
+    predictor_set: str = "full"
 
     @property
     def trained_on(self) -> str:
