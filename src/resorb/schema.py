@@ -409,7 +409,7 @@ def resolve_predictors(selection: str) -> tuple[str, ...]:
             chosen.add(item)
         else:
             col = BY_NAME.get(item)
-            what = (f"a {col.role.value} column, never a predictor" if col is not None
+            what = (f"never a predictor (role: {col.role.value})" if col is not None
                     else "neither a predictor set nor a predictor")
             raise ValueError(f"'{item}' is {what}; give a set ({', '.join(PREDICTOR_SETS)}) "
                              f"or predictors of the data dictionary ({', '.join(PREDICTORS)})")
