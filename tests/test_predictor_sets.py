@@ -39,6 +39,7 @@ from resorb.scoring.model import NoModelFitsError, load_for_predictors, load_mod
 from tests.factories import FAST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
+RESORB = Path(sys.executable).with_name("resorb")
 ROUTINE_FOLDER = REPO / "models" / "routine"
 REFERENCE_FOLDER = REPO / "models" / "reference"
 SPIDER = REPO / "examples" / "spider_radiological_gradings.csv"
@@ -228,7 +229,7 @@ def test_a_command_given_a_set_refuses_a_model_of_another(trained):
 # ------------------------------------------------------ the shipped routine reference predictor
 def resorb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run([sys.executable, "-m", "resorb", *args], cwd=cwd, env=env,
+    return subprocess.run([str(RESORB), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -288,8 +289,6 @@ def test_validate_against_a_model_ignores_and_lists_the_outside_predictors(routi
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ignored (not predictors of this model): odi, t2_signal" in done.stderr
     assert "'routine' predictors" in done.stdout
-    plain = resorb("validate", str(path), cwd=tmp_path)
-    assert plain.returncode == 2 and "herniation_volume_mm3" in plain.stderr
 
 
 # --------------------------------------------------------------------------------- SPIDER
