@@ -322,3 +322,25 @@ def test_spider_validates_as_far_as_it_can_and_scores_once_a_hospital_adds_its_c
     path = write_table(added, tmp_path / "spider_with_clinic.csv")
     summary = score_file(path, tmp_path / "scored.csv", str(ROUTINE_FOLDER), explain_k=0)
     assert summary.scored == n and summary.rejected == 0
+
+
+# --------------------------------------------------------------------------------- report
+def test_the_report_names_the_set_and_shows_the_packaged_loss_table():
+    from resorb.report.predictor_sets import predictor_set_facts, read_table
+    from resorb.report.render import render_section
+    from resorb.report.sections import Section
+
+    card = ModelCard.from_json((ROUTINE_FOLDER / "artifacts" / "resorb.json").read_bytes())
+    facts = predictor_set_facts(card)
+    assert facts.name == "routine" and facts.predictors == ROUTINE
+    assert facts.ignored == OUTSIDE
+    table = read_table()
+    assert table is not None, "src/resorb/report/predictor_sets.csv is packaged"
+    assert {"oracle (true probability)", "full", "routine", "routine without contrast"} <= \
+        set(table["selection"])
+    assert len(facts.rows) == len(table)
+    assert [(r.predictors, r.model) for r in facts.rows if r.own] == [("routine",
+                                                                      card.candidate)]
+    html = render_section(Section("predictor_sets", "Predictors", facts))
+    assert "<b>routine</b> predictors (17)" in html
+    assert "multifidus_fat_pct" in html and "oracle (true probability)" in html

@@ -396,7 +396,8 @@ def update_job(model_ref: Any, data: TrainingData, params: Params, method: str =
                alpha: float = 0.05, progress: Progress | None = None) -> UpdateOutcome:
     """Update a model on new labelled data: closed test or a named method, then validate.
 
-    Reads the parent (registry URI, exported folder or the reference predictor), applies the
+    Reads the parent (registry URI, exported folder, the reference predictor, or a
+    :class:`~resorb.scoring.model.LoadedModel` already loaded), applies the
     label rule of ``params`` (operated rows leave, as in training), fits the update
     (:func:`resorb.updating.fit_update`), validates the parent on the new data and the
     updated model by Harrell's optimism-corrected bootstrap (the update, and for ``auto`` the
