@@ -10,6 +10,7 @@ routine reference predictor (``models/routine``) is checked end to end through t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -74,6 +75,19 @@ def test_every_predictor_has_a_routine_reason_and_full_is_every_predictor():
     table = schema.predictor_sets_frame()
     assert list(table["predictor"]) == list(schema.PREDICTORS)
     assert table["routine"].sum() == len(ROUTINE)
+
+
+def test_resorb_schema_sets_prints_each_predictors_membership_and_why():
+    from typer.testing import CliRunner
+
+    from resorb.cli import app
+
+    done = CliRunner().invoke(app, ["schema", "--sets", "--format", "csv"])
+    assert done.exit_code == 0, done.output
+    printed = pd.read_csv(io.StringIO(done.output))
+    assert list(printed["predictor"]) == list(schema.PREDICTORS)
+    assert set(printed.loc[printed["routine"], "predictor"]) == set(ROUTINE)
+    assert printed["why (routine)"].str.len().min() > 20
 
 
 @pytest.mark.parametrize(("selection", "expected"), [
