@@ -203,8 +203,9 @@ effects 0.33 and 0.29 logit-SD, against 2.40 for rim enhancement and 0.89 for he
 type: `resorb.cohort.true_effects`), and the published evidence on volume is mixed
 (docs/cohort.md). Without contrast (no rim enhancement, the strongest predictor) about
 0.03 of AUROC is lost; herniation type with rim enhancement alone keeps most of the
-discrimination; herniation type alone, or with migration, loses about 0.05. Calibration
-stays close to ideal everywhere (slopes 0.9-1.0, CITL near 0): a model fitted on fewer
+discrimination; herniation type alone, or with migration, keeps about 0.04 less than the
+full record. Calibration
+stays close to ideal everywhere (slopes 0.97-1.02, CITL within 0.01 of 0): a model fitted on fewer
 predictors is less sharp, not miscalibrated. These figures describe the synthetic cohort,
 not a real hospital: validate on local data (`resorb evaluate`) before use.
 

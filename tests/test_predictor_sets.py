@@ -358,3 +358,24 @@ def test_the_report_names_the_set_and_shows_the_packaged_loss_table():
     html = render_section(Section("predictor_sets", "Predictors", facts))
     assert "<b>routine</b> predictors (17)" in html
     assert "multifidus_fat_pct" in html and "oracle (true probability)" in html
+
+
+@pytest.mark.slow
+def test_the_routine_reference_is_reproduced_by_retraining_with_its_card():
+    from resorb.models import build_model, predict_resorption
+    from resorb.serialization import load_estimator
+    from resorb.training import prepare
+
+    card = ModelCard.from_json((ROUTINE_FOLDER / "artifacts" / "resorb.json").read_bytes())
+    card.check_skops(ROUTINE_FOLDER / "artifacts" / "model.skops")
+    assert card.trained_on == "synthetic:literature (n=20000, seed 2026)"
+    params = Params.default().with_predictors(card.predictor_set)
+    source = card.data_source
+    data, X, _ = prepare(make_cohort(n=source.n_requested, seed=source.seed,
+                                     preset=source.preset), params)
+    assert tuple(X.columns) == card.features
+    retrained = build_model(params.candidate(card.candidate), seed=card.seed).fit(X, data.y)
+    shipped = load_estimator(ROUTINE_FOLDER / "artifacts" / "model.skops")
+    fresh = model_input(make_cohort(n=2000, seed=99), columns=card.features)
+    np.testing.assert_array_equal(predict_resorption(shipped, fresh),
+                                  predict_resorption(retrained, fresh))
