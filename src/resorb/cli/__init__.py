@@ -343,7 +343,9 @@ def score(
     model: Annotated[str | None, typer.Option(
         help="Registry URI (models:/resorb@champion, models:/resorb/3, runs:/ID/model) or an "
              "exported model folder. Without a registry here (no mlflow.db, no "
-             "MLFLOW_TRACKING_URI) the default is the reference predictor models/reference.",
+             "MLFLOW_TRACKING_URI) the default is the reference predictor models/reference, "
+             "or models/routine when the file holds only the routine predictors; a file "
+             "fitting neither is refused with what each would still need.",
         show_default="models:/resorb@champion")] = None,
     mapping: MappingOpt = None,
     horizon_days: Annotated[int | None, typer.Option(
