@@ -344,8 +344,8 @@ ROUTINE_MEMBERSHIP: dict[str, tuple[bool, str]] = {
     "diabetes": (True, "intake form or problem list; optional (a missing value is imputed)"),
     "symptom_duration_days": (True, "history taken at every visit (onset of leg pain)"),
     "vas_leg": (True, "leg pain is the complaint of radiculopathy: asked at every visit"),
-    "vas_back": (False, "many forms record one pain score, the leg's; back pain is a "
-                        "weak predictor of resorption"),
+    "vas_back": (False, "many forms record one pain score, the leg's (the complaint of "
+                        "radiculopathy)"),
     "odi": (False, "a 10-item questionnaire that few clinics administer at the first visit"),
     "slr_positive": (True, "bedside examination of every radicular patient"),
     "motor_deficit": (True, "bedside examination of every radicular patient"),
