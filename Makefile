@@ -56,12 +56,17 @@ demo: setup  ## cohort -> fidelity -> validate -> compare -> register -> promote
 	$(MAKE) --no-print-directory reference
 	@echo "browse the runs: $(BIN)/resorb ui   (MLflow UI on http://127.0.0.1:5000)"
 
-# The reference predictor in models/reference: compare the candidates on the default synthetic
-# cohort (20,000 rows, seed 2026), register and promote the champion, export it.
+# The reference predictors: compare the candidates on the default synthetic cohort (20,000
+# rows, seed 2026), register and promote the champion, export it to models/reference; then the
+# same on the routine predictors (docs/predictor_sets.md), registered as another version of
+# 'resorb' under the alias 'routine' and exported to models/routine.
 reference: setup
 	$(BIN)/resorb compare --synthetic 20000 --seed 2026 --register
 	$(BIN)/resorb models promote latest --alias champion
 	$(BIN)/resorb models export --alias champion --to models --name reference
+	$(BIN)/resorb compare --synthetic 20000 --seed 2026 --predictors routine --register
+	$(BIN)/resorb models promote latest --alias routine
+	$(BIN)/resorb models export --alias routine --to models --name routine
 
 test: setup system-deps  ## lint and run every test
 	$(BIN)/ruff check src tests benchmarks

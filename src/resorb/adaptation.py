@@ -94,8 +94,8 @@ def adapt_candidate(spec: CandidateSpec, n_rows: int, n_events: int,
 
     What changes, with m the rows of the rarer outcome (``min(n_events, n_rows - n_events)``):
 
-    - every kind: ``predictors`` set to ``rule.predictors`` (when given and the candidate
-      does not choose its own);
+    - every kind: ``predictors`` set to ``rule.predictors`` (when given), within the
+      candidate's own predictors (a predictor set, ``training.predictors``) when it has some;
     - logistic: ``spline_knots`` lowered to ``rule.spline_knots`` (never raised), and ``C``
       replaced by ``Cs = rule.penalty_grid`` with ``cv = rule.inner_folds``: C chosen by
       inner cross-validated log loss (unless the candidate already sets ``Cs``);
@@ -135,9 +135,11 @@ def adapt_candidate(spec: CandidateSpec, n_rows: int, n_events: int,
         return Adaptation(spec)
     params: dict[str, Any] = dict(spec.params)
     changes: list[str] = []
-    if rule.predictors and "predictors" not in params:
-        params["predictors"] = list(rule.predictors)
-        changes.append(f"predictors limited to {len(rule.predictors)} with published "
+    own = params.get("predictors")  # a predictor set (training.predictors), or None: all
+    limited = [p for p in rule.predictors if own is None or p in own]
+    if rule.predictors and limited and set(limited) != set(own or ()):
+        params["predictors"] = limited
+        changes.append(f"predictors limited to {len(limited)} with published "
                        f"evidence (training.small_sample.predictors) and the horizon")
     if spec.kind == "logistic":
         knots = int(params.get("spline_knots", 5))

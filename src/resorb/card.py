@@ -141,6 +141,11 @@ class ModelCard(_Frozen):
         ``{"herniation_volume_mm3": "ellipsoid from 3 diameters (pi/6 x AP x ...)"}``: a
         model trained on ellipsoid volumes says so, since they are not 3D volumetries. Empty
         when every column was measured as the dictionary defines it.
+    predictor_set : str
+        The predictors the model was trained on (``training.predictors``, ``--predictors``):
+        a set of :data:`resorb.schema.PREDICTOR_SETS` (``full``, ``routine``), or
+        ``custom`` for a list; :attr:`features` names them. A card written before predictor
+        sets existed reads as ``full``.
     """
 
     candidate: str
@@ -160,6 +165,7 @@ class ModelCard(_Frozen):
     adaptations: tuple[str, ...] = ()
     heuristic_shrinkage: float | None = None
     derived: dict[str, str] = Field(default_factory=dict)
+    predictor_set: str = "full"
 
     @property
     def trained_on(self) -> str:

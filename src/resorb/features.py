@@ -69,6 +69,43 @@ def check_no_leakage(columns: Collection[str]) -> None:
         )
 
 
+@validate_arguments({"predictors": [Strings()]})
+def model_columns(predictors: Sequence[str] = schema.PREDICTORS) -> tuple[str, ...]:
+    """The model input columns of a predictor set: its predictors and the horizon.
+
+    Parameters
+    ----------
+    predictors : sequence of str
+        Predictors (:func:`resorb.schema.resolve_predictors`), checked by
+        :func:`check_no_leakage`.
+
+    Returns
+    -------
+    tuple of str
+        In the data dictionary's order, ``followup_days`` included.
+    """
+    check_no_leakage(predictors)
+    wanted = {*predictors, HORIZON}
+    return tuple(f for f in schema.FEATURES if f in wanted)
+
+
+def outside_predictors(frame: pd.DataFrame, predictors: Sequence[str]) -> tuple[str, ...]:
+    """Predictors of the data dictionary that ``frame`` holds (with at least one value) but
+    that are not in ``predictors``: ignored by a model of that set, in dictionary order."""
+    return tuple(p for p in schema.PREDICTORS if p not in predictors and p in frame.columns
+                 and bool(frame[p].notna().any()))
+
+
+def describe_selection(name: str, predictors: Sequence[str], ignored: Sequence[str]) -> str:
+    """One line naming a model's predictors and those it ignores, for the terminal."""
+    line = (f"predictors: '{name}' ({len(predictors)}): {', '.join(predictors)}; with the "
+            f"horizon {HORIZON}")
+    if ignored:
+        line += (f". Ignored (in the data, outside the set; never used): "
+                 f"{', '.join(ignored)}")
+    return line
+
+
 @validate_arguments({"frame": [pd.DataFrame], "columns": [Strings()]})
 def model_input(frame: pd.DataFrame, columns: Sequence[str] = schema.FEATURES) -> pd.DataFrame:
     """Select the feature columns and give them plain model dtypes.

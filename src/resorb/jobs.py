@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class TrainingData:
     file_name: str = ""  # the data file's name, without its folder ("" when synthetic)
     #: columns the mapping derived, in words (:func:`resorb.intake.mapping_derivations`)
     derived: dict[str, str] = field(default_factory=dict)
+    #: predictors the file holds outside ``training.predictors``: dropped, never used
+    ignored: tuple[str, ...] = ()
 
 
 def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | None,
@@ -58,11 +60,16 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
     notes: list[str] = []
     derived: dict[str, str] = {}
     if mapping is not None:
-        from resorb.intake import Mapping, describe, load_mapping, mapping_derivations, read_mapped
+        from resorb.intake import Mapping, load_mapping, mapping_derivations
 
-        loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
-        derived = mapping_derivations(loaded)
-        frame, report, result = read_mapped(data, loaded, purpose="training")
+        mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        derived = mapping_derivations(mapping)
+    if params is not None and params.training.predictor_set != "full":
+        return replace(_load_for_predictors(Path(data), mapping, params), derived=derived)
+    if mapping is not None:
+        from resorb.intake import describe, read_mapped
+
+        frame, report, result = read_mapped(data, mapping, purpose="training")
         if result is not None:
             notes.append(describe(result))
     else:
@@ -73,6 +80,23 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         raise DataValidationError(report)
     return TrainingData(frame, DataSource("real"), tuple(notes), file_name=Path(data).name,
                         derived=derived)
+
+
+def _load_for_predictors(data: Path, mapping: str | os.PathLike[str] | None,
+                         params: Params) -> TrainingData:
+    """A labelled file checked against the predictor set of ``params`` only (predictors
+    outside it are dropped, never checked, never used; the CLI lists them)."""
+    from resorb.features import model_columns
+    from resorb.intake import describe
+    from resorb.scoring.frame import validate_for_model
+
+    columns = model_columns(params.training.predictor_columns)
+    frame, report, ignored, result = validate_for_model(data, columns, mapping, "training")
+    if not report.ok:
+        raise DataValidationError(report)
+    notes = (describe(result),) if result is not None else ()
+    return TrainingData(frame, DataSource("real"), notes, file_name=data.name,
+                        ignored=ignored)
 
 
 @dataclass(frozen=True)
@@ -115,7 +139,8 @@ def _card(result: Any, source: DataSource, params: Params, threshold: float) -> 
         skops_sha256="",  # tracking.log_model adds the hash of the file it writes
         unused_predictors=unused,
         adaptations=tuple(getattr(result, "adaptations", ())),
-        heuristic_shrinkage=getattr(result, "heuristic_shrinkage", None))
+        heuristic_shrinkage=getattr(result, "heuristic_shrinkage", None),
+        predictor_set=params.training.predictor_set)
 
 
 def _ranges(X: pd.DataFrame) -> dict[str, Any]:
@@ -256,7 +281,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                 tracking.write_run(RunRecord(
                     tags=tags, **_evaluated({name: ev}, ev),
                     params=flatten_params({"candidate": name, "spec": comp.specs.get(
-                        name, params.candidates[name]).model_dump()})))
+                        name, params.candidate(name)).model_dump()})))
         if progress:
             progress(f"champion {comp.champion}: fitting on all {len(comp.y):,} rows")
         with small_data_errors(checked.counts, f"fitting the champion {comp.champion}"):
@@ -315,7 +340,7 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
     frame = data.frame
     if len(frame) > rows:
         frame = frame.sample(n=rows, random_state=seed).sort_index()
-    X = model_input(frame)
+    X = model_input(frame, columns=loaded.features)
     expl = ex.explain(loaded.estimator, X, background=X, seed=seed)
     importance = ex.global_importance(expl)
     agreement = None
@@ -377,11 +402,12 @@ class UpdateOutcome:
         return self.model is None
 
 
-def update_job(model_ref: str | None, data: TrainingData, params: Params, method: str = "auto",
+def update_job(model_ref: Any, data: TrainingData, params: Params, method: str = "auto",
                alpha: float = 0.05, progress: Progress | None = None) -> UpdateOutcome:
     """Update a model on new labelled data: closed test or a named method, then validate.
 
-    Reads the parent (registry URI, exported folder or the reference predictor), applies the
+    Reads the parent (registry URI, exported folder, the reference predictor, or a
+    :class:`~resorb.scoring.model.LoadedModel` already loaded), applies the
     label rule of ``params`` (operated rows leave, as in training), fits the update
     (:func:`resorb.updating.fit_update`), validates the parent on the new data and the
     updated model by Harrell's optimism-corrected bootstrap (the update, and for ``auto`` the
@@ -423,12 +449,15 @@ def update_job(model_ref: str | None, data: TrainingData, params: Params, method
     tp = params.training
     seed = data.source.seed if data.source.seed is not None else tp.seed
     labelled = labelled_rows(data.frame, params.label)  # a single class fails here, first
-    loaded = load_model(model_ref)
+    loaded = model_ref if hasattr(model_ref, "estimator") else load_model(model_ref)
     X = model_input(labelled.frame, columns=loaded.features)
     y = labelled.y
     refit = None
     if method == "refit":
         spec = params.candidates.get(loaded.metadata.candidate)
+        if spec is not None:  # refitted on the parent's predictors only
+            spec = params.with_predictors(loaded.predictors).candidate(
+                loaded.metadata.candidate)
         if spec is None:
             raise ConfigError(
                 f"--method refit fits the parent's candidate '{loaded.metadata.candidate}' "

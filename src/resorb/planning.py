@@ -545,7 +545,7 @@ def plan_sample_size(params: Params, cohort: CohortParams, candidate: str,
     if candidate not in params.candidates:
         raise ConfigError(f"unknown candidate {candidate!r}; params.yaml has "
                           f"{', '.join(params.candidates)}")
-    spec = params.candidates[candidate]
+    spec = params.candidate(candidate)
     cohort = cohort.model_copy(update={"sampling": "iid"})
     seed = settings.seed
 

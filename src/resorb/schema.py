@@ -309,3 +309,125 @@ def dictionary_frame():
         }
         for c in COLUMNS
     )
+
+
+# ----------------------------------------------------------------------------- predictor sets
+@dataclass(frozen=True)
+class PredictorSet:
+    """A named set of predictors a model may be trained on (``--predictors NAME``).
+
+    Attributes
+    ----------
+    name : str
+        How commands and params.yaml (``training.predictors``) name it.
+    description : str
+        Who has these findings, in one sentence.
+    members : tuple of str
+        Its predictors, in dictionary order (the horizon is always added to a model).
+    """
+
+    name: str
+    description: str
+    members: tuple[str, ...]
+
+
+#: Why each predictor is in the ``routine`` set or not: ``{predictor: (member, why)}``. The
+#: routine set is what a routine lumbar MRI report and a spine clinic's intake form record
+#: (the situation of issue 15: a hospital export with type, level, migration, Modic,
+#: Pfirrmann, perhaps rim enhancement, and age, sex, duration, leg pain, straight-leg raise,
+#: motor deficit); research measurements and questionnaires few clinics fill in stay out.
+ROUTINE_MEMBERSHIP: dict[str, tuple[bool, str]] = {
+    "age": (True, "intake form: every record has it"),
+    "sex": (True, "intake form: every record has it"),
+    "bmi": (True, "intake form, often recorded; optional (a missing value is imputed)"),
+    "smoker": (True, "intake form, often recorded; optional (a missing value is imputed)"),
+    "diabetes": (True, "intake form or problem list; optional (a missing value is imputed)"),
+    "symptom_duration_days": (True, "history taken at every visit (onset of leg pain)"),
+    "vas_leg": (True, "leg pain is the complaint of radiculopathy: asked at every visit"),
+    "vas_back": (False, "many forms record one pain score, the leg's (the complaint of "
+                        "radiculopathy)"),
+    "odi": (False, "a 10-item questionnaire that few clinics administer at the first visit"),
+    "slr_positive": (True, "bedside examination of every radicular patient"),
+    "motor_deficit": (True, "bedside examination of every radicular patient"),
+    "sensory_deficit": (True, "bedside examination of every radicular patient"),
+    "treatment": (True, "the conservative treatment the clinic chooses at the visit it scores"),
+    "level": (True, "every MRI report names the herniated level"),
+    "herniation_type": (True, "every MRI report grades protrusion, extrusion, sequestration"),
+    "migration_grade": (True, "MRI reports say whether and how far a fragment migrated"),
+    "rim_enhancement": (True, "reported when gadolinium was given; optional, a missing value "
+                              "means no contrast"),
+    "t2_signal": (False, "the T2 signal of the herniated mass is rarely graded in reports"),
+    "herniation_volume_mm3": (False, "3D volumetry is a research measurement; a clinic with "
+                                     "three diameters may derive it and add it "
+                                     "(--predictors routine,herniation_volume_mm3)"),
+    "canal_occupation_pct": (False, "needs measured canal and herniation diameters, rarely "
+                                    "reported"),
+    "pfirrmann_grade": (True, "disc degeneration is graded in most MRI reports"),
+    "modic_type": (True, "endplate changes are graded in most MRI reports"),
+    "multifidus_fat_pct": (False, "muscle fat infiltration is a research measurement"),
+}
+
+PREDICTOR_SETS: dict[str, PredictorSet] = {
+    "full": PredictorSet("full", "every predictor of the data dictionary (research cohorts "
+                                 "with volumetry and questionnaires)", PREDICTORS),
+    "routine": PredictorSet(
+        "routine", "findings of a routine MRI report and a spine clinic's intake form",
+        tuple(p for p in PREDICTORS if ROUTINE_MEMBERSHIP[p][0])),
+}
+DEFAULT_PREDICTOR_SET = "full"
+
+
+def resolve_predictors(selection: str) -> tuple[str, ...]:
+    """The predictors of a selection: a set name, predictor names, or both, comma-separated.
+
+    Parameters
+    ----------
+    selection : str
+        ``"routine"``, ``"herniation_type,rim_enhancement"`` or
+        ``"routine,herniation_volume_mm3"`` (a union).
+
+    Returns
+    -------
+    tuple of str
+        The predictors, in dictionary order, at least one.
+
+    Raises
+    ------
+    ValueError
+        An item is neither a set in :data:`PREDICTOR_SETS` nor a predictor (the message
+        lists both), or the selection is empty.
+    """
+    items = [s.strip() for s in str(selection).split(",") if s.strip()]
+    if not items:
+        raise ValueError(f"no predictors selected; give a set ({', '.join(PREDICTOR_SETS)}) "
+                         f"or predictor names separated by commas")
+    chosen: set[str] = set()
+    for item in items:
+        if item in PREDICTOR_SETS:
+            chosen.update(PREDICTOR_SETS[item].members)
+        elif item in PREDICTORS:
+            chosen.add(item)
+        else:
+            col = BY_NAME.get(item)
+            what = (f"never a predictor (role: {col.role.value})" if col is not None
+                    else "neither a predictor set nor a predictor")
+            raise ValueError(f"'{item}' is {what}; give a set ({', '.join(PREDICTOR_SETS)}) "
+                             f"or predictors of the data dictionary ({', '.join(PREDICTORS)})")
+    return tuple(p for p in PREDICTORS if p in chosen)
+
+
+def predictor_set_name(predictors: tuple[str, ...] | list[str]) -> str:
+    """The name of the set holding exactly ``predictors``, else ``"custom"``."""
+    wanted = set(predictors)
+    return next((s.name for s in PREDICTOR_SETS.values() if set(s.members) == wanted),
+                "custom")
+
+
+def predictor_sets_frame():
+    """One row per predictor: its membership of each set and why (docs, ``resorb schema``)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {"predictor": p, **{name: p in s.members for name, s in PREDICTOR_SETS.items()},
+         "why (routine)": ROUTINE_MEMBERSHIP[p][1]}
+        for p in PREDICTORS)

@@ -17,7 +17,7 @@ from resorb.adaptation import Adaptation, adapt_candidate, logistic_heuristic_sh
 from resorb.champion import ChampionFacts, champion_score, choose_champion
 from resorb.config import CandidateSpec, Params, TrainingParams
 from resorb.errors import ConfigError
-from resorb.features import model_input
+from resorb.features import model_columns, model_input
 from resorb.label import LabelledData, labelled_rows
 from resorb.metrics import (
     METRICS,
@@ -197,9 +197,12 @@ def _fitted_penalty(model: Any) -> str | None:
 def prepare(
     frame: pd.DataFrame, params: Params
 ) -> tuple[LabelledData, pd.DataFrame, np.ndarray | None]:
-    """Labelled rows, model inputs and site groups (when present) from a canonical frame."""
+    """Labelled rows, model inputs and site groups (when present) from a canonical frame.
+
+    The model input holds the predictors of ``params.training.predictors`` and the horizon
+    only: a predictor outside the set never reaches a model."""
     data = labelled_rows(frame, params.label)
-    X = model_input(data.frame)
+    X = model_input(data.frame, columns=model_columns(params.training.predictor_columns))
     groups = None
     if "site" in data.frame and data.frame["site"].notna().all():
         groups = data.frame["site"].astype(str).to_numpy()
@@ -237,7 +240,7 @@ def train_candidate(
     seed = tp.seed if seed is None else seed
     say = progress or (lambda _msg: None)
     data, X, groups = prepare(frame, params)
-    sized = size_candidate(params.candidates[name], X, data.y, tp)
+    sized = size_candidate(params.candidate(name), X, data.y, tp)
     spec = sized.spec
     for change in sized.changes:
         say(f"{name}: {change}")
@@ -346,7 +349,7 @@ def compare_candidates(
     evaluations, oof, facts, specs, adaptations = {}, {}, {}, {}, {}
     small = False  # below the Riley minimum of any candidate
     for name in chosen:
-        sized = size_candidate(params.candidates[name], X, data.y, tp)
+        sized = size_candidate(params.candidate(name), X, data.y, tp)
         specs[name], adaptations[name] = sized.spec, sized.changes
         small = small or sized.below_minimum
         for change in sized.changes:

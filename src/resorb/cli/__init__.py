@@ -30,6 +30,7 @@ from resorb.cli.options import (
     DataOpt,
     Engine,
     MappingOpt,
+    PredictorsOpt,
     Preset,
     PresetOpt,
     Purpose,
@@ -65,18 +66,26 @@ app.add_typer(models_app, name="models")
 @app.command()
 @domain_errors
 def validate(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per herniation.")],
     purpose: Annotated[Purpose, typer.Option(
         help="Which columns are required: 'any' (baseline predictors and red flags), "
              "'scoring' (same) or 'training' (also the follow-up horizon).")] = Purpose.ANY,
     mapping: Annotated[Path | None, typer.Option(
         help="YAML column mapping (renames, recodes, units) applied before checking.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Check against what this model needs (a folder such as models/routine, or a "
+             "registry URI): only its predictors are required and checked; others are "
+             "ignored and listed.")] = None,
 ) -> None:
     """Check a file against the data dictionary; exit 0 when valid, 2 with a report when not.
 
     With --mapping, shows what the mapping did (renames, recodes, unit conversions, filtered
     rows) and then every remaining problem, with row numbers of the source file.
     """
+    if model is not None:
+        _validate_for_model(ctx, file, purpose, mapping, model)
+        return
     if mapping is not None:
         from resorb.intake import describe, read_mapped
 
@@ -96,16 +105,46 @@ def validate(
     raise typer.Exit(2)
 
 
+def _validate_for_model(ctx: typer.Context, file: Path, purpose: Purpose,
+                        mapping: Path | None, model: str) -> None:
+    """``validate --model``: the file against one model's needs (exit 2 when it falls short)."""
+    from resorb.intake import describe
+    from resorb.scoring.frame import validate_for_model
+    from resorb.scoring.model import is_registry_uri, load_model
+
+    if is_registry_uri(model):
+        open_store(resolve_params(ctx), only_if_present=True)
+    loaded = load_model(model)
+    _, report, ignored, result = validate_for_model(file, loaded.features, mapping,
+                                                    purpose.value)
+    if result is not None:
+        typer.echo(describe(result))
+    typer.echo(f"model: {loaded.describe()}; '{loaded.predictor_set}' predictors: "
+               f"{', '.join(loaded.predictors)}")
+    if ignored:
+        err(f"ignored (not predictors of this model): {', '.join(ignored)}")
+    for note in report.notes:
+        err(f"warning: {note}")
+    if report.ok:
+        typer.echo(f"{file.name}: {report.summary()}")
+        return
+    err(f"{file.name}: {report.render()}")
+    raise typer.Exit(2)
+
+
 @app.command("schema")
 def show_schema(
     fmt: Annotated[SchemaFormat, typer.Option(
         "--format", help="How to print it.")] = SchemaFormat.TABLE,
+    sets: Annotated[bool, typer.Option(
+        "--sets", help="Print the predictor sets instead: each predictor's membership and "
+                       "why.")] = False,
 ) -> None:
     """Print the data dictionary: every column's role, type, unit and allowed values."""
     from resorb.display import markdown_table, print_dictionary
-    from resorb.schema import dictionary_frame
+    from resorb.schema import dictionary_frame, predictor_sets_frame
 
-    frame = dictionary_frame()
+    frame = predictor_sets_frame() if sets else dictionary_frame()
     if fmt is SchemaFormat.CSV:
         typer.echo(frame.to_csv(index=False), nl=False)
     elif fmt is SchemaFormat.MARKDOWN:
@@ -120,14 +159,25 @@ def _progress(message: str) -> None:
 
 
 def _training_data(ctx: typer.Context, data: Path | None, synthetic: int | None,
-                   preset: Preset, seed: int | None, mapping: Path | None) -> tuple[Any, Params]:
-    """Check the data options, resolve the parameters (--seed is ``training.seed``), load."""
+                   preset: Preset, seed: int | None, mapping: Path | None,
+                   predictors: str | None = None) -> tuple[Any, Params]:
+    """Check the data options, resolve the parameters (--seed is ``training.seed``,
+    --predictors ``training.predictors``), load."""
     from resorb.jobs import load_training_data
 
     check_data_source(data, synthetic, mapping)
-    params = resolve_params(ctx, {"training.seed": seed})
+    params = resolve_params(ctx, {"training.seed": seed, "training.predictors": predictors})
     td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping, params)
     return td, params
+
+
+def _print_selection(td: Any, params: Params) -> None:
+    """The predictors the models are trained on, and those in the data they ignore."""
+    from resorb.features import describe_selection, outside_predictors
+
+    tp = params.training
+    ignored = td.ignored or outside_predictors(td.frame, tp.predictor_columns)
+    typer.echo(describe_selection(tp.predictor_set, tp.predictor_columns, ignored))
 
 
 def _print_job(result, title: str) -> None:
@@ -162,12 +212,14 @@ def train(
     register: RegisterOpt = False,
     strict: Annotated[bool, typer.Option(
         help="Refuse to train on real data below the Riley minimum sample size.")] = False,
+    predictors: PredictorsOpt = None,
 ) -> None:
     """Train one candidate, validate it (with intervals) and log it to MLflow."""
     from resorb.jobs import preflight, train_job
 
-    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping, predictors)
     preflight(td, params, [model], command="train")
+    _print_selection(td, params)
     open_store(params)
     result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
     if not result.sample_size_ok:
@@ -189,12 +241,14 @@ def compare(
     register: RegisterOpt = False,
     candidate: Annotated[list[str] | None, typer.Option(
         help="Compare only these candidates (repeat the option); default: all.")] = None,
+    predictors: PredictorsOpt = None,
 ) -> None:
     """Compare every candidate on identical folds; the champion weighs calibration."""
     from resorb.jobs import compare_job, preflight
 
-    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping, predictors)
     preflight(td, params, candidate)
+    _print_selection(td, params)
     open_store(params)
     result = compare_job(td, params, register=register, candidates=candidate,
                          progress=_progress)
@@ -289,7 +343,9 @@ def score(
     model: Annotated[str | None, typer.Option(
         help="Registry URI (models:/resorb@champion, models:/resorb/3, runs:/ID/model) or an "
              "exported model folder. Without a registry here (no mlflow.db, no "
-             "MLFLOW_TRACKING_URI) the default is the reference predictor models/reference.",
+             "MLFLOW_TRACKING_URI) the default is the reference predictor models/reference, "
+             "or models/routine when the file holds only the routine predictors; a file "
+             "fitting neither is refused with what each would still need.",
         show_default="models:/resorb@champion")] = None,
     mapping: MappingOpt = None,
     horizon_days: Annotated[int | None, typer.Option(

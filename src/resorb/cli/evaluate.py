@@ -15,6 +15,7 @@ import typer
 
 from resorb.cli.options import (
     MappingOpt,
+    PredictorsOpt,
     Preset,
     PresetOpt,
     check_data_source,
@@ -76,11 +77,12 @@ def evaluate(
     track: Annotated[bool, typer.Option(
         "--track/--no-track", help="Log the evaluation to MLflow as a run linked to the "
                                    "model (aggregates only).")] = True,
+    predictors: PredictorsOpt = None,
 ) -> None:
     """External validation of a model on other labelled data (help text: ``_EVALUATE_HELP``)."""
     from resorb.evaluation import check_output_folder, external_validation
     from resorb.jobs import load_training_data
-    from resorb.scoring.model import is_registry_uri, load_model
+    from resorb.scoring.model import is_registry_uri, load_for_predictors
 
     check_data_source(data, synthetic, mapping)
     params = resolve_params(ctx, {"training.seed": seed})
@@ -88,8 +90,11 @@ def evaluate(
         check_output_folder(out)
     if model is None or is_registry_uri(model):
         open_store(params, only_if_present=True)
-    loaded = load_model(model)
+    loaded = load_for_predictors(model, predictors)
+    params = params.with_predictors(loaded.predictors)  # the data need the model's only
     td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping, params)
+    if td.ignored:
+        err(f"ignored, not predictors of this model: {', '.join(td.ignored)}")
     for note in td.notes:
         err(note)
     from resorb.intake.derive import measurement_mismatches

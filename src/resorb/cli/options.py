@@ -75,6 +75,12 @@ SeedOpt = Annotated[int | None, typer.Option(
     show_default="params.yaml training.seed")]
 MappingOpt = Annotated[Path | None, typer.Option(
     "--mapping", help="YAML column mapping from the file's columns and units to resorb's.")]
+PredictorsOpt = Annotated[str | None, typer.Option(
+    "--predictors", help="Predictors: a set (full: every predictor; routine: a routine MRI "
+                         "report and intake form, see `resorb schema --sets`) or predictor "
+                         "names, comma-separated (routine,herniation_volume_mm3). Predictors "
+                         "outside it are ignored, and listed.",
+    show_default="params.yaml training.predictors (full)")]
 RegisterOpt = Annotated[bool, typer.Option(
     "--register", help="Add the model as a new version of the registered model 'resorb'.")]
 

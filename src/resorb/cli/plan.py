@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from resorb.cli.options import domain_errors, err, open_store, resolve_params
+from resorb.cli.options import PredictorsOpt, domain_errors, err, open_store, resolve_params
 from resorb.errors import InputError
 
 if TYPE_CHECKING:
@@ -253,6 +253,7 @@ def plan(
     out: Annotated[Path | None, typer.Option(
         help="Folder for development.csv, validation.csv, summary.csv and "
              "learning_curve.png (created if missing).")] = None,
+    predictors: PredictorsOpt = None,
 ) -> None:
     """Sample size by simulation: learning curves for development and external validation.
 
@@ -275,14 +276,15 @@ def plan(
                                      param_hint="--target-value")
         target_value = 0.9
     check_outputs(plot, out)
-    params = resolve_params(ctx)
+    params = resolve_params(ctx, {"training.predictors": predictors})
     fixed_model, fixed_name = None, ""
     if model is not None:
-        from resorb.scoring.model import is_registry_uri, load_model
+        from resorb.scoring.model import is_registry_uri, load_for_predictors
 
         if is_registry_uri(model):
             open_store(params, only_if_present=True)
-        loaded = load_model(model)
+        loaded = load_for_predictors(model, predictors)
+        params = params.with_predictors(loaded.predictors)  # developed as the model was
         card = loaded.metadata
         if candidate is None:
             candidate = card.candidate

@@ -11,6 +11,7 @@ import typer
 from resorb.cli.options import (
     DataOpt,
     MappingOpt,
+    PredictorsOpt,
     Preset,
     PresetOpt,
     SeedOpt,
@@ -76,6 +77,7 @@ def update_cmd(
         help="Also write the updated model to this folder (as `resorb models export` "
              "does); an earlier exported model there is replaced, any other content is "
              "refused.")] = None,
+    predictors: PredictorsOpt = None,
 ) -> None:
     """Update a model on new labelled data (help text: ``_UPDATE_HELP``)."""
     check_data_source(data, synthetic, mapping)
@@ -89,15 +91,19 @@ def update_cmd(
         check_model_folder(out)
     from resorb.display import print_frame
     from resorb.jobs import load_training_data, record_update, update_job
-    from resorb.scoring.model import is_registry_uri
+    from resorb.scoring.model import is_registry_uri, load_for_predictors
     from resorb.updating import METHOD_WORDS
 
     params = resolve_params(ctx, {"training.seed": seed})
     if model is None or is_registry_uri(model):
         open_store(params, only_if_present=True)
+    loaded = load_for_predictors(model, predictors)
+    params = params.with_predictors(loaded.predictors)  # the data need the parent's only
     td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping,
                             params)
-    outcome = update_job(model, td, params, method.value, alpha,
+    if td.ignored:
+        err(f"ignored, not predictors of the parent model: {', '.join(td.ignored)}")
+    outcome = update_job(loaded, td, params, method.value, alpha,
                          progress=lambda m: err(f"  .. {m}"))
     parent = outcome.parent
     typer.echo("parent: " + (parent.describe() if is_registry_uri(parent.source) else

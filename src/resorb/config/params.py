@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -117,6 +117,37 @@ class Params(Frozen):
         return self.__dict__ == other.__dict__
 
     __hash__ = None  # type: ignore[assignment]  # mutable mappings inside: not hashable
+
+    def candidate(self, name: str) -> CandidateSpec:
+        """The candidate ``name`` as trained under ``training.predictors``: its spec with
+        ``params.predictors`` limited to the selected predictor set (unchanged for ``full``).
+
+        Raises
+        ------
+        KeyError
+            No such candidate.
+        """
+        return self.training.restrict(self.candidates[name])
+
+    def with_predictors(self, predictors: str | Sequence[str]) -> Params:
+        """The same parameters with ``training.predictors`` set to a set name or a list.
+
+        Raises
+        ------
+        ConfigError
+            An item is neither a predictor set nor a predictor.
+        """
+        text = predictors if isinstance(predictors, str) else ",".join(predictors)
+        from resorb.schema import predictor_set_name, resolve_predictors
+
+        try:
+            chosen = resolve_predictors(text)
+        except ValueError as exc:
+            raise ConfigError(f"training.predictors: {exc}") from None
+        name = predictor_set_name(chosen)
+        training = self.training.model_copy(
+            update={"predictors": name if name != "custom" else ",".join(chosen)})
+        return self.model_copy(update={"training": training})
 
     def origin_of(self, loc: Loc) -> str:
         """The layer (file, or "command line") that set the key at ``loc`` last."""

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,6 +119,43 @@ class TrainingParams(Frozen):
     anticipated_c: float = Field(default=0.75, gt=0.5, lt=1)
     champion: ChampionRule = ChampionRule()
     small_sample: SmallSampleParams = SmallSampleParams()
+    #: the predictors models are trained on: a set of :data:`resorb.schema.PREDICTOR_SETS`
+    #: (``full``, ``routine``), predictor names, or both, comma-separated (``--predictors``)
+    predictors: str = "full"
+
+    @field_validator("predictors")
+    @classmethod
+    def _known_predictors(cls, value: str) -> str:
+        from resorb.schema import resolve_predictors
+
+        resolve_predictors(value)  # a ValueError names the unknown item and the choices
+        return value.strip()
+
+    @property
+    def predictor_columns(self) -> tuple[str, ...]:
+        """The predictors of :attr:`predictors`, in dictionary order (no horizon)."""
+        from resorb.schema import resolve_predictors
+
+        return resolve_predictors(self.predictors)
+
+    @property
+    def predictor_set(self) -> str:
+        """The set's name (``full``, ``routine``) or ``custom`` for a list of predictors."""
+        from resorb.schema import predictor_set_name
+
+        return predictor_set_name(self.predictor_columns)
+
+    def restrict(self, spec: CandidateSpec) -> CandidateSpec:
+        """``spec`` limited to :attr:`predictors`: its own ``predictors`` (all when it names
+        none) intersected with the selection; unchanged for the ``full`` set."""
+        from resorb.schema import PREDICTORS
+
+        chosen = self.predictor_columns
+        own = spec.params.get("predictors")
+        if chosen == PREDICTORS and own is None:
+            return spec
+        keep = [p for p in chosen if own is None or p in own]
+        return spec.model_copy(update={"params": {**spec.params, "predictors": keep}})
 
 
 class CandidateSpec(Frozen):

@@ -18,6 +18,7 @@ from resorb.config import Params
 from resorb.report import facts as f
 from resorb.report.checklist import CITATION
 from resorb.report.explanations import Explanations
+from resorb.report.predictor_sets import predictor_set_facts
 from resorb.report.tripod import STATUSES, Entry, StudyFacts, fill_checklist
 from resorb.runs import RunRecord
 
@@ -235,6 +236,8 @@ def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: P
         Section("sample", "Sample size", study),
         *adaptation_sections(model.card),
         Section("performance", "Discrimination and calibration", metric_rows(record)),
+        Section("predictor_sets", "Predictors, and what is lost without a finding",
+                predictor_set_facts(model.card)),
         Section("figures", "Calibration, ROC and decision curves", tuple(
             Picture(record.figures.get(k), alt, cap) for k, (alt, cap) in _CAPTIONS.items())),
         Section("subgroups", "Subgroups", subgroup_rows(record.subgroups)),

@@ -162,8 +162,9 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
     source = _Input(file, mapping)
-    ignored = check_columns(source.header)
-    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    loaded = (model if isinstance(model, LoadedModel)
+              else load_model(model, columns=source.header))
+    ignored = check_columns(source.header, loaded.features)
     if k > len(loaded.features):
         raise InputError(f"--explain {k}: the model has {len(loaded.features)} input "
                          f"variables; ask for at most that many reasons")

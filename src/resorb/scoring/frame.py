@@ -9,8 +9,11 @@ progressive motor deficit is never offered watchful waiting, whatever the probab
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,7 @@ from resorb import schema
 from resorb.config import ScoringParams
 from resorb.errors import DataValidationError
 from resorb.features import HORIZON, model_input
-from resorb.intake import check_header, conform_rows
+from resorb.intake import Purpose, ValidationReport, check_header, conform_rows
 from resorb.schema import Role
 from resorb.scoring.model import LoadedModel
 
@@ -43,34 +46,160 @@ def output_columns(identifiers: Sequence[str], explain_k: int) -> list[str]:
             "out_of_range", "model_name", "model_version", "horizon_days", "status", "reason"]
 
 
-def check_columns(columns: Sequence[str]) -> tuple[str, ...]:
-    """Check a table's header for scoring; returns the columns scoring ignores.
+def read_columns(features: Sequence[str] = schema.FEATURES) -> tuple[str, ...]:
+    """Columns scoring reads for a model with input ``features``: identifiers, red flags,
+    the horizon and the model's own predictors; any other predictor is ignored (listed,
+    never validated, never used).
+
+    Parameters
+    ----------
+    features : sequence of str
+        The model's input columns (:attr:`LoadedModel.features`, a card's ``features``).
+
+    Returns
+    -------
+    tuple of str
+        In dictionary order.
+    """
+    own = set(features)
+    return tuple(c for c in USED_COLUMNS
+                 if schema.BY_NAME[c].role not in schema.PREDICTOR_ROLES or c in own)
+
+
+def required_columns(features: Sequence[str] = schema.FEATURES) -> tuple[str, ...]:
+    """Columns a file must hold to be scored by a model with input ``features``: the
+    required identifiers and red flags, and the model's required predictors (an optional
+    predictor, like ``rim_enhancement``, may be absent). In dictionary order."""
+    return tuple(c for c in read_columns(features) if schema.BY_NAME[c].required)
+
+
+def check_columns(columns: Sequence[str],
+                  features: Sequence[str] = schema.FEATURES) -> tuple[str, ...]:
+    """Check a table's header for scoring by a model; returns the columns scoring ignores.
 
     Parameters
     ----------
     columns : sequence of str
         The header (canonical names, after any mapping).
+    features : sequence of str
+        The model's input columns; only its predictors are required and read.
 
     Returns
     -------
     tuple of str
-        Columns that are not read: unknown to the dictionary, outcomes, synthetic truth.
+        Columns that are not read: unknown to the dictionary, outcomes, synthetic truth,
+        and predictors the model was not trained on.
 
     Raises
     ------
     DataValidationError
-        A required column is absent or a column is given twice (the report says which).
+        A column the model requires is absent or a column is given twice (the report says
+        which).
     """
-    return _check_header(tuple(str(c) for c in columns))
+    return _check_header(tuple(str(c) for c in columns), tuple(features))
 
 
 @lru_cache(maxsize=32)
-def _check_header(columns: tuple[str, ...]) -> tuple[str, ...]:
+def _check_header(columns: tuple[str, ...], features: tuple[str, ...]) -> tuple[str, ...]:
     """:func:`check_columns`, once per distinct header (every chunk of a file shares one)."""
-    report = check_header(columns, purpose="scoring", allow_unknown=True)
+    report = for_model(check_header(columns, purpose="scoring", allow_unknown=True), features)
     if not report.ok:
         raise DataValidationError(report)
-    return tuple(c for c in columns if c not in USED_COLUMNS)
+    read = read_columns(features)
+    return tuple(c for c in columns if c not in read)
+
+
+def for_model(report: ValidationReport, features: Sequence[str]) -> ValidationReport:
+    """A validation report as a model with input ``features`` sees it: problems of
+    predictors it was not trained on, and absent columns it does not require, are left out.
+
+    Parameters
+    ----------
+    report : ValidationReport
+        Of a whole file or a header (:func:`resorb.intake.conform`,
+        :func:`resorb.intake.check_header`), against the whole data dictionary.
+    features : sequence of str
+        The model's input columns.
+
+    Returns
+    -------
+    ValidationReport
+        The same report with fewer problems (its row counts are those of the columns kept
+        only when the caller conformed those columns alone, as :func:`validate_for_model`
+        does).
+    """
+    required = set(required_columns(features))
+    if report.purpose == "training":
+        required.add(HORIZON)
+    outside = {p for p in schema.PREDICTORS if p not in features}
+    keep = tuple(p for p in report.problems if p.column not in outside
+                 and (p.rule != "missing_column" or p.column in required))
+    return replace(report, problems=keep)
+
+
+def validate_for_model(path: str | os.PathLike[str], features: Sequence[str],
+                       mapping: str | os.PathLike[str] | Any | None = None,
+                       purpose: Purpose = "scoring",
+                       ) -> tuple[pd.DataFrame, ValidationReport, tuple[str, ...], Any]:
+    """Check a file against what one model needs (``resorb validate --model``, and training
+    or validating on a predictor set).
+
+    Predictors outside ``features`` are dropped before the cells are checked (a bad value
+    there cannot hurt: it is never read), and only the columns the model requires must be
+    present.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV or Parquet file.
+    features : sequence of str
+        The model's input columns (:attr:`LoadedModel.features`, or
+        :func:`resorb.features.model_columns` of a predictor set).
+    mapping : path-like or Mapping, optional
+        Mapping file applied first (:func:`resorb.intake.apply_mapping`).
+    purpose : {"any", "scoring", "training"}
+
+    Returns
+    -------
+    (DataFrame, ValidationReport, tuple of str, MappingResult or None)
+        The canonical frame (without the ignored predictors), the report (row numbers of
+        the source file), the predictors ignored (present in the file, not in the model)
+        and what the mapping did.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or a mapping's filter keeps no rows.
+    ConfigError
+        Invalid mapping file.
+    """
+    from resorb.features import describe_unused, model_input, unused_predictors
+    from resorb.intake import (
+        Mapping,
+        apply_mapping,
+        conform,
+        in_source_rows,
+        load_mapping,
+        read_table,
+    )
+
+    raw = read_table(path)
+    result = None
+    allow_unknown = False
+    if mapping is not None:
+        loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        result = apply_mapping(raw, loaded, source_name=Path(path).name)
+        raw, allow_unknown = result.frame, not loaded.drop_unmapped
+    ignored = tuple(c for c in raw.columns if c in schema.PREDICTORS and c not in features)
+    frame, report = conform(raw.drop(columns=list(ignored)), purpose=purpose,
+                            allow_unknown=allow_unknown)
+    report = for_model(report, features)
+    if purpose == "training" and len(frame):  # notes about the model's predictors only
+        note = describe_unused(unused_predictors(model_input(frame, columns=tuple(features))))
+        report = replace(report, notes=(note,) if note else ())
+    if result is not None:
+        report = in_source_rows(report, result)
+    return frame, report, ignored, result
 
 
 def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | None = None,
@@ -213,8 +342,9 @@ def prepare_rows(frame: pd.DataFrame, model: LoadedModel, horizon_days: int,
     DataValidationError
         A required column is absent, or a column is given twice.
     """
-    check_columns(frame.columns)
-    canonical, problems = conform_rows(frame[[c for c in USED_COLUMNS if c in frame.columns]],
+    check_columns(frame.columns, model.features)
+    read = read_columns(model.features)
+    canonical, problems = conform_rows(frame[[c for c in read if c in frame.columns]],
                                        purpose="scoring")
     reasons = problems.to_numpy(dtype=object)
     if rejected is not None:

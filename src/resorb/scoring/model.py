@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,9 @@ DEFAULT_MODEL_URI = "models:/resorb@champion"
 #: the SQLite store :mod:`resorb.tracking` creates in the working folder (its DEFAULT_DB)
 TRACKING_DB = "mlflow.db"
 REFERENCE_FOLDER = Path("models") / "reference"
+#: the routine-data reference predictor (``--predictors routine``), tried after the full one
+ROUTINE_FOLDER = Path("models") / "routine"
+SHIPPED_FOLDERS: tuple[Path, ...] = (REFERENCE_FOLDER, ROUTINE_FOLDER)
 _URI_SCHEMES = ("models:/", "runs:/")
 
 
@@ -89,6 +92,16 @@ class LoadedModel:
         final = getattr(est, "named_steps", {}).get("model", est)
         return hasattr(final, "coef_")
 
+    @property
+    def predictors(self) -> tuple[str, ...]:
+        """The predictors the model was trained on (its input columns but the horizon)."""
+        return tuple(f for f in self.features if f in schema.PREDICTORS)
+
+    @property
+    def predictor_set(self) -> str:
+        """The card's predictor set (``full``, ``routine`` or ``custom``)."""
+        return self.metadata.predictor_set
+
     def describe(self) -> str:
         """One line naming the model, e.g. ``resorb version 3 (random_forest, trained on ...)``;
         an updated model also names its parent and the method."""
@@ -116,35 +129,84 @@ def is_registry_uri(model: str | os.PathLike[str] | None) -> bool:
     return model is not None and str(model).startswith(_URI_SCHEMES)
 
 
-def default_model() -> str:
+def shipped_models() -> list[Path]:
+    """The exported reference predictors found, in order of preference (full, routine).
+
+    Each is looked up in the working folder, then in the repository the package runs from.
+    """
+    import resorb
+
+    roots = [Path.cwd(), Path(resorb.__file__).resolve().parents[2]]
+    found = []
+    for rel in SHIPPED_FOLDERS:
+        folder = next((r / rel for r in roots if (r / rel / ARTIFACTS.model_skops).is_file()),
+                      None)
+        if folder is not None:
+            found.append(folder)
+    return found
+
+
+def default_model(columns: Sequence[str] | None = None) -> str:
     """The model scored with when none is named.
 
-    ``models:/resorb@champion`` when a registry is set up; otherwise the project's reference
-    predictor ``models/reference`` (looked up in the working folder, then the repository).
+    ``models:/resorb@champion`` when a registry is set up; otherwise the first of the
+    project's reference predictors (``models/reference``, then the routine-data one
+    ``models/routine``) whose required columns the file's header ``columns`` holds.
+
+    Parameters
+    ----------
+    columns : sequence of str, optional
+        The header of the file to score (canonical names); None: the full reference.
 
     Raises
     ------
     ModelNotFoundError
         No registry and no reference folder.
+    NoModelFitsError
+        The header fits none of the reference predictors; the message lists, per
+        predictor, the columns it would still need.
     """
     if registry_available():
         return DEFAULT_MODEL_URI
-    import resorb
+    shipped = shipped_models()
+    if not shipped:
+        raise ModelNotFoundError(
+            f"no model to score with: no registry here (no {TRACKING_DB} in {Path.cwd()}, "
+            f"MLFLOW_TRACKING_URI unset) and no exported model in {REFERENCE_FOLDER} or "
+            f"{ROUTINE_FOLDER}; pass --model FOLDER, or train and export one (`resorb "
+            f"compare --synthetic 2000 --register`, `resorb models promote 1`, `resorb models "
+            f"export --to models`)")
+    if columns is None:
+        return str(shipped[0])
+    from resorb.scoring.frame import required_columns
 
-    candidates = [Path.cwd() / REFERENCE_FOLDER,
-                  Path(resorb.__file__).resolve().parents[2] / REFERENCE_FOLDER]
-    for folder in candidates:
-        if (folder / ARTIFACTS.model_skops).is_file():
+    have = {str(c) for c in columns}
+    needs = {}
+    for folder in shipped:
+        card = ModelCard.from_json((folder / ARTIFACTS.model_card).read_bytes(),
+                                   source=f"{folder}: {ARTIFACTS.model_card}")
+        missing = [c for c in required_columns(card.features) if c not in have]
+        if not missing:
             return str(folder)
-    raise ModelNotFoundError(
-        f"no model to score with: no registry here (no {TRACKING_DB} in {Path.cwd()}, "
-        f"MLFLOW_TRACKING_URI unset) and no exported model at {candidates[0]} or "
-        f"{candidates[1]}; pass --model FOLDER, or train and export one (`resorb compare "
-        f"--synthetic 2000 --register`, `resorb models promote 1`, `resorb models export "
-        f"--to models`)")
+        needs[folder] = (card.predictor_set, missing)
+    raise NoModelFitsError(needs)
 
 
-def load_model(model: str | os.PathLike[str] | None = None) -> LoadedModel:
+class NoModelFitsError(InputError):
+    """A file lacks columns every available reference predictor requires (exit 2)."""
+
+    def __init__(self, needs: Mapping[Path, tuple[str, list[str]]]) -> None:
+        self.needs = dict(needs)
+        parts = [f"{folder.parent.name}/{folder.name} ({kind} predictors) would still need "
+                 f"{', '.join(missing)}" for folder, (kind, missing) in needs.items()]
+        super().__init__(
+            "the file fits none of the available models: " + "; ".join(parts)
+            + ". Add those columns (or map them with --mapping), or name a model with "
+              "--model; `resorb validate FILE --model FOLDER` lists the problems for one")
+
+
+def load_model(model: str | os.PathLike[str] | None = None,
+               columns: Sequence[str] | None = None) -> LoadedModel:
     """Load the model to score with.
 
     Parameters
@@ -153,6 +215,9 @@ def load_model(model: str | os.PathLike[str] | None = None) -> LoadedModel:
         ``models:/...`` or ``runs:/...`` URI (needs a registry, read from the store MLflow
         points at: :func:`resorb.tracking.configure`), or an exported model folder; ``None``
         for :func:`default_model`.
+    columns : sequence of str, optional
+        Header of the file to score, which chooses among the reference predictors when
+        ``model`` is None (:func:`default_model`).
 
     Returns
     -------
@@ -165,7 +230,7 @@ def load_model(model: str | os.PathLike[str] | None = None) -> LoadedModel:
     InputError
         The model expects input columns that are not in the data dictionary.
     """
-    target = default_model() if model is None else str(model)
+    target = default_model(columns) if model is None else str(model)
     if target.startswith(_URI_SCHEMES):
         return _load_registered(target)
     return _load_folder(Path(target), source=target)
@@ -241,3 +306,45 @@ def _features(estimator: Any, card: ModelCard) -> tuple[str, ...]:
     if names is not None:
         return tuple(str(n) for n in names)
     return card.features
+
+
+def load_for_predictors(model: str | os.PathLike[str] | None,
+                        selection: str | None) -> LoadedModel:
+    """A model for a command given ``--predictors``: chosen by it, and checked against it.
+
+    Without ``model`` and without a registry, the reference predictor whose columns the
+    selection holds (``routine`` -> ``models/routine``); with a model, the model itself.
+    Either way, a model trained on other predictors than ``selection`` is refused.
+
+    Parameters
+    ----------
+    model : str or path-like, optional
+        As for :func:`load_model`.
+    selection : str, optional
+        A predictor set or list (:func:`resorb.schema.resolve_predictors`); None: no check.
+
+    Raises
+    ------
+    InputError
+        The model was trained on other predictors (the message names the difference).
+    ModelNotFoundError
+        As for :func:`load_model`.
+    """
+    if selection is None:
+        return load_model(model)
+    from resorb.features import model_columns
+    from resorb.scoring.frame import required_columns
+
+    wanted = schema.resolve_predictors(selection)
+    loaded = load_model(model, columns=required_columns(model_columns(wanted))
+                        if model is None else None)
+    if set(loaded.predictors) != set(wanted):
+        extra = [p for p in loaded.predictors if p not in wanted]
+        lacking = [p for p in wanted if p not in loaded.predictors]
+        raise InputError(
+            f"--predictors {selection}: {loaded.describe()} was trained on the "
+            f"'{loaded.predictor_set}' predictors"
+            + (f", which also hold {', '.join(extra)}" if extra else "")
+            + (f", without {', '.join(lacking)}" if lacking else "")
+            + "; name a model trained on that set with --model, or leave --predictors out")
+    return loaded
