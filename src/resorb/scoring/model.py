@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ class LoadedModel:
         A local MLflow model folder holding the same model (for Spark).
     features : tuple of str
         Model input columns, in the order the estimator was fitted on.
+    skops_bytes : bytes
+        The verified content of ``model.skops`` the estimator was loaded from (matches
+        ``metadata.skops_sha256``); ``b""`` for a model built in memory.
     """
 
     estimator: Any
@@ -63,6 +66,7 @@ class LoadedModel:
     source: str
     folder: Path
     features: tuple[str, ...]
+    skops_bytes: bytes = field(default=b"", repr=False)
 
     @property
     def decision_threshold(self) -> float:
@@ -171,6 +175,59 @@ def load_model(model: str | os.PathLike[str] | None = None) -> LoadedModel:
     return _load_folder(Path(target), source=target)
 
 
+def verified_model_bytes(model: str | os.PathLike[str] | LoadedModel | None = None
+                         ) -> tuple[bytes, ModelCard]:
+    """The verified bytes of a model's skops file and its card, to send to other processes.
+
+    For engines that load the model elsewhere (Spark executors): the driver loads and
+    verifies the model once (:func:`load_model`: the folder's ``MLmodel`` loader, code and
+    environment files, the file's hash, the allow-list), then broadcasts these bytes, which
+    each worker turns into the estimator with :func:`estimator_from_verified_bytes`. No
+    worker reads the model folder or goes through MLflow.
+
+    Parameters
+    ----------
+    model : str, path-like, LoadedModel or None
+        As for :func:`load_model`, or a model it already loaded.
+
+    Returns
+    -------
+    bytes
+        The content of ``model.skops`` (its SHA-256 is the card's ``skops_sha256``).
+    ModelCard
+
+    Raises
+    ------
+    ModelNotFoundError, ModelCardError, ModelIntegrityError
+        As :func:`load_model`; also for a model built in memory (no file bytes).
+    """
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if not loaded.skops_bytes:
+        raise ModelNotFoundError(f"{loaded.source}: the model was not loaded from a file, "
+                                 f"so there are no verified bytes to send")
+    return loaded.skops_bytes, loaded.metadata
+
+
+def estimator_from_verified_bytes(data: bytes, card: ModelCard) -> Any:
+    """The estimator of :func:`verified_model_bytes`' output, checked again where it lands.
+
+    The SHA-256 of ``data`` is compared with ``card.skops_sha256`` and the file is read
+    through the allow-list of :mod:`resorb.serialization`, so a worker runs only what the
+    driver verified.
+
+    Raises
+    ------
+    ModelCardError
+        The bytes differ from the card's hash.
+    ModelIntegrityError
+        Not a skops file, or a type outside the allow-list.
+    """
+    from resorb.serialization import estimator_from_bytes
+
+    card.check_skops_bytes(data)
+    return estimator_from_bytes(data)
+
+
 def _load_registered(uri: str) -> LoadedModel:
     if not registry_available():
         raise ModelNotFoundError(
@@ -192,7 +249,8 @@ def _load_registered(uri: str) -> LoadedModel:
 
 
 def _load_folder(folder: Path, source: str) -> LoadedModel:
-    from resorb.serialization import load_estimator
+    from resorb.serialization import estimator_from_bytes
+    from resorb.trust import verify_folder
 
     if not folder.exists():
         raise ModelNotFoundError(f"no model at {source}: no such folder (give an exported "
@@ -207,8 +265,11 @@ def _load_folder(folder: Path, source: str) -> LoadedModel:
         raise ModelCardError(f"{source} has no model card: {ARTIFACTS.model_card} is missing "
                              f"(see `resorb models export`)", path=str(card_file))
     card = ModelCard.from_json(card_file.read_bytes(), source=f"{source}: {card_file.name}")
-    card.check_skops(skops)
-    estimator = load_estimator(skops)
+    verify_folder(folder, card.integrity, source)
+    # hashed and loaded from the same bytes: the file cannot change between check and load
+    data = skops.read_bytes()
+    card.check_skops_bytes(data, path=str(skops))
+    estimator = estimator_from_bytes(data, source=f"{source}: {ARTIFACTS.model_skops}")
     name, version = _registered_meta(folder)
     features = _features(estimator, card)
     foreign = [f for f in features if f not in schema.FEATURES]
@@ -219,7 +280,8 @@ def _load_folder(folder: Path, source: str) -> LoadedModel:
             f" not in resorb's data dictionary, so no input file can supply "
             f"{'them' if len(foreign) > 1 else 'it'}; was it trained by another resorb version?")
     return LoadedModel(estimator=estimator, metadata=card, name=name or card.candidate,
-                       version=version, source=source, folder=folder, features=features)
+                       version=version, source=source, folder=folder, features=features,
+                       skops_bytes=data)
 
 
 def _registered_meta(folder: Path) -> tuple[str, str]:
