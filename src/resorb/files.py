@@ -44,19 +44,52 @@ def table_format(path: str | os.PathLike[str], role: str = "file") -> TableForma
                          f"use .csv or .parquet") from None
 
 
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Check that ``path`` has a supported extension and a writable folder.
+def check_output_path(path: str | os.PathLike[str], what: str | None = None) -> Path:
+    """Check, before any work, that a table can be written at ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        The output file (``.csv``, ``.parquet`` or ``.pq``).
+    what : str, optional
+        The option and value, for the message (default ``"output <path>"``).
 
     Raises
     ------
     InputError
-        Unsupported extension or missing folder.
+        Unsupported extension, ``path`` is a folder, its folder does not exist, or no file
+        can be created there (read-only, ``/proc``, no permission).
     """
     p = Path(path)
     table_format(p, role="output")
+    if p.is_dir():
+        raise InputError(f"{what or f'output {p}'}: {p} is a folder; name a file in it")
     if not p.parent.exists():
         raise InputError(f"{p.parent}: folder does not exist; create it first")
+    check_writable_folder(p.parent, what or f"output {p}")
     return p
+
+
+def check_creatable_folder(folder: str | os.PathLike[str], what: str) -> Path:
+    """Refuse a folder that neither exists writable nor can be created, before any work.
+
+    The nearest existing ancestor is probed (:func:`check_writable_folder`); nothing is
+    created.
+
+    Raises
+    ------
+    InputError
+        A file stands where a folder is needed, or the nearest existing folder is not
+        writable.
+    """
+    f = Path(folder)
+    probe = f
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{what}: {probe} is a file, not a folder; choose another place")
+    check_writable_folder(probe, what)
+    return f
 
 
 def check_writable_folder(folder: str | os.PathLike[str], what: str) -> Path:
@@ -92,18 +125,80 @@ def check_writable_folder(folder: str | os.PathLike[str], what: str) -> Path:
     return f
 
 
+#: suffix of the temporary file an output is written to before it is moved into place
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_files(target: str | os.PathLike[str]) -> list[Path]:
+    """The temporary files ``.NAME.*.partial`` of writes to ``target``, finished or not."""
+    t = Path(target)
+    return sorted(t.parent.glob(f".{glob_escape(t.name)}.*{PARTIAL_SUFFIX}"))
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with the glob wildcards ``*?[`` taken literally."""
+    import glob
+
+    return glob.escape(name)
+
+
+def remove_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the partial files of earlier writes to ``target`` whose writer is gone.
+
+    Every writer of :func:`atomic_path` holds an exclusive ``flock`` on its partial file
+    until it is moved into place; the kernel releases it when the process ends, however it
+    ends (``kill -9`` included). A partial file whose lock can be taken is therefore
+    debris of a dead run and is removed; one still locked belongs to a run in progress
+    (another process writing the same output) and is left alone.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    import fcntl
+
+    removed = []
+    for path in partial_files(target):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live writer holds it
+        try:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    The temporary file ``.NAME.<random>.partial`` is locked (``flock``) while it is written;
+    partial files left by earlier runs that were killed (``kill -9``, a power cut) are
+    removed first (:func:`remove_stale_partials`).
+    """
+    import fcntl
+
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    os.close(fd)
+    remove_stale_partials(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX,
+                               dir=target.parent)
     tmp_path = Path(tmp)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until this run ends: the file is not debris
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

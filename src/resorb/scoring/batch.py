@@ -152,7 +152,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
         raise InputError(f"chunk rows must be >= 1 (got {rows_per_chunk}), reasons per row "
                          f">= 0 (got {k}), horizon 1-3650 days (got {horizon})")
     file = TableFile(input)
-    out = check_output_path(output)
+    out = check_output_path(output, f"--output {output}")
     if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
     source = _Input(file, mapping)

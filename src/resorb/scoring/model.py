@@ -28,6 +28,8 @@ from resorb.errors import InputError, ModelCardError, ModelNotFoundError
 from resorb.runs import ARTIFACTS
 
 DEFAULT_MODEL_URI = "models:/resorb@champion"
+#: the registered model's name (resorb.tracking.REGISTERED_MODEL)
+REGISTERED_MODEL = "resorb"
 #: the SQLite store :mod:`resorb.tracking` creates in the working folder (its DEFAULT_DB)
 TRACKING_DB = "mlflow.db"
 REFERENCE_FOLDER = Path("models") / "reference"
@@ -110,9 +112,52 @@ class LoadedModel:
         return predict_resorption(self.estimator, X)
 
 
-def registry_available() -> bool:
-    """Whether a model registry is set up: ``$MLFLOW_TRACKING_URI`` or ``mlflow.db`` here."""
-    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or (Path.cwd() / TRACKING_DB).is_file()
+def registry_available(configured_uri: str | None = None) -> bool:
+    """Whether a tracking store is set up: a server URI, or a SQLite file that exists.
+
+    Parameters
+    ----------
+    configured_uri : str, optional
+        params.yaml ``tracking.uri``; ``$MLFLOW_TRACKING_URI`` wins, and without either the
+        store is ``mlflow.db`` in the working folder.
+    """
+    from resorb.config import tracking_uri
+
+    uri = tracking_uri(configured_uri)
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).is_file()
+    return True
+
+
+def registry_holds_model(configured_uri: str | None = None) -> bool:
+    """Whether the tracking store holds the registered model ``resorb``.
+
+    A server (``$MLFLOW_TRACKING_URI``) is taken to hold it (asking would import MLflow and
+    contact it). A SQLite store is read directly, read-only, so an empty ``mlflow.db`` (left
+    by a command that failed) is no registry: scoring then uses the reference predictor.
+    """
+    from resorb.config import tracking_uri
+
+    uri = tracking_uri(configured_uri)
+    if not uri.startswith("sqlite:///"):
+        return True
+    db = Path(uri.removeprefix("sqlite:///"))
+    if not db.is_file():
+        return False
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = con.execute("SELECT 1 FROM registered_models WHERE name = ? LIMIT 1",
+                          (REGISTERED_MODEL,)).fetchone()
+    except sqlite3.Error:  # no MLflow tables: an empty or foreign file
+        return False
+    finally:
+        con.close()
+    return row is not None
 
 
 def is_registry_uri(model: str | os.PathLike[str] | None) -> bool:
@@ -123,15 +168,17 @@ def is_registry_uri(model: str | os.PathLike[str] | None) -> bool:
 def default_model() -> str:
     """The model scored with when none is named.
 
-    ``models:/resorb@champion`` when a registry is set up; otherwise the project's reference
-    predictor ``models/reference`` (looked up in the working folder, then the repository).
+    ``models:/resorb@champion`` when the registry holds the model ``resorb``
+    (:func:`registry_holds_model`; an empty ``mlflow.db`` does not count); otherwise the
+    project's reference predictor ``models/reference`` (looked up in the working folder, then
+    the repository).
 
     Raises
     ------
     ModelNotFoundError
         No registry and no reference folder.
     """
-    if registry_available():
+    if registry_holds_model():
         return DEFAULT_MODEL_URI
     import resorb
 
@@ -141,11 +188,11 @@ def default_model() -> str:
         if (folder / ARTIFACTS.model_skops).is_file():
             return str(folder)
     raise ModelNotFoundError(
-        f"no model to score with: no registry here (no {TRACKING_DB} in {Path.cwd()}, "
-        f"MLFLOW_TRACKING_URI unset) and no exported model at {candidates[0]} or "
-        f"{candidates[1]}; pass --model FOLDER, or train and export one (`resorb compare "
-        f"--synthetic 2000 --register`, `resorb models promote 1`, `resorb models export "
-        f"--to models`)")
+        f"no model to score with: no registry here (no {TRACKING_DB} holding the model "
+        f"'resorb' in {Path.cwd()}, MLFLOW_TRACKING_URI unset) and no exported model at "
+        f"{candidates[0]} or {candidates[1]}; pass --model FOLDER, or train and export one "
+        f"(`resorb compare --synthetic 2000 --register`, `resorb models promote 1`, "
+        f"`resorb models export --to models`)")
 
 
 def load_model(model: str | os.PathLike[str] | None = None) -> LoadedModel:
