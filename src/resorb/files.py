@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -201,17 +201,72 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.close(fd)
 
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(table: Any, columns: list[str] | tuple[str, ...]) -> Any:
+    """Prefix a single quote to text cells of ``columns`` that a spreadsheet runs as formulas.
+
+    OWASP's recommendation against CSV injection
+    (https://owasp.org/www-community/attacks/CSV_Injection): a cell beginning with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return is written as ``'=...``, so Excel,
+    LibreOffice and Google Sheets show it as text instead of evaluating it
+    (``=cmd|'/C calc'!A0``). Only text columns change; numbers (``-3``) and dates are
+    written as they are, and quoting is left to the CSV writer.
+
+    Parameters
+    ----------
+    table : pyarrow.Table or pandas.DataFrame
+        The rows about to be written as CSV; not modified.
+    columns : sequence of str
+        The columns passed through from the input (identifiers); absent ones are skipped.
+
+    Returns
+    -------
+    pyarrow.Table or pandas.DataFrame
+        The same kind of table, with those cells prefixed.
+    """
+    pattern = "^[=+\\-@\t\r]"
+    if isinstance(table, pd.DataFrame):
+        out = table.copy()
+        for name in columns:
+            if name in out and (out[name].dtype == object or pd.api.types.is_string_dtype(
+                    out[name].dtype)):
+                text = out[name]
+                risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+                out[name] = text.where(~risky.astype(bool), "'" + text.astype(str))
+        return out
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in columns:
+        if name not in table.column_names:
+            continue
+        column = table.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        risky = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+        fixed = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        table = table.set_column(table.column_names.index(name), table.field(name),
+                                 fixed.cast(column.type))
+    return table
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``df`` to CSV or Parquet atomically; returns the final path.
 
     Parquet is written without the pandas index and with timestamps in microseconds (Spark
     refuses Parquet's nanosecond timestamps); CSV with ISO dates and empty cells for missing
-    values, so that ``resorb validate`` reads back what was written.
+    values, so that ``resorb validate`` reads back what was written; identifier cells that a
+    spreadsheet would run as a formula are neutralised (:func:`neutralise_formulas`).
     """
     p = check_output_path(path)
     with atomic_path(p) as tmp:
         if table_format(p) == "csv":
-            df.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+            from resorb.schema import IDENTIFIERS
+
+            neutralise_formulas(df, IDENTIFIERS).to_csv(tmp, index=False, date_format="%Y-%m-%d")
         else:
             # a timestamp that is not whole microseconds is refused, never truncated
             df.to_parquet(tmp, index=False, coerce_timestamps="us")
