@@ -246,8 +246,11 @@ def neutralise_formulas(table: Any, columns: list[str] | tuple[str, ...]) -> Any
         column = table.column(name)
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
-        risky = pc.fill_null(pc.match_substring_regex(column, pattern), False)
-        fixed = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        text = column.cast(pa.large_string())
+        risky = pc.fill_null(pc.match_substring_regex(text, pattern), False)
+        quote = pa.scalar("'", pa.large_string())
+        empty = pa.scalar("", pa.large_string())
+        fixed = pc.if_else(risky, pc.binary_join_element_wise(quote, text, empty), text)
         table = table.set_column(table.column_names.index(name), table.field(name),
                                  fixed.cast(column.type))
     return table
