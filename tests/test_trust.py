@@ -294,3 +294,24 @@ def test_a_card_without_integrity_still_loads(base, tmp_path):
     add_code_file(m, {"payload": base["payload"]})
     with pytest.raises(ModelIntegrityError, match=r"artifacts/helper\.py"):
         load_model(m)
+
+
+def test_a_registered_model_changed_in_the_artifact_store_is_refused(tmp_path, monkeypatch,
+                                                                       base):
+    """Who can write to the artifact store can change a model: resorb refuses the change."""
+    from tests.test_scoring import make_registry
+
+    registry = make_registry(tmp_path)
+    monkeypatch.chdir(registry.folder)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert load_model("models:/resorb/1").version == "1"
+    stored = [p for p in (registry.folder / "mlartifacts").rglob("MLmodel")]
+    assert stored
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("RESORB_MARKER", str(marker))
+    monkeypatch.syspath_prepend(str(base["payload"]))
+    for path in stored:
+        tamper_loader(path.parent, base)
+    with pytest.raises(ModelIntegrityError, match=r"loader_module is 'trust_payload'"):
+        load_model("models:/resorb@champion")
+    assert not marker.exists()
