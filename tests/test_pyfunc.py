@@ -146,7 +146,7 @@ def test_invalid_input_is_refused_naming_column_and_rule(folder, files, cells, m
     assert "Traceback" not in str(caught.value) and "numpy" not in str(caught.value)
 
 
-def test_loading_runs_no_code_from_the_folder(folder, files, tmp_path):
+def test_a_folder_with_planted_code_is_refused_and_nothing_runs(folder, files, tmp_path):
     planted = tmp_path / "planted"
     shutil.copytree(folder, planted)
     sentinel = tmp_path / SENTINEL
@@ -164,8 +164,10 @@ def test_loading_runs_no_code_from_the_folder(folder, files, tmp_path):
               "print(len(p))\n")
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          cwd=tmp_path, timeout=300)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip() == "300" and not sentinel.exists()
+    # the planted files are refused by name (resorb.trust), and none of them ran
+    assert ran.returncode != 0 and "ModelIntegrityError" in ran.stderr, ran.stderr
+    assert "code files added in the model folder: artifacts/mlflow_model.py" in ran.stderr
+    assert "python_model.pkl" in ran.stderr and not sentinel.exists()
 
 
 def test_the_shipped_reference_model_is_data_only():

@@ -563,9 +563,10 @@ def test_default_model_is_the_champion_with_a_registry_else_the_reference(tmp_pa
     monkeypatch.chdir(tmp_path)
     shutil.copytree(registry.exported, tmp_path / "models" / "reference")
     assert default_model() == str(tmp_path / "models" / "reference")
-    (tmp_path / "mlflow.db").touch()
-    assert default_model() == "models:/resorb@champion"
+    (tmp_path / "mlflow.db").touch()  # a store that does not hold the model is no registry
+    assert default_model() == str(tmp_path / "models" / "reference")
     monkeypatch.chdir(registry.folder)
+    assert default_model() == "models:/resorb@champion"
     model = load_model()
     assert (model.name, model.version) == ("resorb", "1")
     assert model.describe().startswith("resorb version 1 (logistic")

@@ -1,15 +1,36 @@
-"""The MLflow UI on the project's tracking store, bound to the loopback interface only."""
+"""The MLflow UI on the project's tracking store, bound to the loopback interface only.
+
+``mlflow server`` starts a uvicorn worker and job consumers of its own, and does not stop
+them when it is told to stop: ``kill <pid>`` of ``resorb ui`` used to leave all of them
+running on the port. The server therefore runs in a process group of its own, and
+whatever stops ``resorb ui`` (Ctrl+C, SIGTERM, SIGHUP, the server exiting) ends that whole
+group: SIGTERM first, SIGKILL to whatever is left after :data:`GRACE_SECONDS`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 from resorb.config import artifact_root, tracking_uri
 from resorb.errors import ResorbError
 
 HOST = "127.0.0.1"
+#: seconds the server's processes get to stop after SIGTERM before they are killed
+GRACE_SECONDS = 10.0
+
+
+class _StopSignalError(Exception):
+    """SIGTERM or SIGHUP received: stop the server."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _StopSignalError(signum)
 
 
 def ui_command(port: int, store_uri: str | None = None) -> list[str]:
@@ -25,13 +46,49 @@ def ui_command(port: int, store_uri: str | None = None) -> list[str]:
 
 def serve_ui(port: int = 5000, announce: Callable[[str], None] = print,
              store_uri: str | None = None) -> int:
-    """Run the UI in the foreground until interrupted; returns its exit code."""
+    """Run the UI in the foreground until interrupted; returns its exit code.
+
+    Ctrl+C, SIGTERM and SIGHUP stop the server and every process it started
+    (:func:`stop_group`); so does the server's own exit.
+
+    Raises
+    ------
+    ResorbError
+        The server cannot be started.
+    """
     cmd = ui_command(port, store_uri)
     store = cmd[cmd.index("--backend-store-uri") + 1]
     announce(f"MLflow UI on http://{HOST}:{port}  (store: {store})  - press Ctrl+C to stop")
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    proc = None
     try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
+        proc = subprocess.Popen(cmd, start_new_session=True)  # its own process group
+        return proc.wait()
+    except (KeyboardInterrupt, _StopSignalError):
         return 0
     except OSError as exc:
         raise ResorbError(f"cannot start the MLflow UI: {exc}") from None
+    finally:
+        if proc is not None:
+            stop_group(proc.pid)
+            proc.poll()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
+    """End every process of group ``pgid``: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(-pgid, os.WNOHANG)  # reap our own child so the group can empty
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)

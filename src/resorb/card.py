@@ -23,6 +23,7 @@ from pydantic.dataclasses import dataclass
 
 from resorb.config import LabelRule
 from resorb.errors import ModelCardError
+from resorb.trust import FolderIntegrity
 
 #: a numeric input's range ``(low, high)``, a category input's categories, or None (all missing)
 TrainingRange = tuple[float, float] | tuple[str, ...] | None
@@ -146,6 +147,10 @@ class ModelCard(_Frozen):
         a set of :data:`resorb.schema.PREDICTOR_SETS` (``full``, ``routine``), or
         ``custom`` for a list; :attr:`features` names them. A card written before predictor
         sets existed reads as ``full``.
+    integrity : FolderIntegrity, optional
+        SHA-256 of the model folder's ``MLmodel`` loader settings, environment files and
+        code files (none), recorded when the folder was written (:mod:`resorb.trust`) and
+        checked at every load; None in a card written before resorb recorded them.
     """
 
     candidate: str
@@ -166,6 +171,7 @@ class ModelCard(_Frozen):
     heuristic_shrinkage: float | None = None
     derived: dict[str, str] = Field(default_factory=dict)
     predictor_set: str = "full"
+    integrity: FolderIntegrity | None = None
 
     @property
     def trained_on(self) -> str:
@@ -217,10 +223,21 @@ class ModelCard(_Frozen):
         ModelCardError
             The SHA-256 of ``skops`` differs from :attr:`skops_sha256`.
         """
-        found = file_sha256(skops)
+        self.check_skops_bytes(Path(skops).read_bytes(), path=str(skops))
+
+    def check_skops_bytes(self, data: bytes, path: str = "model.skops") -> None:
+        """Refuse the content of a model file that is not the one the card was written for.
+
+        Raises
+        ------
+        ModelCardError
+            The SHA-256 of ``data`` differs from :attr:`skops_sha256`.
+        """
+        skops = path
+        found = hashlib.sha256(data).hexdigest()
         if found != self.skops_sha256:
             raise ModelCardError(
-                f"{Path(skops).name} does not match its resorb.json (sha256 {found[:12]}... "
+                f"{skops} does not match its resorb.json (sha256 {found[:12]}... "
                 f"instead of {self.skops_sha256[:12]}...): the model file was changed after "
                 f"export; export the model again", path=str(skops))
 

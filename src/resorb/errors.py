@@ -61,3 +61,11 @@ class ModelCardError(ModelNotFoundError):
 
 class TrackingAccessError(ResorbError):
     """The tracking server refused the request (HTTP 401/403): no or wrong credentials."""
+
+
+class ModelIntegrityError(ModelCardError):
+    """A model folder holds what resorb did not write: a changed ``MLmodel`` loader, a code
+    file, an environment file or a model file that is not a skops file of trusted types.
+
+    Carries the offending file (``path``).
+    """

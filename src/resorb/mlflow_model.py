@@ -37,16 +37,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resorb import schema
+from resorb import schema, trust
 from resorb.config import DEFAULT_HORIZON_DAYS
 from resorb.features import HORIZON, model_input
 from resorb.runs import ARTIFACTS
 from resorb.schema import Kind
 
 #: the module MLflow imports to load a resorb model (the pyfunc ``loader_module``)
-LOADER_MODULE = "resorb.mlflow_model"
+LOADER_MODULE = trust.LOADER_MODULE
 #: the model folder's data, relative to its root: the skops file and the card
-DATA = Path(ARTIFACTS.model_skops).parent.as_posix()
+DATA = trust.DATA
 #: the one output column
 OUTPUT = "p_resorption"
 #: key of the data dictionary in the MLmodel ``metadata``
@@ -282,7 +282,9 @@ def save_model(path: str | os.PathLike[str], mlflow_model: Any, *, skops: Path, 
     example built from the data dictionary, the environment files and ``MLmodel`` with the
     pyfunc flavor (``loader_module`` this module, ``data`` ``artifacts``), the signature of
     :func:`input_schema` and :func:`output_schema`, and the dictionary in its ``metadata``.
-    No code and no pickle is written.
+    No code and no pickle is written. The card gets the SHA-256 of ``MLmodel``'s loader
+    settings and of the environment files (:func:`resorb.trust.record`), which every resorb
+    load checks.
 
     Parameters
     ----------
@@ -322,4 +324,16 @@ def save_model(path: str | os.PathLike[str], mlflow_model: Any, *, skops: Path, 
         sort_keys=False), encoding="utf-8")
     mlflow.pyfunc.add_to_model(mlflow_model, loader_module=LOADER_MODULE, data=DATA,
                                conda_env="conda.yaml", python_env="python_env.yaml")
+    _record_integrity(root, mlflow_model.to_dict())
     mlflow_model.save(str(root / "MLmodel"))
+
+
+def _record_integrity(root: Path, mlmodel: dict[str, Any]) -> None:
+    """Write the hashes of the loader settings, environment and code files into the card."""
+    from resorb import trust
+    from resorb.card import ModelCard
+
+    card_file = root / ARTIFACTS.model_card
+    card = ModelCard.from_json(card_file.read_bytes(), source=str(card_file))
+    card = card.model_copy(update={"integrity": trust.record(root, mlmodel)})
+    card_file.write_text(card.to_json(), encoding="utf-8")

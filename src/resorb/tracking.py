@@ -60,12 +60,57 @@ def configure(configured_uri: str | None = None) -> str:
     uri = tracking_uri(configured_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        if not db.exists():
+            _CREATED.append(db)
     with _store_creation_lock(uri), access_errors(uri):
         retrying(_ensure_experiment, uri)
         retrying(mark_training_experiment, EXPERIMENT)
         # the registry store is a second SQLAlchemy store over the same file: create it here too
         retrying(_client().search_registered_models, max_results=1)
     return uri
+
+
+#: SQLite stores this process created (by :func:`configure`), for :func:`discard_new_store`
+_CREATED: list[Path] = []
+
+
+def discard_new_store() -> list[Path]:
+    """Remove the SQLite stores this process created that hold no run and no model.
+
+    A command that fails after opening the store (a training refused by its data) leaves
+    no empty ``mlflow.db`` behind: its only trace would make later commands believe a
+    registry exists. A store holding a run or a registered model is kept.
+
+    Returns
+    -------
+    list of Path
+        The files removed (the store and its ``.lock``).
+    """
+    import sqlite3
+
+    removed = []
+    while _CREATED:
+        db = _CREATED.pop()
+        if not db.is_file():
+            continue
+        try:
+            con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                used = any(con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                           for table in ("runs", "registered_models", "logged_models"))
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            used = "no such table" not in str(exc)  # keep a file resorb cannot read
+        if used:
+            continue
+        for path in (db, db.with_name(db.name + ".lock")):
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _ensure_experiment(uri: str) -> None:
@@ -451,8 +496,14 @@ def resolve_model_uri(alias: str | None = None, version: str | None = None) -> s
             else f"models:/{REGISTERED_MODEL}/{version}")
 
 
-def export(model_uri: str, to: str | os.PathLike[str]) -> Path:
-    """Download a registered model (MLmodel, skops file, metadata) into a folder."""
+def export(model_uri: str, to: str | os.PathLike[str], verify: bool = False) -> Path:
+    """Download a registered model (MLmodel, skops file, metadata) into a folder.
+
+    With ``verify``, the download is checked as every resorb load checks a folder
+    (:func:`resorb.scoring.model.load_model`: loader, code and environment files, the skops
+    file's hash and allow-list) before it replaces ``to``; a refused model leaves ``to``
+    as it was.
+    """
     import shutil
 
     target = Path(to)
@@ -463,6 +514,14 @@ def export(model_uri: str, to: str | os.PathLike[str]) -> Path:
             staging = target.with_name(f".{target.name}.partial")
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(local, staging)
+            if verify:
+                from resorb.scoring.model import load_model
+
+                try:
+                    load_model(staging)
+                except BaseException:
+                    shutil.rmtree(staging, ignore_errors=True)
+                    raise
             staging.chmod(0o755)  # the download folder is private (0700); an export is not
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)

@@ -290,6 +290,10 @@ def explain_cmd(
     from resorb.display import print_frame
     from resorb.jobs import explain_job
 
+    if out is not None:  # an unwritable place is refused before any work
+        from resorb.files import check_output_path
+
+        check_output_path(out, f"--out {out}")
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
     open_store(params)
     result = explain_job(model, td, params, rows=rows, seed=params.training.seed)

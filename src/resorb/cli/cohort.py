@@ -33,7 +33,7 @@ def cohort_generate(
     from resorb.cohort import load_cohort_params, make_cohort
     from resorb.files import check_output_path, write_table
 
-    check_output_path(out)
+    check_output_path(out, f"--out {out}")
     cohort = load_cohort_params(preset.value, resolve_params(ctx))
     frame = make_cohort(n=n, seed=seed, params=cohort, diameters=diameters)
     write_table(frame, out)

@@ -10,6 +10,10 @@ import typer
 from resorb.cli.options import domain_errors, open_store, resolve_params
 from resorb.errors import ModelNotFoundError
 
+#: what the reading commands say where no tracking store exists (they never create one)
+NO_REGISTRY = ("no model registry here (no mlflow.db in this folder, MLFLOW_TRACKING_URI and "
+               "params.yaml tracking.uri unset)")
+
 models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True)
 
 
@@ -20,7 +24,9 @@ def models_list(ctx: typer.Context) -> None:
     from resorb import tracking
     from resorb.display import print_frame
 
-    open_store(resolve_params(ctx))
+    if open_store(resolve_params(ctx), only_if_present=True) is None:  # never creates one
+        typer.echo(NO_REGISTRY)
+        return
     frame = tracking.list_versions()
     if frame.empty:
         typer.echo("no registered versions yet: run `resorb compare --synthetic 5000 --register`")
@@ -38,7 +44,8 @@ def models_promote(
     """Point an alias (default: champion) at a version; the move is kept in the history."""
     from resorb import tracking
 
-    open_store(resolve_params(ctx))
+    if open_store(resolve_params(ctx), only_if_present=True) is None:
+        raise ModelNotFoundError(f"{NO_REGISTRY}, so no version to promote")
     if version == "latest":
         versions = tracking.list_versions()
         if versions.empty:
@@ -58,7 +65,9 @@ def models_history(ctx: typer.Context) -> None:
     from resorb import tracking
     from resorb.display import print_frame
 
-    open_store(resolve_params(ctx))
+    if open_store(resolve_params(ctx), only_if_present=True) is None:  # never creates one
+        typer.echo(NO_REGISTRY)
+        return
     history = tracking.alias_history()
     if not history:
         typer.echo("no alias has been moved yet")
@@ -77,8 +86,11 @@ def models_export(
 ) -> None:
     """Export a registered model (MLmodel + skops file + metadata) into a folder."""
     from resorb import tracking
+    from resorb.files import check_creatable_folder
 
-    open_store(resolve_params(ctx))
+    check_creatable_folder(to / name, f"--to {to}")  # before the store is opened
+    if open_store(resolve_params(ctx), only_if_present=True) is None:
+        raise ModelNotFoundError(f"{NO_REGISTRY}, so nothing to export")
     uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
-    path = tracking.export(uri, to / name)
+    path = tracking.export(uri, to / name, verify=True)
     typer.echo(f"exported {uri} to {path}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -180,7 +181,7 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
     if only_if_present:
         from resorb.scoring.model import registry_available
 
-        if not registry_available():
+        if not registry_available(params.tracking.uri):
             return None
     from resorb import tracking
 
@@ -214,6 +215,7 @@ def domain_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ResorbError as exc:
+            _discard_new_store()
             err(f"error: {exc}")
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
@@ -224,6 +226,13 @@ def domain_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _discard_new_store() -> None:
+    """A failed command leaves no empty ``mlflow.db`` (``resorb.tracking.discard_new_store``)."""
+    tracking = sys.modules.get("resorb.tracking")  # never imported here just for this
+    if tracking is not None:
+        tracking.discard_new_store()
 
 
 def _server_refused(exc: Exception) -> str | None:

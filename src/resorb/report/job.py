@@ -111,6 +111,9 @@ def _check_out(out: str | os.PathLike[str]) -> Path:
         raise InputError(f"{path.name}: the report is HTML; name the output file *.html")
     if not path.parent.exists():
         raise InputError(f"{path.parent}: folder does not exist; create it first")
+    from resorb.files import check_writable_folder
+
+    check_writable_folder(path.parent, f"--out {path}")  # /proc, read-only: before any work
     return path
 
 

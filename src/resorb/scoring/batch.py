@@ -158,7 +158,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
         raise InputError(f"chunk rows must be >= 1 (got {rows_per_chunk}), reasons per row "
                          f">= 0 (got {k}), horizon 1-3650 days (got {horizon})")
     file = TableFile(input)
-    out = check_output_path(output)
+    out = check_output_path(output, f"--output {output}")
     if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
     source = _Input(file, mapping)
@@ -318,16 +318,27 @@ def _to_arrow(result: pd.DataFrame, schema_out: pa.Schema, ids: list[str],
 
 @contextlib.contextmanager
 def _writer(path: Path, schema_out: pa.Schema, csv: bool) -> Iterator[Any]:
-    """A function appending tables to ``path``, as CSV or Parquet."""
+    """A function appending tables to ``path``, as CSV or Parquet.
+
+    CSV identifier cells that a spreadsheet would read as a formula are neutralised
+    (:func:`resorb.files.neutralise_formulas`); Parquet gets the cells as they were read.
+    """
     if csv:
         import pyarrow.csv as pcsv
 
+        from resorb.files import neutralise_formulas
+
         writer: Any = pcsv.CSVWriter(str(path), schema_out,
                                      write_options=pcsv.WriteOptions(quoting_style="needed"))
-    else:
-        import pyarrow.parquet as pq
+        ids = [name for name in schema_out.names if name in schema.IDENTIFIERS]
+        try:
+            yield lambda table: writer.write_table(neutralise_formulas(table, ids))
+        finally:
+            writer.close()
+        return
+    import pyarrow.parquet as pq
 
-        writer = pq.ParquetWriter(str(path), schema_out, compression="snappy")
+    writer = pq.ParquetWriter(str(path), schema_out, compression="snappy")
     try:
         yield writer.write_table
     finally:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from resorb.errors import InputError, ModelCardError, ModelNotFoundError
 from resorb.runs import ARTIFACTS
 
 DEFAULT_MODEL_URI = "models:/resorb@champion"
+#: the registered model's name (resorb.tracking.REGISTERED_MODEL)
+REGISTERED_MODEL = "resorb"
 #: the SQLite store :mod:`resorb.tracking` creates in the working folder (its DEFAULT_DB)
 TRACKING_DB = "mlflow.db"
 REFERENCE_FOLDER = Path("models") / "reference"
@@ -57,6 +59,9 @@ class LoadedModel:
         A local MLflow model folder holding the same model (for Spark).
     features : tuple of str
         Model input columns, in the order the estimator was fitted on.
+    skops_bytes : bytes
+        The verified content of ``model.skops`` the estimator was loaded from (matches
+        ``metadata.skops_sha256``); ``b""`` for a model built in memory.
     """
 
     estimator: Any
@@ -66,6 +71,7 @@ class LoadedModel:
     source: str
     folder: Path
     features: tuple[str, ...]
+    skops_bytes: bytes = field(default=b"", repr=False)
 
     @property
     def decision_threshold(self) -> float:
@@ -119,9 +125,52 @@ class LoadedModel:
         return predict_resorption(self.estimator, X)
 
 
-def registry_available() -> bool:
-    """Whether a model registry is set up: ``$MLFLOW_TRACKING_URI`` or ``mlflow.db`` here."""
-    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or (Path.cwd() / TRACKING_DB).is_file()
+def registry_available(configured_uri: str | None = None) -> bool:
+    """Whether a tracking store is set up: a server URI, or a SQLite file that exists.
+
+    Parameters
+    ----------
+    configured_uri : str, optional
+        params.yaml ``tracking.uri``; ``$MLFLOW_TRACKING_URI`` wins, and without either the
+        store is ``mlflow.db`` in the working folder.
+    """
+    from resorb.config import tracking_uri
+
+    uri = tracking_uri(configured_uri)
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).is_file()
+    return True
+
+
+def registry_holds_model(configured_uri: str | None = None) -> bool:
+    """Whether the tracking store holds the registered model ``resorb``.
+
+    A server (``$MLFLOW_TRACKING_URI``) is taken to hold it (asking would import MLflow and
+    contact it). A SQLite store is read directly, read-only, so an empty ``mlflow.db`` (left
+    by a command that failed) is no registry: scoring then uses the reference predictor.
+    """
+    from resorb.config import tracking_uri
+
+    uri = tracking_uri(configured_uri)
+    if not uri.startswith("sqlite:///"):
+        return True
+    db = Path(uri.removeprefix("sqlite:///"))
+    if not db.is_file():
+        return False
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = con.execute("SELECT 1 FROM registered_models WHERE name = ? LIMIT 1",
+                          (REGISTERED_MODEL,)).fetchone()
+    except sqlite3.Error:  # no MLflow tables: an empty or foreign file
+        return False
+    finally:
+        con.close()
+    return row is not None
 
 
 def is_registry_uri(model: str | os.PathLike[str] | None) -> bool:
@@ -149,9 +198,11 @@ def shipped_models() -> list[Path]:
 def default_model(columns: Sequence[str] | None = None) -> str:
     """The model scored with when none is named.
 
-    ``models:/resorb@champion`` when a registry is set up; otherwise the first of the
-    project's reference predictors (``models/reference``, then the routine-data one
-    ``models/routine``) whose required columns the file's header ``columns`` holds.
+    ``models:/resorb@champion`` when the registry holds the model ``resorb``
+    (:func:`registry_holds_model`; an empty ``mlflow.db`` does not count); otherwise the
+    first of the project's reference predictors (``models/reference``, then the routine-data
+    one ``models/routine``; each looked up in the working folder, then the repository) whose
+    required columns the file's header ``columns`` holds.
 
     Parameters
     ----------
@@ -166,13 +217,13 @@ def default_model(columns: Sequence[str] | None = None) -> str:
         The header fits none of the reference predictors; the message lists, per
         predictor, the columns it would still need.
     """
-    if registry_available():
+    if registry_holds_model():
         return DEFAULT_MODEL_URI
     shipped = shipped_models()
     if not shipped:
         raise ModelNotFoundError(
-            f"no model to score with: no registry here (no {TRACKING_DB} in {Path.cwd()}, "
-            f"MLFLOW_TRACKING_URI unset) and no exported model in {REFERENCE_FOLDER} or "
+            f"no model to score with: no registry here (no {TRACKING_DB} holding the model "
+            f"'resorb' in {Path.cwd()}, MLFLOW_TRACKING_URI unset) and no exported model in {REFERENCE_FOLDER} or "
             f"{ROUTINE_FOLDER}; pass --model FOLDER, or train and export one (`resorb "
             f"compare --synthetic 2000 --register`, `resorb models promote 1`, `resorb models "
             f"export --to models`)")
@@ -236,6 +287,59 @@ def load_model(model: str | os.PathLike[str] | None = None,
     return _load_folder(Path(target), source=target)
 
 
+def verified_model_bytes(model: str | os.PathLike[str] | LoadedModel | None = None
+                         ) -> tuple[bytes, ModelCard]:
+    """The verified bytes of a model's skops file and its card, to send to other processes.
+
+    For engines that load the model elsewhere (Spark executors): the driver loads and
+    verifies the model once (:func:`load_model`: the folder's ``MLmodel`` loader, code and
+    environment files, the file's hash, the allow-list), then broadcasts these bytes, which
+    each worker turns into the estimator with :func:`estimator_from_verified_bytes`. No
+    worker reads the model folder or goes through MLflow.
+
+    Parameters
+    ----------
+    model : str, path-like, LoadedModel or None
+        As for :func:`load_model`, or a model it already loaded.
+
+    Returns
+    -------
+    bytes
+        The content of ``model.skops`` (its SHA-256 is the card's ``skops_sha256``).
+    ModelCard
+
+    Raises
+    ------
+    ModelNotFoundError, ModelCardError, ModelIntegrityError
+        As :func:`load_model`; also for a model built in memory (no file bytes).
+    """
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if not loaded.skops_bytes:
+        raise ModelNotFoundError(f"{loaded.source}: the model was not loaded from a file, "
+                                 f"so there are no verified bytes to send")
+    return loaded.skops_bytes, loaded.metadata
+
+
+def estimator_from_verified_bytes(data: bytes, card: ModelCard) -> Any:
+    """The estimator of :func:`verified_model_bytes`' output, checked again where it lands.
+
+    The SHA-256 of ``data`` is compared with ``card.skops_sha256`` and the file is read
+    through the allow-list of :mod:`resorb.serialization`, so a worker runs only what the
+    driver verified.
+
+    Raises
+    ------
+    ModelCardError
+        The bytes differ from the card's hash.
+    ModelIntegrityError
+        Not a skops file, or a type outside the allow-list.
+    """
+    from resorb.serialization import estimator_from_bytes
+
+    card.check_skops_bytes(data)
+    return estimator_from_bytes(data)
+
+
 def _load_registered(uri: str) -> LoadedModel:
     if not registry_available():
         raise ModelNotFoundError(
@@ -257,7 +361,8 @@ def _load_registered(uri: str) -> LoadedModel:
 
 
 def _load_folder(folder: Path, source: str) -> LoadedModel:
-    from resorb.serialization import load_estimator
+    from resorb.serialization import estimator_from_bytes
+    from resorb.trust import verify_folder
 
     if not folder.exists():
         raise ModelNotFoundError(f"no model at {source}: no such folder (give an exported "
@@ -272,8 +377,11 @@ def _load_folder(folder: Path, source: str) -> LoadedModel:
         raise ModelCardError(f"{source} has no model card: {ARTIFACTS.model_card} is missing "
                              f"(see `resorb models export`)", path=str(card_file))
     card = ModelCard.from_json(card_file.read_bytes(), source=f"{source}: {card_file.name}")
-    card.check_skops(skops)
-    estimator = load_estimator(skops)
+    verify_folder(folder, card.integrity, source)
+    # hashed and loaded from the same bytes: the file cannot change between check and load
+    data = skops.read_bytes()
+    card.check_skops_bytes(data, path=str(skops))
+    estimator = estimator_from_bytes(data, source=f"{source}: {ARTIFACTS.model_skops}")
     name, version = _registered_meta(folder)
     features = _features(estimator, card)
     foreign = [f for f in features if f not in schema.FEATURES]
@@ -284,7 +392,8 @@ def _load_folder(folder: Path, source: str) -> LoadedModel:
             f" not in resorb's data dictionary, so no input file can supply "
             f"{'them' if len(foreign) > 1 else 'it'}; was it trained by another resorb version?")
     return LoadedModel(estimator=estimator, metadata=card, name=name or card.candidate,
-                       version=version, source=source, folder=folder, features=features)
+                       version=version, source=source, folder=folder, features=features,
+                       skops_bytes=data)
 
 
 def _registered_meta(folder: Path) -> tuple[str, str]:
