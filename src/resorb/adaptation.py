@@ -244,7 +244,8 @@ def logistic_heuristic_shrinkage(spec: CandidateSpec, X: pd.DataFrame,
 
     from resorb.models import build_model
 
-    params = {k: v for k, v in spec.params.items() if k in ("predictors", "spline_knots")}
+    params = {k: v for k, v in spec.params.items()
+              if k in ("predictors", "spline_knots", "finding_terms")}
     unpenalised = spec.model_copy(update={"params": {**params, "C": 1e4},
                                           "calibration": "none"})
     model = build_model(unpenalised).fit(X, y)

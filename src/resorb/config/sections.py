@@ -74,6 +74,12 @@ class ChampionRule(Frozen):
     #: below the Riley minimum, a tree ensemble competes only if it discriminates clearly
     #: better than every logistic candidate whose slope interval contains 1
     parsimony: bool = True
+    #: worst subgroup of herniation type x rim and migration grade (resorb.metrics.subgroups):
+    #: a candidate whose observed - expected in some subgroup of at least
+    #: ``subgroup_min_rows`` rows lies, with its whole 95% interval, beyond +-tolerance
+    #: ranks after those that do not; None: subgroups are not part of the rule
+    subgroup_tolerance: float | None = Field(default=None, gt=0, lt=1)
+    subgroup_min_rows: int = Field(default=100, ge=1)
 
 
 class SmallSampleParams(Frozen):
