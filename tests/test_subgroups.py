@@ -136,7 +136,7 @@ def test_type_x_rim_terms_get_the_decisive_cells_right(synthetic):
     """Fitted on 20,000 synthetic patients, the logistic candidate with the type x rim terms
     predicts a sequestration without rim close to the truth (0.08), where the rank encoding
     without them said 0.32."""
-    frame, y = synthetic
+    frame, _y = synthetic
     params = Params.default()
     train = labelled_rows(make_cohort(20000, 2026), params.label)
     spec = params.candidates["logistic"]
@@ -222,3 +222,71 @@ def test_interval_reaching_the_tolerance_is_not_clearly_off():
     assert not WorstSubgroup("x", -0.08, -0.12, -0.04).clearly_beyond(0.05)
     assert WorstSubgroup("x", 0.08, 0.06, 0.11).clearly_beyond(0.05)
     assert not WorstSubgroup().clearly_beyond(0.05) and WorstSubgroup().gap == 0.0
+
+
+def test_report_shows_the_finding_table_with_intervals_and_truth():
+    from resorb import report
+    from resorb.runs import RunRecord
+    from tests.factories import model_card
+
+    n = 400
+    rng = np.random.default_rng(3)
+    frame = _frame(["sequestration"] * 200 + ["extrusion"] * 195 + ["bulge"] * 5,
+                   ["none"] * 200 + [None] * 195 + ["complete"] * 5, [0] * n)
+    frame["true_resorption_probability"] = np.r_[np.full(200, 0.08), np.full(200, 0.6)]
+    p = np.r_[np.full(200, 0.48), np.full(200, 0.6)]
+    y = (rng.uniform(size=n) < frame["true_resorption_probability"]).astype(float)
+    table = finding_calibration(frame, y, p)
+    model = report.ModelFacts(name="resorb", version="2", source="models:/resorb/2",
+                              card=model_card(), skops_bytes=1000)
+    html = report.render_report(RunRecord(run_id="r1", finding_subgroups=table), model,
+                                report.Explanations(note="none"), Params.default(),
+                                generated_at="2026-01-01 00:00 UTC")
+    section = html[html.index('id="finding_subgroups"'):]
+    section = section[:section.index("</section>")]
+    assert "Calibration by the strongest findings" in section
+    assert "sequestration + none" in section and "extrusion + no contrast" in section
+    seq = table.set_index("subgroup").loc["sequestration + none"]
+    shown = f"{seq['difference']:.3f} ({seq['difference_ci_low']:.3f} to "
+    assert shown in section  # observed - predicted with its interval
+    assert "Truth (mean)" in section and "8.0%" in section
+    assert "suppressed" in section  # bulge + complete: 5 rows
+
+
+def test_report_without_the_table_says_so():
+    from resorb import report
+    from resorb.runs import RunRecord
+    from tests.factories import model_card
+
+    model = report.ModelFacts(name="resorb", version="2", source="models:/resorb/2",
+                              card=model_card(), skops_bytes=1000)
+    html = report.render_report(RunRecord(run_id="r1"), model, report.Explanations(note="n"),
+                                Params.default(), generated_at="2026-01-01 00:00 UTC")
+    assert "No calibration by herniation type, rim enhancement and migration" in html
+
+
+@pytest.mark.slow
+def test_evaluate_prints_writes_and_logs_the_finding_table(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.factories import FAST_PARAMS
+
+    reference = Path(__file__).resolve().parents[1] / "models" / "reference"
+    resorb = Path(sys.executable).with_name("resorb")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    ran = subprocess.run([str(resorb), "--params", str(FAST_PARAMS), "evaluate", "--model",
+                          str(reference), "--synthetic", "3000", "--seed", "9", "--out", "out"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                         env=env | {"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+    assert ran.returncode == 0, ran.stderr
+    assert "calibration by the strongest findings" in ran.stdout
+    assert "extrusion + no contrast" in ran.stdout and "grade 0" in ran.stdout
+    written = pd.read_csv(tmp_path / "out" / "finding_subgroups.csv")
+    assert {"type x rim", "migration grade"} == set(written["grouping"])
+    assert written["truth"].notna().any()  # synthetic: the truth beside the predictions
+    logged = list((tmp_path / "mlartifacts").rglob("finding_subgroups.csv"))
+    assert len(logged) == 1
+    pd.testing.assert_frame_equal(pd.read_csv(logged[0]), written)
