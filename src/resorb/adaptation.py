@@ -140,6 +140,10 @@ def adapt_candidate(spec: CandidateSpec, n_rows: int, n_events: int,
         changes.append(f"predictors limited to {len(rule.predictors)} with published "
                        f"evidence (training.small_sample.predictors) and the horizon")
     if spec.kind == "logistic":
+        if params.get("finding_terms"):
+            # 14 type x rim indicators, most of rare combinations: more than such rows carry
+            params["finding_terms"] = False
+            changes.append("type x rim terms left out (rank encoding of type and rim)")
         knots = int(params.get("spline_knots", 5))
         if rule.spline_knots < knots:
             params["spline_knots"] = rule.spline_knots
