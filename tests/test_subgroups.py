@@ -291,3 +291,12 @@ def test_evaluate_prints_writes_and_logs_the_finding_table(tmp_path):
     logged = list((tmp_path / "mlartifacts").rglob("finding_subgroups.csv"))
     assert len(logged) == 1
     pd.testing.assert_frame_equal(pd.read_csv(logged[0]), written)
+
+
+def test_a_slope_that_cannot_be_fitted_is_missing_not_an_error():
+    # two distinct predictions, outcomes perfectly separated by them: no finite slope
+    n = 60
+    p = np.r_[np.full(30, 0.2), np.full(30, 0.2 + 1e-9)]
+    y = np.r_[np.zeros(30), np.ones(30)]
+    t = finding_calibration(_frame(["bulge"] * n, ["none"] * n), y, p, min_rows=10)
+    assert np.isnan(t.iloc[0]["slope"]) and np.isfinite(t.iloc[0]["citl"])

@@ -81,29 +81,43 @@ def _intercept(y: np.ndarray, z: np.ndarray) -> tuple[float, float]:
     for _ in range(50):  # Newton on a concave 1-D likelihood
         q = expit(a + z)
         info = float(np.sum(q * (1 - q)))
+        if not info > 0:
+            return float("nan"), float("nan")
         step = float(np.sum(y - q)) / info
         a += step
         if abs(step) < 1e-10:
             break
     q = expit(a + z)
-    return a, float(1.0 / np.sqrt(np.sum(q * (1 - q))))
+    info = float(np.sum(q * (1 - q)))
+    if not (np.isfinite(a) and info > 0):
+        return float("nan"), float("nan")
+    return a, float(1.0 / np.sqrt(info))
 
 
 def _slope(y: np.ndarray, z: np.ndarray) -> tuple[float, float]:
-    """Calibration slope ``b`` of ``logit P(y) = c + b z`` and its standard error."""
+    """Calibration slope ``b`` of ``logit P(y) = c + b z`` and its standard error; NaN when
+    the fit does not converge (predictions nearly constant, or the outcomes separated)."""
     c, b = 0.0, 1.0
     design = np.column_stack([np.ones_like(z), z])
-    for _ in range(100):  # Newton-Raphson of a logistic regression on one covariate
+    nan = (float("nan"), float("nan"))
+    try:
+        for _ in range(100):  # Newton-Raphson of a logistic regression on one covariate
+            q = expit(c + b * z)
+            info = design.T @ (design * (q * (1 - q))[:, None])
+            step = np.linalg.solve(info, design.T @ (y - q))
+            c, b = c + step[0], b + step[1]
+            if not np.all(np.isfinite(step)):
+                return nan
+            if np.max(np.abs(step)) < 1e-10:
+                break
+        else:
+            return nan
         q = expit(c + b * z)
-        w = q * (1 - q)
-        info = design.T @ (design * w[:, None])
-        step = np.linalg.solve(info, design.T @ (y - q))
-        c, b = c + step[0], b + step[1]
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    q = expit(c + b * z)
-    info = design.T @ (design * (q * (1 - q))[:, None])
-    cov = np.linalg.inv(info)
+        cov = np.linalg.inv(design.T @ (design * (q * (1 - q))[:, None]))
+    except np.linalg.LinAlgError:
+        return nan
+    if not (np.isfinite(b) and cov[1, 1] > 0):
+        return nan
     return float(b), float(np.sqrt(cov[1, 1]))
 
 
