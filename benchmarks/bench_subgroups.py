@@ -125,8 +125,10 @@ def _variants(train: pd.DataFrame, test: pd.DataFrame, params: Params, seed: int
     variants = {
         "logistic, rank encoding (before)": lambda: build_model(
             spec("logistic", finding_terms=False), seed).fit(X, y),
-        "logistic, type x rim terms, C 1 (now)": lambda: build_model(
+        "logistic, type x rim terms (params.yaml)": lambda: build_model(
             cand["logistic"], seed).fit(X, y),
+        "logistic, type x rim terms, C 1": lambda: build_model(
+            spec("logistic", C=1.0), seed).fit(X, y),
         "logistic, type x rim terms, C 0.1": lambda: build_model(
             spec("logistic", C=0.1), seed).fit(X, y),
         "logistic, type x rim terms, C 10": lambda: build_model(
