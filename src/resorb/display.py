@@ -137,38 +137,40 @@ def print_finding_subgroups(console: Any, table: pd.DataFrame | None) -> None:
     """Calibration by type x rim and migration grade as a rich table on ``console``.
 
     ``table`` is :func:`resorb.metrics.subgroups.finding_calibration` (None: nothing printed);
-    a subgroup below the minimum size is printed with its note, never left out.
+    a subgroup below the minimum size is printed with a short note, never left out (the CSV
+    and the report carry the full note).
     """
     if table is None or table.empty:
         return
     from rich.table import Table
 
     truth = bool(table["truth"].notna().any())
-    out = Table(title="calibration by the strongest findings (observed - expected, exact 95% "
-                      "CI; O/E; calibration-in-the-large; slope)", title_justify="left")
-    heads = ["grouping", "subgroup", "rows", "observed", "predicted", "O - E (95% CI)",
-             "O/E (95% CI)", "CITL (95% CI)", "slope (95% CI)"] + (["truth"] if truth else [])
+    out = Table(title="calibration by the strongest findings (95% CI)", title_justify="left",
+                caption="O-E: observed - predicted resorption; CITL: calibration-in-the-large "
+                        "(0 when calibrated); small: under the minimum rows, not counted for "
+                        "the worst subgroup", caption_justify="left")
+    heads = ["subgroup", "rows", "observed", "predicted", "O-E", "O/E", "CITL", "slope",
+             *(["truth"] if truth else []), "note"]
     for name in heads:
         out.add_column(name)
 
     def span(r: Any, col: str, fmt: str) -> str:
         x, lo, hi = getattr(r, col), getattr(r, f"{col}_ci_low"), getattr(r, f"{col}_ci_high")
-        if not np.isfinite(x):
-            return ""
-        return f"{x:{fmt}} ({lo:{fmt}} to {hi:{fmt}})"
+        return "" if not np.isfinite(x) else f"{x:{fmt}} ({lo:{fmt}}, {hi:{fmt}})"
 
+    previous = None
     for r in table.itertuples(index=False):
+        if r.grouping != previous:
+            if previous is not None:
+                out.add_section()
+            out.add_row(f"[bold]{r.grouping}[/bold]", *[""] * (len(heads) - 1))
+            previous = r.grouping
         if not np.isfinite(r.observed):
-            rows = "<10" if r.rows < 10 else f"{int(r.rows):,}"
-            out.add_row(r.grouping, r.subgroup, rows, f"[dim]{r.note}[/dim]",
-                        *[""] * (len(heads) - 4))
+            out.add_row(r.subgroup, "<10", *[""] * (len(heads) - 3), "suppressed")
             continue
-        cells = [r.grouping, r.subgroup, f"{int(r.rows):,}", f"{r.observed:.3f}",
-                 f"{r.expected:.3f}", span(r, "difference", "+.3f"), span(r, "o_e", ".2f"),
-                 span(r, "citl", "+.2f"), span(r, "slope", ".2f")]
-        if truth:
-            cells.append(f"{r.truth:.3f}")
-        if r.note:
-            cells[1] = f"{r.subgroup} [dim]({r.note})[/dim]"
+        note = "small" if r.below_minimum else ""
+        cells = [r.subgroup, f"{int(r.rows):,}", f"{r.observed:.3f}", f"{r.expected:.3f}",
+                 span(r, "difference", "+.3f"), span(r, "o_e", ".2f"), span(r, "citl", "+.2f"),
+                 span(r, "slope", ".2f"), *([f"{r.truth:.3f}"] if truth else []), note]
         out.add_row(*cells)
     console.print(out)
