@@ -210,9 +210,10 @@ def test_size_candidate_adapts_only_below_the_minimum(small):
     _, data, X, params = small
     tp = params.training
     sized = size_candidate(params.candidates["logistic"], X, data.y, tp)
-    assert sized.changes[0].startswith("below the Riley minimum (245 rows of 2,667 needed "
-                                       "for 61 candidate parameters): candidate parameters "
-                                       "61 -> ")
+    # 75: 61 encoded features plus the 14 type x rim terms of params.yaml (issue 14)
+    assert sized.changes[0].startswith("below the Riley minimum (245 rows of 3,280 needed "
+                                       "for 75 candidate parameters): candidate parameters "
+                                       "75 -> ")
     assert sized.spec == adapt_candidate(params.candidates["logistic"], 245, data.n_events,
                                          tp.small_sample).spec
     # a one-predictor model on 478 rows meets the minimum: nothing changes

@@ -84,7 +84,8 @@ def test_project_file_merges_key_by_key_and_lists_replace(project):
     default = Params.default()
     assert params.label.min_reduction_pct == 50
     assert params.label.grades_resorbed == default.label.grades_resorbed
-    assert params.candidates["logistic"].params == {"C": 0.5, "spline_knots": 5}
+    assert params.candidates["logistic"].params == {"C": 0.5, "spline_knots": 5,
+                                                  "finding_terms": True}
     assert params.candidates["logistic"].description == default.candidates["logistic"].description
     assert list(params.candidates) == [*default.candidates, "small_forest"]
     assert params.scoring.risk_bands.cuts == (0.5,)  # a list replaces, it does not merge

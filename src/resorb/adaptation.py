@@ -142,6 +142,10 @@ def adapt_candidate(spec: CandidateSpec, n_rows: int, n_events: int,
         changes.append(f"predictors limited to {len(limited)} with published "
                        f"evidence (training.small_sample.predictors) and the horizon")
     if spec.kind == "logistic":
+        if params.get("finding_terms"):
+            # 14 type x rim indicators, most of rare combinations: more than such rows carry
+            params["finding_terms"] = False
+            changes.append("type x rim terms left out (rank encoding of type and rim)")
         knots = int(params.get("spline_knots", 5))
         if rule.spline_knots < knots:
             params["spline_knots"] = rule.spline_knots
@@ -246,7 +250,8 @@ def logistic_heuristic_shrinkage(spec: CandidateSpec, X: pd.DataFrame,
 
     from resorb.models import build_model
 
-    params = {k: v for k, v in spec.params.items() if k in ("predictors", "spline_knots")}
+    params = {k: v for k, v in spec.params.items()
+              if k in ("predictors", "spline_knots", "finding_terms")}
     unpenalised = spec.model_copy(update={"params": {**params, "C": 1e4},
                                           "calibration": "none"})
     model = build_model(unpenalised).fit(X, y)

@@ -9,11 +9,12 @@ A pure function of each candidate's validated estimates and 95% intervals
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from resorb.config import ChampionRule
+from resorb.metrics.subgroups import WorstSubgroup
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class ChampionFacts:
         95% interval of the calibration slope (NaN: unknown, taken as not containing 1).
     kind : str
         The candidate's model family (``logistic``, ``hist_gradient_boosting``, ...).
+    worst : WorstSubgroup
+        Its worst subgroup of herniation type x rim and migration grade
+        (:func:`resorb.metrics.subgroups.worst_subgroup`); empty: not computed.
     """
 
     score: float
@@ -40,6 +44,13 @@ class ChampionFacts:
     slope_low: float
     slope_high: float
     kind: str = "logistic"
+    worst: WorstSubgroup = field(default_factory=WorstSubgroup)
+
+    def subgroup_ok(self, rule: ChampionRule) -> bool:
+        """False when the rule declares a subgroup tolerance and the worst subgroup's whole
+        95% interval of observed - expected lies beyond it."""
+        tol = rule.subgroup_tolerance
+        return tol is None or not self.worst.clearly_beyond(tol)
 
     @property
     def slope_has_one(self) -> bool:
@@ -66,15 +77,21 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
        regression (van der Ploeg T, Austin PC, Steyerberg EW. BMC Med Res Methodol
        2014;14:137, doi:10.1186/1471-2288-14-137). Logistic candidates always stay.
     1. Base order: candidates whose calibration slope point estimate is inside
-       ``rule.slope_range`` first, then by :func:`champion_score`, higher first (ties keep
-       the order of ``candidates``).
+       ``rule.slope_range`` first; among them, when ``rule.subgroup_tolerance`` is declared,
+       those whose worst subgroup (herniation type x rim, migration grade; at least
+       ``rule.subgroup_min_rows`` rows) is not clearly miscalibrated (its 95% interval of
+       observed - expected does not lie wholly beyond +-tolerance) first; then by
+       :func:`champion_score`, higher first (ties keep the order of ``candidates``).
     2. Candidate B *beats* candidate A when B's AUROC is clearly better, i.e. the point
        estimate of AUROC_B - AUROC_A is positive and the lower end of its paired-bootstrap 95%
        interval is above 0, and either
 
        (i) B's calibration-slope 95% interval contains 1 and A's does not; or
        (ii) the AUROC difference is at least ``rule.auroc_margin`` and B's slope interval
-            overlaps ``rule.slope_range``.
+            overlaps ``rule.slope_range``;
+
+       and B's worst subgroup is not clearly miscalibrated unless A's is too (so a clearly
+       better AUROC never brings back a candidate clearly off in a subgroup).
     3. The champion is the first candidate of the base order that no other candidate beats.
 
     Only a higher AUROC beats, so the candidate with the highest AUROC is never beaten and
@@ -128,14 +145,15 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
                                     f"fewer events")
                     break
     contenders = [n for n in names if n not in passed]
-    order = sorted(contenders, key=lambda n: (not candidates[n].slope_ok, -candidates[n].score,
-                                          names.index(n)))
+    order = sorted(contenders, key=lambda n: base_rank(candidates[n], rule, names.index(n)))
 
     def beaten_by(a: str) -> tuple[str, str] | None:
         fa = candidates[a]
         for b in order:
             fb = candidates[b]
             if b == a or not fb.auroc > fa.auroc:
+                continue
+            if not fb.subgroup_ok(rule) and fa.subgroup_ok(rule):
                 continue
             calibration = fb.slope_has_one and not fa.slope_has_one
             margin = fb.auroc - fa.auroc >= rule.auroc_margin and fb.slope_reaches((lo, hi))
@@ -159,13 +177,43 @@ def choose_champion(candidates: dict[str, ChampionFacts], rule: ChampionRule,
     for a in order:
         beaten = beaten_by(a)
         if beaten is None:
+            passed.update(_off_in_subgroup(candidates, rule, a, order))
             return a, passed
         passed[a] = beaten[1]
     raise AssertionError("unreachable: the highest AUROC is never beaten")
 
 
+def _off_in_subgroup(candidates: dict[str, ChampionFacts], rule: ChampionRule, champion: str,
+                     order: list[str]) -> dict[str, str]:
+    """Why each candidate that would have ranked above ``champion`` but for its worst
+    subgroup was passed over, in words."""
+    out = {}
+    tol = rule.subgroup_tolerance
+    chosen = candidates[champion]
+    for n in order[order.index(champion) + 1:]:
+        f = candidates[n]
+        if (not f.subgroup_ok(rule) and (not f.slope_ok, -f.score)
+                < (not chosen.slope_ok, -chosen.score)):
+            w = f.worst
+            out[n] = (f"in {w.subgroup} it predicts {-w.difference:+.3f} off the observed "
+                      f"resorption (95% CI of observed - expected {w.ci_low:+.3f} to "
+                      f"{w.ci_high:+.3f}), beyond the tolerance {tol:g}")
+    return out
+
+
+def base_rank(facts: ChampionFacts, rule: ChampionRule, position: int) -> tuple:
+    """Sort key of the base order: slope in range, worst subgroup not clearly off, score."""
+    return (not facts.slope_ok, not facts.subgroup_ok(rule), -facts.score, position)
+
+
 def champion_score(metrics: dict[str, float], rule: ChampionRule) -> tuple[bool, float]:
-    """(inside the slope range, weighted score) for one candidate; higher is better."""
+    """(inside the slope range, weighted score) for one candidate; higher is better.
+
+    Besides the metrics of :data:`resorb.metrics.METRICS`, the weights may name
+    ``abs_slope_error`` (|1 - slope|) and ``worst_subgroup_gap`` (absolute observed -
+    expected of the worst subgroup, :class:`resorb.metrics.subgroups.WorstSubgroup`; must
+    then be in ``metrics``).
+    """
     derived = dict(metrics)
     derived["abs_slope_error"] = abs(1.0 - metrics.get("calibration_slope", np.nan))
     score = sum(w * derived.get(k, np.nan) for k, w in rule.weights.items())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -69,6 +71,7 @@ LEADERBOARD_COLUMNS = {  # leaderboard column -> terminal header (the CSV artifa
     "auroc": "AUROC (95% CI)", "calibration_slope": "cal. slope (95% CI)",
     "calibration_intercept": "cal. intercept", "ici": "ICI (95% CI)", "brier": "Brier",
     "d_auroc_vs_champion": "dAUROC vs champion (95% CI)",
+    "worst_subgroup_gap": "worst subgroup O-E (95% CI)",
 }
 
 
@@ -83,12 +86,14 @@ def print_leaderboard(board: pd.DataFrame, title: str = "") -> None:
     for col, header in LEADERBOARD_COLUMNS.items():
         if col not in board.columns:
             continue
-        fmt = "{:+.3f}" if col.startswith("d_") else "{:.3f}"
+        fmt = "{:+.3f}" if col.startswith(("d_", "worst_")) else "{:.3f}"
         values = board[col].map(fmt.format)
         if f"{col}_ci_high" in board.columns:
             values = (values + " (" + board[f"{col}_ci_low"].map(fmt.format) + " to "
                       + board[f"{col}_ci_high"].map(fmt.format) + ")")
         shown[header] = values
+    if "worst_subgroup" in board.columns:  # the subgroup the champion rule looked at
+        shown["worst subgroup"] = board["worst_subgroup"].fillna("").astype(str)
     print_frame(shown, title=title)
 
 
@@ -126,3 +131,46 @@ class ScoreProgress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def print_finding_subgroups(console: Any, table: pd.DataFrame | None) -> None:
+    """Calibration by type x rim and migration grade as a rich table on ``console``.
+
+    ``table`` is :func:`resorb.metrics.subgroups.finding_calibration` (None: nothing printed);
+    a subgroup below the minimum size is printed with a short note, never left out (the CSV
+    and the report carry the full note).
+    """
+    if table is None or table.empty:
+        return
+    from rich.table import Table
+
+    truth = bool(table["truth"].notna().any())
+    out = Table(title="calibration by the strongest findings (95% CI)", title_justify="left",
+                caption="O-E: observed - predicted resorption; CITL: calibration-in-the-large "
+                        "(0 when calibrated); small: under the minimum rows, not counted for "
+                        "the worst subgroup", caption_justify="left")
+    heads = ["subgroup", "rows", "observed", "predicted", "O-E", "O/E", "CITL", "slope",
+             *(["truth"] if truth else []), "note"]
+    for name in heads:
+        out.add_column(name)
+
+    def span(r: Any, col: str, fmt: str) -> str:
+        x, lo, hi = getattr(r, col), getattr(r, f"{col}_ci_low"), getattr(r, f"{col}_ci_high")
+        return "" if not np.isfinite(x) else f"{x:{fmt}} ({lo:{fmt}}, {hi:{fmt}})"
+
+    previous = None
+    for r in table.itertuples(index=False):
+        if r.grouping != previous:
+            if previous is not None:
+                out.add_section()
+            out.add_row(f"[bold]{r.grouping}[/bold]", *[""] * (len(heads) - 1))
+            previous = r.grouping
+        if not np.isfinite(r.observed):
+            out.add_row(r.subgroup, "<10", *[""] * (len(heads) - 3), "suppressed")
+            continue
+        note = "small" if r.below_minimum else ""
+        cells = [r.subgroup, f"{int(r.rows):,}", f"{r.observed:.3f}", f"{r.expected:.3f}",
+                 span(r, "difference", "+.3f"), span(r, "o_e", ".2f"), span(r, "citl", "+.2f"),
+                 span(r, "slope", ".2f"), *([f"{r.truth:.3f}"] if truth else []), note]
+        out.add_row(*cells)
+    console.print(out)

@@ -56,7 +56,7 @@ SMALL_CELL = 10
 MIN_PER_CLASS = 10
 #: files of an evaluation folder (``resorb evaluate --out DIR``)
 OUTPUT_FILES = ("metrics.csv", "calibration.csv", "decision_curve.csv", "subgroups.csv",
-                "calibration.png", "decision.png")
+                "calibration.png", "decision.png", "finding_subgroups.csv")
 #: tags of an evaluation run (:func:`evaluation_record`; searched by
 #: :func:`resorb.tracking.list_evaluations`)
 KIND_TAG, KIND = "kind", "evaluation"
@@ -155,6 +155,10 @@ class ExternalValidation:
         Whether the data reach the minimum for external validation (None: not assessed).
     fingerprint : Fingerprint, optional
         Hash, rows, events and prevalence of the data (:func:`resorb.tracking.fingerprint`).
+    finding_subgroups : DataFrame, optional
+        Calibration by herniation type x rim enhancement and by migration grade, with 95%
+        intervals and, on synthetic data, the truth
+        (:func:`resorb.metrics.subgroups.finding_calibration`).
     """
 
     model: str
@@ -181,6 +185,7 @@ class ExternalValidation:
     sample_size: str = ""
     sample_size_ok: bool | None = None
     fingerprint: Fingerprint | None = field(default=None, repr=False)
+    finding_subgroups: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def prevalence(self) -> float:
@@ -262,6 +267,7 @@ def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
     parts = assess(data.y, p, tp, seed, card.decision_threshold)
     auroc = float(parts["metrics"].set_index("metric").at["auroc", "estimate"])
     size_text, size_ok = sample_size_verdict(data.y, p, auroc)
+    from resorb.metrics.subgroups import finding_calibration
     from resorb.training import subgroup_table
 
     subgroups = subgroup_table(data.frame, data.y, p, hide_below=SMALL_CELL,
@@ -276,7 +282,8 @@ def external_validation(model: Predictor, frame: pd.DataFrame, params: Params,
         events=data.n_events, sites=sites, subgroups=subgroups,
         decision_threshold=card.decision_threshold, n_boot=tp.n_boot, seed=seed,
         notes=notes_for(card, params.label, source), fingerprint=fingerprint(X, data.y),
-        sample_size=size_text, sample_size_ok=size_ok, **parts)
+        sample_size=size_text, sample_size_ok=size_ok,
+        finding_subgroups=finding_calibration(data.frame, data.y, p), **parts)
 
 
 def sample_size_verdict(y: np.ndarray, p: np.ndarray, auroc: float) -> tuple[str, bool | None]:
@@ -500,7 +507,8 @@ def evaluation_record(ev: ExternalValidation) -> RunRecord:
                                           "decision_threshold": ev.decision_threshold,
                                           "label": ev.label_rule.model_dump()}),
         metrics=ev.metrics, calibration=ev.calibration, decision_curve=ev.decision,
-        subgroups=ev.subgroups, summary=pd.DataFrame([summary]),
+        subgroups=ev.subgroups, finding_subgroups=ev.finding_subgroups,
+        summary=pd.DataFrame([summary]),
         data_account="\n".join((ev.account, *ev.notes)), sample_size=ev.sample_size,
         sample_size_ok=ev.sample_size_ok, validation_method=ev.method,
         fingerprint=ev.fingerprint,
@@ -556,6 +564,8 @@ def save_evaluation(ev: ExternalValidation, out: str | os.PathLike[str]) -> Path
         ev.calibration.to_csv(tmp / "calibration.csv", index=False)
         ev.decision.to_csv(tmp / "decision_curve.csv", index=False)
         ev.subgroups.to_csv(tmp / "subgroups.csv", index=False)
+        if ev.finding_subgroups is not None:
+            ev.finding_subgroups.to_csv(tmp / "finding_subgroups.csv", index=False)
         (tmp / "calibration.png").write_bytes(png_bytes(calibration_figure(ev)))
         (tmp / "decision.png").write_bytes(png_bytes(decision_figure(ev)))
         tmp.chmod(0o755)  # mkdtemp makes it private; results are to be shared

@@ -241,11 +241,13 @@ def _aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> dict[str, pd.DataFrame
     """Subgroup performance, missingness and data aggregates (no rows, no identifiers)."""
     import numpy as np
 
+    from resorb.metrics.subgroups import finding_calibration
     from resorb.training import missingness_table, subgroup_table
 
     out = {"missingness": missingness_table(frame)}
     if np.isfinite(oof).all():
         out["subgroups"] = subgroup_table(frame, y, oof)
+        out["finding_subgroups"] = finding_calibration(frame, y, oof)
     summary = {"rows": len(frame), "events": int(np.sum(y)),
                "prevalence": round(float(np.mean(y)), 4)}
     if "site" in frame and frame["site"].notna().any():
@@ -280,6 +282,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                 tracking.log_dataset(tuple(comp.X.columns), fp, data.source, data.file_name)
                 tracking.write_run(RunRecord(
                     tags=tags, **_evaluated({name: ev}, ev),
+                    finding_subgroups=comp.finding_subgroups.get(name),
                     params=flatten_params({"candidate": name, "spec": comp.specs.get(
                         name, params.candidate(name)).model_dump()})))
         if progress:

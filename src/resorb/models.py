@@ -13,9 +13,16 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    TransformerMixin,
+    clone,
+)
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import Pipeline
@@ -27,6 +34,7 @@ from resorb.arguments import (
     ARRAY_LIKE,
     HasMethods,
     Interval,
+    Options,
     Satisfies,
     Strings,
     ValidatedParams,
@@ -357,6 +365,111 @@ class HorizonMonotone(ValidatedParams, MetaEstimatorMixin, ClassifierMixin, Base
         return self.estimator_.predict(self._passed_on(X, self._checked(X, reset=False)))
 
 
+#: herniation types after the reference (bulge), rim grades after the reference (none)
+_TYPES = ("protrusion", "extrusion", "sequestration")
+_RIMS = ("partial", "complete")
+
+
+class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
+    """Indicator terms of herniation type or rim enhancement for the logistic model.
+
+    The generator's truth, like the literature, gives each type and each rim grade its own
+    log-odds (EVIDENCE.md 1-2: no rim 0/16 resorbed, partial 50%, complete 81.5%; types 13% to
+    88%), far from linear in their rank, and without contrast the rim is unknown, so its
+    expected effect depends on type and migration (migrated herniations rim-enhance, Komori
+    1998). The default linear encoding (one slope per rank, no contrast = lowest grade plus
+    an indicator) cannot represent that: a sequestration without rim got 0.32 against a
+    truth of 0.09 (docs/training.md, "Subgroups of the strongest findings").
+
+    ``variable="herniation_type"`` (input column ``herniation_type``): one indicator per
+    type but bulge, and one for a missing type. ``variable="rim_enhancement"`` (input
+    ``rim_enhancement`` then, where the model has them, ``herniation_type`` and
+    ``migration_grade``): indicators of partial and complete rim and of no contrast; with the
+    type, type x partial, type x complete and no contrast x type; with migration, no contrast
+    x migrated. Unknown category values count as none of the indicators.
+
+    Parameters
+    ----------
+    variable : {"herniation_type", "rim_enhancement"}
+        The finding whose terms are made; output names are ``<term>`` (the ColumnTransformer
+        prefixes the variable).
+
+    Attributes
+    ----------
+    feature_names_in_ : ndarray of str
+    n_features_in_ : int
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "variable": [Options("herniation_type", "rim_enhancement")],
+    }
+
+    def __init__(self, variable: str = "rim_enhancement") -> None:
+        self.variable = variable
+
+    def fit(self, X, y=None):
+        """Record the input columns (a DataFrame whose first column is ``variable``)."""
+        self._validate_params()
+        if not hasattr(X, "columns") or len(X.columns) == 0 or X.columns[0] != self.variable:
+            raise ValueError(f"FindingTerms({self.variable!r}) needs a DataFrame whose first "
+                             f"column is {self.variable!r}")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = len(X.columns)
+        return self
+
+    def _terms(self, X) -> dict[str, np.ndarray]:
+        def text(name: str) -> np.ndarray:
+            return X[name].astype(object).to_numpy()
+
+        names = set(self.feature_names_in_)
+        out: dict[str, np.ndarray] = {}
+        kind = text("herniation_type") if "herniation_type" in names else None
+        if self.variable == "herniation_type":
+            for k in _TYPES:
+                out[f"type_{k}"] = kind == k
+            out["type_missing"] = pd.isna(kind)
+            return out
+        rim = text("rim_enhancement")
+        none_given = pd.isna(rim)
+        for r in _RIMS:
+            out[f"rim_{r}"] = rim == r
+        out["no_contrast"] = none_given
+        if kind is not None:
+            for k in _TYPES:
+                for r in _RIMS:
+                    out[f"{k}_x_{r}"] = (kind == k) & (rim == r)
+                out[f"no_contrast_x_{k}"] = none_given & (kind == k)
+        if "migration_grade" in names:
+            grade = pd.to_numeric(X["migration_grade"], errors="coerce").to_numpy(dtype=float)
+            out["no_contrast_x_migrated"] = none_given & (np.nan_to_num(grade) > 0)
+        return out
+
+    def transform(self, X):
+        """The indicator terms, shape (n_rows, n_terms), float 0/1."""
+        check_is_fitted(self)
+        if not hasattr(X, "columns"):
+            X = pd.DataFrame(X, columns=self.feature_names_in_)
+        return np.column_stack([v.astype(float) for v in self._terms(X).values()])
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the terms, e.g. ``sequestration_x_complete``."""
+        check_is_fitted(self)
+        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in self.feature_names_in_})
+        return np.asarray(list(self._terms(empty)), dtype=object)
+
+
+def with_finding_terms(features: Any, columns: tuple[str, ...]) -> Any:
+    """``features`` (the linear ColumnTransformer) with type and rim encoded by
+    :class:`FindingTerms`; a variable the model does not use keeps its absence."""
+    rim_inputs = [c for c in ("rim_enhancement", "herniation_type", "migration_grade")
+                  if c in columns]
+    swap = {"herniation_type": (FindingTerms("herniation_type"), ["herniation_type"]),
+            "rim_enhancement": (FindingTerms("rim_enhancement"), rim_inputs)}
+    transformers = [(name, *swap[name]) if name in swap else (name, t, cols)
+                    for name, t, cols in features.transformers]
+    return features.set_params(transformers=transformers)
+
+
 def _model_columns(predictors: Any) -> tuple[str, ...]:
     """The variables a model encodes: ``predictors`` (None: all) plus the horizon, in the
     data dictionary's order."""
@@ -398,14 +511,16 @@ def build_model(spec: CandidateSpec, seed: int = 0) -> Any:
     -----
     Besides the estimator's own hyperparameters, ``spec.params`` may hold ``predictors``
     (the variables the model uses, by default every predictor; the horizon is always added)
-    and, for the logistic kind, ``spline_knots`` and ``Cs`` (C chosen by inner
-    cross-validation, :class:`MonotoneLogisticRegressionCV`).
+    and, for the logistic kind, ``spline_knots``, ``Cs`` (C chosen by inner
+    cross-validation, :class:`MonotoneLogisticRegressionCV`) and ``finding_terms`` (true:
+    type and rim as indicators with their interactions, :class:`FindingTerms`).
     """
     params = dict(spec.params)
     columns = _model_columns(params.pop("predictors", None))
     try:
         if spec.kind == "logistic":
             knots = int(params.pop("spline_knots", 5))
+            findings = bool(params.pop("finding_terms", False))
             if "Cs" in params:  # C chosen by inner cross-validation (resorb.adaptation)
                 params["Cs"] = tuple(float(c) for c in params["Cs"])
                 clf = MonotoneLogisticRegressionCV(nonnegative_prefixes=(HORIZON_PREFIX,),
@@ -413,10 +528,10 @@ def build_model(spec: CandidateSpec, seed: int = 0) -> Any:
             else:
                 clf = MonotoneLogisticRegression(nonnegative_prefixes=(HORIZON_PREFIX,),
                                                  **params)
-            pipe = Pipeline([
-                ("features", build_preprocessor("linear", columns, spline_knots=knots)),
-                ("model", clf),
-            ])
+            features = build_preprocessor("linear", columns, spline_knots=knots)
+            if findings:
+                features = with_finding_terms(features, columns)
+            pipe = Pipeline([("features", features), ("model", clf)])
         elif spec.kind == "hist_gradient_boosting":
             clf = HistGradientBoostingClassifier(random_state=seed, **params)
             pipe = Pipeline([("features", build_preprocessor("tree", columns)),

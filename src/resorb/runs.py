@@ -26,6 +26,7 @@ class ArtifactPaths:
     calibration: str = "validation/calibration.csv"
     decision_curve: str = "validation/decision_curve.csv"
     subgroups: str = "validation/subgroups.csv"
+    finding_subgroups: str = "validation/finding_subgroups.csv"
     sample_size: str = "validation/sample_size.txt"
     data_account: str = "validation/data_account.txt"
     missingness: str = "data/missingness.csv"
@@ -54,6 +55,7 @@ FIGURES = ("calibration", "roc", "decision_curve")
 #: RunRecord field -> CSV artifact
 TABLES = {"metrics": ARTIFACTS.metrics, "calibration": ARTIFACTS.calibration,
           "decision_curve": ARTIFACTS.decision_curve, "subgroups": ARTIFACTS.subgroups,
+          "finding_subgroups": ARTIFACTS.finding_subgroups,
           "missingness": ARTIFACTS.missingness, "summary": ARTIFACTS.summary,
           "leaderboard": ARTIFACTS.leaderboard,
           "paired_differences": ARTIFACTS.paired_differences}
@@ -112,6 +114,8 @@ class RunRecord:
     calibration: pd.DataFrame | None = None
     decision_curve: pd.DataFrame | None = None
     subgroups: pd.DataFrame | None = None
+    #: calibration by herniation type x rim and migration grade (resorb.metrics.subgroups)
+    finding_subgroups: pd.DataFrame | None = None
     missingness: pd.DataFrame | None = None
     summary: pd.DataFrame | None = None
     leaderboard: pd.DataFrame | None = None

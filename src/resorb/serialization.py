@@ -36,6 +36,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.dtype",
     "resorb.features.HorizonRamps",
     "resorb.features.EncodeIfObserved",
+    "resorb.models.FindingTerms",
     "resorb.models.HorizonMonotone",
     "resorb.models.MonotoneLogisticRegression",
     "resorb.models.MonotoneLogisticRegressionCV",

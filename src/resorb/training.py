@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from resorb.adaptation import Adaptation, adapt_candidate, logistic_heuristic_shrinkage
-from resorb.champion import ChampionFacts, champion_score, choose_champion
+from resorb.champion import ChampionFacts, base_rank, champion_score, choose_champion
 from resorb.config import CandidateSpec, Params, TrainingParams
 from resorb.errors import ConfigError
 from resorb.features import model_columns, model_input
@@ -31,6 +31,7 @@ from resorb.metrics import (
     sample_size_check,
     smoothed_calibration_curve,
 )
+from resorb.metrics.subgroups import finding_calibration, worst_subgroup
 from resorb.models import build_model, predict_resorption
 
 Progress = Callable[[str], None]
@@ -314,6 +315,8 @@ class Comparison:
     adaptations: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: why a candidate ranked above the champion by score was passed over (guards of the rule)
     passed_over: dict[str, str] = field(default_factory=dict)
+    #: each candidate's calibration by type x rim and migration grade (out-of-fold)
+    finding_subgroups: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def compare_candidates(
@@ -346,7 +349,7 @@ def compare_candidates(
         raise ConfigError(
             f"unknown candidates {unknown}; params.yaml has {', '.join(params.candidates)}"
         )
-    evaluations, oof, facts, specs, adaptations = {}, {}, {}, {}, {}
+    evaluations, oof, facts, specs, adaptations, findings = {}, {}, {}, {}, {}, {}
     small = False  # below the Riley minimum of any candidate
     for name in chosen:
         sized = size_candidate(params.candidate(name), X, data.y, tp)
@@ -358,13 +361,17 @@ def compare_candidates(
         oof[name] = out_of_fold(sized.spec, X, data.y, splits, seed)
         evaluations[name] = evaluate(data.y, oof[name], tp, method, seed)
         table = evaluations[name].metrics.set_index("metric")
-        inside, score = champion_score(dict(table["estimate"]), tp.champion)
+        findings[name] = finding_calibration(data.frame, data.y, oof[name],
+                                             tp.champion.subgroup_min_rows)
+        worst = worst_subgroup(findings[name])
+        inside, score = champion_score(
+            dict(table["estimate"]) | {"worst_subgroup_gap": worst.gap}, tp.champion)
         slope = table.loc["calibration_slope"] if "calibration_slope" in table.index else None
         facts[name] = ChampionFacts(
             score=score, slope_ok=inside, auroc=float(table["estimate"].get("auroc", np.nan)),
             slope_low=float(slope["ci_low"]) if slope is not None else np.nan,
             slope_high=float(slope["ci_high"]) if slope is not None else np.nan,
-            kind=sized.spec.kind)
+            kind=sized.spec.kind, worst=worst)
     paired: dict[tuple[str, str], pd.DataFrame] = {}
 
     def difference(a: str, b: str) -> pd.DataFrame:
@@ -390,8 +397,7 @@ def compare_candidates(
             continue
         diffs.append(difference(name, champion).assign(candidate=name))
     differences = pd.concat(diffs, ignore_index=True)
-    base = sorted(chosen, key=lambda n: (not facts[n].slope_ok, -facts[n].score,
-                                         chosen.index(n)))
+    base = sorted(chosen, key=lambda n: base_rank(facts[n], tp.champion, chosen.index(n)))
     board = []
     for name in [champion, *(n for n in base if n != champion)]:
         ev = evaluations[name]
@@ -400,6 +406,8 @@ def compare_candidates(
             "champion": name == champion,
             "score": facts[name].score,
             "slope_ok": facts[name].slope_ok,
+            "subgroup_ok": facts[name].subgroup_ok(tp.champion),
+            **facts[name].worst.columns(),
         }
         for m in ev.metrics.itertuples(index=False):
             row.update({m.metric: m.estimate, f"{m.metric}_ci_low": m.ci_low,
@@ -423,6 +431,7 @@ def compare_candidates(
         specs=specs,
         adaptations=adaptations,
         passed_over=passed_over,
+        finding_subgroups=findings,
     )
 
 

@@ -125,6 +125,7 @@ def print_evaluation(ev: ExternalValidation) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from resorb.display import print_finding_subgroups
     from resorb.evaluation import MEASURES
 
     console = Console(width=None if console_is_tty() else 160)
@@ -169,6 +170,7 @@ def print_evaluation(ev: ExternalValidation) -> None:
                     _interval(r.o_e_ratio, r.o_e_ci_low, r.o_e_ci_high, 2),
                     num(r.auroc, ".2f"), num(r.calibration_slope, ".2f"))
     console.print(sub)
+    print_finding_subgroups(console, ev.finding_subgroups)
     for note in ev.notes:
         err(f"note: {note}")
     if ev.sample_size_ok is False:

@@ -65,7 +65,8 @@ class ChampionRule(Frozen):
     """
 
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0}
+        default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0,
+                                 "worst_subgroup_gap": -1.0}
     )
     slope_range: tuple[float, float] = (0.8, 1.2)
     #: AUROC gain from which a clearly better discriminating candidate beats one ranked above
@@ -74,6 +75,12 @@ class ChampionRule(Frozen):
     #: below the Riley minimum, a tree ensemble competes only if it discriminates clearly
     #: better than every logistic candidate whose slope interval contains 1
     parsimony: bool = True
+    #: worst subgroup of herniation type x rim and migration grade (resorb.metrics.subgroups):
+    #: a candidate whose observed - expected in some subgroup of at least
+    #: ``subgroup_min_rows`` rows lies, with its whole 95% interval, beyond +-tolerance
+    #: ranks after those that do not; None: subgroups are not part of the rule
+    subgroup_tolerance: float | None = Field(default=0.05, gt=0, lt=1)
+    subgroup_min_rows: int = Field(default=100, ge=1)
 
 
 class SmallSampleParams(Frozen):

@@ -103,6 +103,39 @@ class SubgroupRow:
 
 
 @dataclass(frozen=True)
+class FindingRow:
+    """One subgroup of herniation type x rim or migration grade, with 95% intervals."""
+
+    grouping: str
+    subgroup: str
+    rows: int
+    observed: float
+    expected: float
+    difference: Shown
+    o_e: Shown
+    citl: Shown
+    slope: Shown
+    truth: float
+    note: str
+
+    @property
+    def suppressed(self) -> bool:
+        """Fewer than :data:`SMALL_CELL` rows: only the label is shown."""
+        return self.rows < SMALL_CELL
+
+
+@dataclass(frozen=True)
+class FindingFacts:
+    """The table of :func:`resorb.metrics.subgroups.finding_calibration`, as rows."""
+
+    rows: tuple[FindingRow, ...]
+    truth: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+@dataclass(frozen=True)
 class MissingRow:
     """A predictor with missing values: how many, and what missing means."""
 
@@ -241,6 +274,8 @@ def gather(record: RunRecord, model: f.ModelFacts, expl: Explanations, params: P
         Section("figures", "Calibration, ROC and decision curves", tuple(
             Picture(record.figures.get(k), alt, cap) for k, (alt, cap) in _CAPTIONS.items())),
         Section("subgroups", "Subgroups", subgroup_rows(record.subgroups)),
+        Section("finding_subgroups", "Calibration by the strongest findings",
+                finding_rows(record.finding_subgroups)),
         Section("evaluations", "External validation on other data",
                 evaluations or EvaluationsFacts(())),
         Section("explanations", "What drives the predictions (SHAP)", expl),
@@ -348,6 +383,23 @@ def metric_rows(record: RunRecord) -> PerformanceFacts | None:
                   tuple(float(getattr(by_name[k], c)) for c in extra))
         for k, m in f.MEASURES.items() if k in by_name)
     return PerformanceFacts(record.validation_method or "not recorded", extra, rows)
+
+
+def finding_rows(table: pd.DataFrame | None) -> FindingFacts:
+    """The run's calibration by type x rim and migration grade (empty: none logged)."""
+    if table is None or table.empty:
+        return FindingFacts((), False)
+
+    def shown(r: Any, col: str, decimals: int) -> Shown:
+        return Shown(float(getattr(r, col)), float(getattr(r, f"{col}_ci_low")),
+                     float(getattr(r, f"{col}_ci_high")), decimals)
+
+    rows = tuple(FindingRow(str(r.grouping), str(r.subgroup), int(r.rows), float(r.observed),
+                            float(r.expected), shown(r, "difference", 3), shown(r, "o_e", 2),
+                            shown(r, "citl", 2), shown(r, "slope", 2), float(r.truth),
+                            "" if pd.isna(r.note) else str(r.note))
+                 for r in table.itertuples(index=False))
+    return FindingFacts(rows, bool(table["truth"].notna().any()))
 
 
 def subgroup_rows(table: pd.DataFrame | None) -> tuple[SubgroupRow, ...]:
