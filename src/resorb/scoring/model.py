@@ -223,8 +223,8 @@ def default_model(columns: Sequence[str] | None = None) -> str:
     if not shipped:
         raise ModelNotFoundError(
             f"no model to score with: no registry here (no {TRACKING_DB} holding the model "
-            f"'resorb' in {Path.cwd()}, MLFLOW_TRACKING_URI unset) and no exported model in {REFERENCE_FOLDER} or "
-            f"{ROUTINE_FOLDER}; pass --model FOLDER, or train and export one (`resorb "
+            f"'resorb' in {Path.cwd()}, MLFLOW_TRACKING_URI unset) and no exported model "
+            f"in {REFERENCE_FOLDER} or {ROUTINE_FOLDER}; pass --model FOLDER, or train and export one (`resorb "
             f"compare --synthetic 2000 --register`, `resorb models promote 1`, `resorb models "
             f"export --to models`)")
     if columns is None:
