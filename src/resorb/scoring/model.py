@@ -224,9 +224,9 @@ def default_model(columns: Sequence[str] | None = None) -> str:
         raise ModelNotFoundError(
             f"no model to score with: no registry here (no {TRACKING_DB} holding the model "
             f"'resorb' in {Path.cwd()}, MLFLOW_TRACKING_URI unset) and no exported model "
-            f"in {REFERENCE_FOLDER} or {ROUTINE_FOLDER}; pass --model FOLDER, or train and export one (`resorb "
-            f"compare --synthetic 2000 --register`, `resorb models promote 1`, `resorb models "
-            f"export --to models`)")
+            f"in {REFERENCE_FOLDER} or {ROUTINE_FOLDER}; pass --model FOLDER, or train and "
+            f"export one (`resorb compare --synthetic 2000 --register`, `resorb models "
+            f"promote 1`, `resorb models export --to models`)")
     if columns is None:
         return str(shipped[0])
     from resorb.scoring.frame import required_columns
