@@ -59,7 +59,9 @@ def save_estimator(model: Any, path: str | os.PathLike[str]) -> Path:
     InvalidParameterError
         If ``model`` has no ``predict_proba`` or ``path`` is not a path.
     """
-    import skops.io as sio
+    from resorb.skops_import import skops_io
+
+    sio = skops_io()  # without importing all of scikit-learn
 
     p = Path(path)
     data = sio.dumps(model)
@@ -91,7 +93,9 @@ def load_estimator(path: str | os.PathLike[str]) -> Any:
     InvalidParameterError
         If ``path`` is not a path.
     """
-    import skops.io as sio
+    from resorb.skops_import import skops_io
+
+    sio = skops_io()  # without importing all of scikit-learn
 
     p = Path(path)
     if not p.is_file():

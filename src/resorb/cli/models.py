@@ -10,7 +10,8 @@ import typer
 from resorb.cli.options import domain_errors, open_store, resolve_params
 from resorb.errors import ModelNotFoundError
 
-models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True,
+                         rich_markup_mode=None)
 
 
 @models_app.command("list")
