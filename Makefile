@@ -77,6 +77,7 @@ test: setup system-deps  ## lint and run every test
 
 bench: setup  ## run the benchmarks (figures go to docs/)
 	$(BIN)/python benchmarks/bench_cohort.py
+	$(BIN)/python benchmarks/bench_startup.py
 
 lock:  ## re-pin requirements.lock from pyproject.toml (needs the registry)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --extra server --python-version 3.11 \

@@ -15,8 +15,9 @@ __all__ = ["__version__"]
 def __getattr__(name: str) -> str:
     """``resorb.__version__``, read from the installed metadata on first use.
 
-    Lazy because importing :mod:`importlib.metadata` (email, zipfile, csv parsing) took
-    30-40 ms of the 0.1 s that ``resorb --help`` may spend (benchmarks/bench_startup.py).
+    Lazy because importing :mod:`importlib.metadata` (email, zipfile, csv parsing) was
+    0.12-0.17 s of the 0.42-0.46 s that ``import resorb.cli`` took in ``python -X importtime``
+    on the shared 2-core machine (docs/scoring.md "Start-up").
     """
     if name != "__version__":
         raise AttributeError(f"module 'resorb' has no attribute {name!r}")

@@ -120,9 +120,9 @@ def draw_symptoms(rng: np.random.Generator, params: CohortParams, n: int) -> Arr
 def _correlate(z: np.ndarray, chol: np.ndarray, rows: int = 4096) -> np.ndarray:
     """``z @ chol.T`` in blocks of ``rows`` that stay in cache.
 
-    One (1e6, 6) @ (6, 6) product took 0.2-0.3 s of CPU (a quarter of ``make_cohort``),
+    One (1e6, 6) @ (6, 6) product took 0.19-0.28 s of CPU (a tenth of ``make_cohort``),
     blocks of 4,096 rows 0.04 s, with the same BLAS kernel per row and so the same bits
-    (docs/cohort.md "Speed").
+    (docs/cohort.md "Benchmark").
     """
     out = np.empty_like(z)
     for start in range(0, z.shape[0], rows):

@@ -71,8 +71,9 @@ def recorded_probability(b: Arrays, params: CohortParams,
 
     ``parts`` (:func:`logit_contributions` of ``b``) and ``eventual``
     (:func:`eventual_probability` of ``b``) may be passed when the caller has them: the
-    generator does, and computing the contributions once instead of four times was 15% of
-    ``make_cohort`` (docs/cohort.md "Speed"). The result is the same to the last bit.
+    generator does: computing the contributions once instead of five times saved about a
+    tenth of ``make_cohort`` in a profile at 1 M rows (docs/cohort.md "Benchmark"). The
+    result is the same to the last bit.
     """
     img = params.imaging
     parts = logit_contributions(b, params) if parts is None else parts

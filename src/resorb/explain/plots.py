@@ -13,9 +13,9 @@ The beeswarm is drawn here rather than by ``shap.plots.beeswarm`` (which
 this one samples rows and jitters with an explicit seed and colours categories in their
 clinical order with missing values grey. The waterfall is drawn here too, in the layout of
 ``shap.plots.waterfall`` (bars from E[f(X)] to f(x), largest first, the smallest grouped):
-shap's own needed ``import shap``, which was 1.5-3 s of the 5 s ``resorb report`` may take
-(numba, its plotting stack; benchmarks/bench_report.py, docs/report.md "Speed"), for one
-figure of ten bars.
+shap's own needed ``import shap`` (numba, its plotting stack), 9.2 s of the 64.7 s that the
+report's explanation step took under cProfile on the loaded shared machine, for one figure
+of ten bars (docs/report.md "Speed").
 """
 
 from __future__ import annotations
