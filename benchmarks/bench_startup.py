@@ -39,6 +39,7 @@ BIN = Path(sys.executable).parent
 REFERENCE = ROOT / "models" / "reference"
 
 _STAGES = r"""
+import resorb  # first, as the console script: one BLAS/OpenMP thread (resorb/__init__.py)
 import json, resource, time
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
