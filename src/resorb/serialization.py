@@ -75,7 +75,9 @@ def save_estimator(model: Any, path: str | os.PathLike[str]) -> Path:
     InvalidParameterError
         If ``model`` has no ``predict_proba`` or ``path`` is not a path.
     """
-    import skops.io as sio
+    from resorb.skops_import import skops_io
+
+    sio = skops_io()  # without importing all of scikit-learn
 
     p = Path(path)
     data = canonical_skops(sio.dumps(model))
@@ -139,7 +141,9 @@ def estimator_from_bytes(data: bytes, source: str = "model.skops") -> Any:
         Not a zip archive, no or an unreadable ``schema.json``, a type outside
         :data:`TRUSTED_TYPES` and skops' defaults, or content skops cannot rebuild.
     """
-    import skops.io as sio
+    from resorb.skops_import import skops_io
+
+    sio = skops_io()  # without importing all of scikit-learn
     from skops.io.exceptions import UntrustedTypesFoundException
 
     try:

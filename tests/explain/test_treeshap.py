@@ -84,3 +84,28 @@ def test_interventional_tree_shap_matches_brute_force(estimator, raw):
                                    atol=1e-6)
     assert base == pytest.approx(float(np.mean(raw(model, background))), abs=1e-9)
     np.testing.assert_allclose(prediction, raw(model, rows))
+
+
+@pytest.mark.parametrize("case", ["hist_gradient_boosting", "random_forest"])
+def test_small_batches_match_shap_and_the_pattern_engine(case, fitted, rows, shap, monkeypatch):
+    # up to SMALL_BATCH rows every leaf is solved at once; the numbers must not change
+    pipeline = fitted(case)
+    features = pipeline.named_steps["features"]
+    estimator = pipeline.named_steps["model"].estimator_
+    Z = features.transform(rows.head(treeshap.SMALL_BATCH))
+    groups = np.arange(Z.shape[1]) // 2  # two features per group: sums, not just copies
+    n_groups = int(groups.max()) + 1
+    small, base, raw, _ = tree_contributions(estimator, Z, None, groups, n_groups)
+    monkeypatch.setattr(treeshap, "_CHUNK_BYTES", 1)  # one row at a time
+    np.testing.assert_allclose(tree_contributions(estimator, Z, None, groups, n_groups)[0],
+                               small, atol=1e-12)
+    monkeypatch.setattr(treeshap, "SMALL_BATCH", 0)  # the pattern engine
+    pattern, pattern_base, _, _ = tree_contributions(estimator, Z, None, groups, n_groups)
+    np.testing.assert_allclose(small, pattern, atol=1e-12)
+    assert base == pytest.approx(pattern_base, abs=1e-12)
+    np.testing.assert_allclose(base + small.sum(axis=1), raw, atol=1e-9)
+    theirs = np.asarray(shap.TreeExplainer(estimator, feature_perturbation="tree_path_dependent")
+                        .shap_values(Z.to_numpy()))
+    theirs = theirs[..., 1] if theirs.ndim == 3 else theirs
+    np.testing.assert_allclose(small, theirs @ (groups[:, None] == np.arange(n_groups)),
+                               atol=1e-9)

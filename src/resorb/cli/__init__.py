@@ -57,6 +57,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich's help formatter cost 0.3 s per start (options.py)
 )
 app.callback()(global_options)
 app.add_typer(cohort_app, name="cohort")
@@ -365,7 +366,7 @@ def score(
         show_default="params.yaml scoring.chunk_rows")] = None,
     engine: Annotated[Engine, typer.Option(
         help="Where the model runs: 'local' (this process) or 'spark' (a Spark UDF; "
-             "pip install 'resorb\\[spark]').")] = Engine.LOCAL,
+             "pip install 'resorb[spark]').")] = Engine.LOCAL,
     spark_master: Annotated[str, typer.Option(
         help="Spark master URL for --engine spark.")] = "local[*]",
 ) -> None:

@@ -10,7 +10,7 @@ import typer
 from resorb.cli.options import Preset, domain_errors, err, resolve_params
 
 cohort_app = typer.Typer(help="Synthetic cohorts that follow the published evidence.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 
 
 @cohort_app.command("generate")

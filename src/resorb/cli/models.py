@@ -14,7 +14,8 @@ from resorb.errors import ModelNotFoundError
 NO_REGISTRY = ("no model registry here (no mlflow.db in this folder, MLFLOW_TRACKING_URI and "
                "params.yaml tracking.uri unset)")
 
-models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True,
+                         rich_markup_mode=None)
 
 
 @models_app.command("list")

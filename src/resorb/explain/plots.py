@@ -11,8 +11,11 @@ may hold identifiers) never is.
 The beeswarm is drawn here rather than by ``shap.plots.beeswarm`` (which
 ``Explanation.to_shap()`` also feeds) because shap's draws on pyplot's current figure, and
 this one samples rows and jitters with an explicit seed and colours categories in their
-clinical order with missing values grey. The waterfall is shap's own, kept off pyplot's list
-of figures.
+clinical order with missing values grey. The waterfall is drawn here too, in the layout of
+``shap.plots.waterfall`` (bars from E[f(X)] to f(x), largest first, the smallest grouped):
+shap's own needed ``import shap`` (numba, its plotting stack), 9.2 s of the 64.7 s that the
+report's explanation step took under cProfile on the loaded shared machine, for one figure
+of ten bars (docs/report.md "Speed").
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pandas as pd
 from resorb import schema
 from resorb.explain.api import Explanation
 from resorb.explain.summaries import global_importance
-from resorb.explain.values import value_numbers
+from resorb.explain.values import value_numbers, value_words
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -117,9 +120,9 @@ def beeswarm_figure(expl: Explanation, max_display: int = 15, max_points: int = 
 def waterfall_figure(expl: Explanation, row: int, max_display: int = 10) -> Figure:
     """One patient's prediction built up from the base value, variable by variable.
 
-    shap's waterfall plot (``shap.plots.waterfall``; SHAP values: Lundberg & Lee, NeurIPS
-    2017, arXiv:1705.07874) of :meth:`Explanation.to_shap`: bars in probability points
-    from ``E[f(X)]`` (the base value) to ``f(x)`` (the predicted probability), labelled
+    The layout of shap's waterfall plot (``shap.plots.waterfall``; SHAP values: Lundberg &
+    Lee, NeurIPS 2017, arXiv:1705.07874): bars in probability points from ``E[f(X)]`` (the
+    base value) to ``f(x)`` (the predicted probability), largest at the top, labelled
     ``value = variable`` in clinical words, the smallest grouped in one bar.
 
     Parameters
@@ -134,7 +137,7 @@ def waterfall_figure(expl: Explanation, row: int, max_display: int = 10) -> Figu
     Returns
     -------
     matplotlib.figure.Figure
-        About 8 inches wide; not registered with pyplot.
+        9 inches wide; not registered with pyplot.
 
     Raises
     ------
@@ -148,27 +151,38 @@ def waterfall_figure(expl: Explanation, row: int, max_display: int = 10) -> Figu
     if isinstance(max_display, bool) or not (isinstance(max_display, int) and max_display >= 1):
         raise ValueError("The 'max_display' parameter of waterfall_figure must be an int >= 1. "
                          f"Got {max_display!r} instead.")
-    patient = expl.to_shap()[int(row)]  # imports shap, quietly
-    import matplotlib.pyplot as plt
-    import shap
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    # shap draws on pyplot's current figure and switches interactive mode off: give it a
-    # figure of its own, then take the figure out of pyplot and restore the mode
-    with plt.ioff():
-        fig = plt.figure(dpi=_DPI)
-        try:
-            shap.plots.waterfall(patient, max_display=max_display, show=False)
-            fig.axes[0].set_title("How each finding moves this patient's prediction",
-                                  loc="left")
-            # shap writes E[f(X)] and f(x) outside its axes and leaves room for them only
-            # when saved with bbox_inches="tight": make the room here, so any saver sees it
-            fig.set_size_inches(9.0, fig.get_size_inches()[1])
-            fig.tight_layout(rect=(0.0, 0.0, 0.86, 0.97))
-        finally:
-            plt.close(fig)
-    FigureCanvasAgg(fig)  # a non-interactive canvas whatever pyplot's backend
-    return fig
+    variables = [str(v) for v in expl.values.columns]
+    contributions = expl.values.iloc[int(row)].to_numpy(dtype=float)
+    labels = []
+    for variable in variables:
+        codes, words = value_words(expl.feature_values[variable], variable)
+        labels.append(f"{words[codes[int(row)]]} = {variable}")
+    order = np.argsort(-np.abs(contributions), kind="stable")
+    if order.size > max_display:  # the smallest in one bar, as shap does
+        kept, rest = order[:max_display - 1], order[max_display - 1:]
+        bars = [*contributions[kept], float(contributions[rest].sum())]
+        names = [*(labels[i] for i in kept), f"{rest.size} other features"]
+    else:
+        bars, names = list(contributions[order]), [labels[i] for i in order]
+    ax = _axes(0.45 * len(bars) + 1.5)
+    ax.figure.set_size_inches(9.0, ax.figure.get_size_inches()[1])
+    y = np.arange(len(bars))[::-1]  # the largest at the top
+    ends = expl.base_value + np.cumsum(bars)
+    starts = ends - np.asarray(bars)
+    colours = ["#ff0051" if b > 0 else "#008bfb" for b in bars]  # shap's red and blue
+    ax.barh(y, bars, left=starts, color=colours, height=0.6)
+    low, high = float(np.min(np.r_[starts, ends])), float(np.max(np.r_[starts, ends]))
+    span = max(high - low, 1e-9)
+    ax.set_xlim(low - 0.05 * span, high + 0.15 * span)  # room for the base line and labels
+    for yi, b, s, e in zip(y, bars, starts, ends, strict=True):
+        ax.text(max(s, e) + 0.01 * span, yi, f"{b:+.2f}", va="center", fontsize=9)
+    ax.set_yticks(y, names)
+    ax.axvline(expl.base_value, color="#888888", linewidth=0.8, linestyle="--")
+    ax.axvline(ends[-1], color="#444444", linewidth=0.8)
+    ax.set_xlabel(f"Probability of resorption: E[f(X)] = {expl.base_value:.2f} (dashed), "
+                  f"f(x) = {ends[-1]:.2f} (solid)")
+    ax.set_title("How each finding moves this patient's prediction", loc="left")
+    return ax.figure
 
 
 def _axes(height: float) -> Axes:

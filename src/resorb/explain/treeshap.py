@@ -47,6 +47,8 @@ __all__ = ["tree_contributions"]
 
 _CHUNK = 4_000_000  # cells of the (row patterns x background patterns) block held at once
 _CHUNK_BYTES = 256 * 2**20  # working memory of the tree engine per block of rows
+#: up to this many rows (path-dependent), every leaf at once (:func:`_small_batch_shap`)
+SMALL_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,18 @@ def _compile_tree(left: np.ndarray, right: np.ndarray, feature: np.ndarray,
 
 def _compile_ensemble(estimator: Any, groups: np.ndarray) -> tuple[list[_Tree], float, str]:
     """Trees, raw baseline and link of a fitted HistGradientBoosting or forest classifier."""
+    raw, baseline, link = _raw_trees(estimator)
+    return [_compile_tree(*tree, groups) for tree in raw], baseline, link
+
+
+#: (left, right, feature, threshold, missing_left, value, cover) of one tree, children -1 at
+#: leaves
+_RawTree = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                 np.ndarray]
+
+
+def _raw_trees(estimator: Any) -> tuple[list[_RawTree], float, str]:
+    """Node arrays, raw baseline and link of a fitted HistGradientBoosting or forest."""
     if isinstance(estimator, HistGradientBoostingClassifier):
         if estimator.n_trees_per_iteration_ != 1:
             raise ValueError("explain supports binary HistGradientBoostingClassifier only")
@@ -141,11 +155,11 @@ def _compile_ensemble(estimator: Any, groups: np.ndarray) -> tuple[list[_Tree], 
                 raise ValueError("explain does not support native categorical splits of "
                                  "HistGradientBoostingClassifier; one-hot encode instead")
             leaf = nodes["is_leaf"].astype(bool)
-            trees.append(_compile_tree(
+            trees.append((
                 np.where(leaf, -1, nodes["left"].astype(np.intp)),
                 np.where(leaf, -1, nodes["right"].astype(np.intp)), nodes["feature_idx"],
                 nodes["num_threshold"], nodes["missing_go_to_left"], nodes["value"],
-                nodes["count"].astype(float), groups))
+                nodes["count"].astype(float)))
         return trees, float(np.ravel(estimator._baseline_prediction)[0]), "logit"
     if isinstance(estimator, RandomForestClassifier | ExtraTreesClassifier):
         n_trees = len(estimator.estimators_)
@@ -155,9 +169,8 @@ def _compile_ensemble(estimator: Any, groups: np.ndarray) -> tuple[list[_Tree], 
             counts = t.value[:, 0, :]
             share = counts[:, 1] / np.where(counts.sum(axis=1) > 0, counts.sum(axis=1), 1.0)
             missing = getattr(t, "missing_go_to_left", np.zeros(t.node_count, dtype=bool))
-            trees.append(_compile_tree(t.children_left, t.children_right, t.feature,
-                                       t.threshold, np.asarray(missing), share / n_trees,
-                                       t.weighted_n_node_samples, groups))
+            trees.append((t.children_left, t.children_right, t.feature, t.threshold,
+                          np.asarray(missing), share / n_trees, t.weighted_n_node_samples))
         return trees, 0.0, "identity"
     raise TypeError("The final step of the model must be MonotoneLogisticRegression, "
                     "HorizonMonotone or a HistGradientBoosting/RandomForest classifier. Got "
@@ -206,20 +219,27 @@ def tree_contributions(estimator: Any, Z: Any, Zb: Any | None, groups: np.ndarra
     ValueError
         For multiclass boosting, native categorical splits or trees deeper than 52 levels.
     """
-    trees, baseline, link = _compile_ensemble(estimator, groups)
+    n_rows = np.shape(Z)[0]
+    if Zb is None and n_rows <= SMALL_BATCH:
+        raw_trees, baseline, link = _raw_trees(estimator)
+    else:
+        trees, baseline, link = _compile_ensemble(estimator, groups)
     # forests compare float32 inputs with their thresholds
     cast = np.float32 if link == "identity" else np.float64
     xt = np.ascontiguousarray(np.asarray(Z, dtype=cast).T, dtype=np.float64)
     xbt = None if Zb is None else np.ascontiguousarray(np.asarray(Zb, dtype=cast).T,
                                                        dtype=np.float64)
-    # about 16 bytes per row for each internal node and each leaf of the largest tree
-    widest = max((t.coding.shape[0] + t.coding.shape[1] for t in trees), default=1)
-    step = max(1024, _CHUNK_BYTES // (16 * max(1, widest)))
-    phi = np.empty((xt.shape[1], n_groups))
-    base = 0.0
-    for start in range(0, xt.shape[1], step):
-        phi[start:start + step], base = _tree_shap(trees, xt[:, start:start + step], xbt,
-                                                   n_groups)
+    if Zb is None and n_rows <= SMALL_BATCH:
+        phi, base = _small_batch_shap(raw_trees, xt, groups, n_groups)
+    else:
+        # about 16 bytes per row for each internal node and each leaf of the largest tree
+        widest = max((t.coding.shape[0] + t.coding.shape[1] for t in trees), default=1)
+        step = max(1024, _CHUNK_BYTES // (16 * max(1, widest)))
+        phi = np.empty((xt.shape[1], n_groups))
+        base = 0.0
+        for start in range(0, xt.shape[1], step):
+            phi[start:start + step], base = _tree_shap(trees, xt[:, start:start + step], xbt,
+                                                       n_groups)
     base += baseline
     raw = (np.asarray(estimator.decision_function(Z), dtype=float) if link == "logit"
            else np.asarray(estimator.predict_proba(Z), dtype=float)[:, 1])
@@ -264,6 +284,105 @@ def _tree_shap(trees: list[_Tree], xt: np.ndarray, xbt: np.ndarray | None,
                 target = out[group]
                 np.add(target, row.take(index), out=target)
     return out.T, base
+
+
+def _small_batch_shap(raw: list[_RawTree], xt: np.ndarray, groups: np.ndarray,
+                      n_groups: int) -> tuple[np.ndarray, float]:
+    """Path-dependent contributions (n, n_groups) and base value, every leaf at once.
+
+    The same leaf games as :func:`_tree_shap` (the product game over the distinct features
+    of each leaf's path, solved by Gauss-Legendre), but laid out as padded arrays over all
+    the leaves of all the trees, so that the cost is a few dozen numpy calls instead of a
+    dozen per leaf: for the few rows of a small ``resorb score`` the per-leaf calls, not
+    the rows, were the cost (docs/scoring.md "Start-up"). Padded slots have o = z = 1,
+    a factor of 1 in every product and no contribution.
+    """
+    sizes = np.array([tree[0].size for tree in raw], dtype=np.intp)
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    left, right, feature, threshold, missing_left, value, cover = (
+        np.concatenate([np.asarray(tree[k]) for tree in raw]) for k in range(7))
+    left, right = left.astype(np.intp), right.astype(np.intp)
+    tree_of = np.repeat(np.arange(len(raw)), sizes)
+    internal = left >= 0
+    left = np.where(internal, left + offsets[tree_of], -1)
+    right = np.where(internal, right + offsets[tree_of], -1)
+    parent = np.full(left.size, -1, dtype=np.intp)
+    parent[left[internal]] = np.flatnonzero(internal)
+    parent[right[internal]] = np.flatnonzero(internal)
+    went_left = np.zeros(left.size, dtype=bool)
+    went_left[left[internal]] = True
+    value = value.astype(float)
+    cover = cover.astype(float)
+    leaves = np.flatnonzero(~internal & (value != 0.0))
+    alone = leaves[parent[leaves] < 0]  # a tree that is a single leaf
+    leaves = leaves[parent[leaves] >= 0]
+    root = offsets[tree_of[leaves]]
+    base = float(value[alone].sum() + (value[leaves] * cover[leaves] / cover[root]).sum())
+    # the path of each leaf, climbed upwards: split, side taken, cover kept
+    splits, sides, kept = [], [], []
+    node = leaves
+    while True:
+        up = parent[node]
+        live = up >= 0
+        if not live.any():
+            break
+        safe = np.where(live, up, 0)
+        splits.append(np.where(live, up, -1))
+        sides.append(went_left[node])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kept.append(np.where(cover[safe] > 0, cover[node] / cover[safe], 0.0))
+        node = np.where(live, up, node)
+    split = np.column_stack(splits)  # (n_leaves, depth), -1 past the root
+    side, ratio = np.column_stack(sides), np.column_stack(kept)
+    valid = split >= 0
+    if split.shape[1] > 52:
+        raise ValueError("explain supports trees up to 52 levels deep; refit with a smaller "
+                         "max_depth")
+    feat = np.where(valid, feature[np.maximum(split, 0)], -1)
+    # slots: the distinct features of a path, numbered in order of first appearance
+    same = (feat[:, :, None] == feat[:, None, :]) & valid[:, None, :]
+    first = np.argmax(same, axis=2)
+    starts = valid & (first == np.arange(feat.shape[1]))
+    numbered = np.cumsum(starts, axis=1) - 1
+    slot = np.where(valid, np.take_along_axis(numbered, first, axis=1), 0)
+    d = int(starts.sum(axis=1).max())
+    rows_of = np.arange(leaves.size)
+    z = np.ones((leaves.size, d))
+    for e in range(split.shape[1]):
+        z[rows_of, slot[:, e]] *= np.where(valid[:, e], ratio[:, e], 1.0)
+    slot_feature = np.full((leaves.size, d), -1, dtype=np.intp)
+    slot_feature[rows_of[:, None].repeat(split.shape[1], 1)[valid], slot[valid]] = feat[valid]
+    used = slot_feature >= 0
+    to_group = csr_matrix((np.ones(int(used.sum())),
+                           (groups[slot_feature[used]], np.flatnonzero(used.ravel()))),
+                          shape=(n_groups, leaves.size * d))
+    t, w = _gauss_legendre(d // 2 + 1)
+    cells = xt[feature[internal]]
+    goes_left = cells <= threshold[internal][:, None]
+    goes_left |= np.isnan(cells) & missing_left[internal].astype(bool)[:, None]
+    row_of_node = np.full(left.size, -1, dtype=np.intp)
+    row_of_node[internal] = np.arange(int(internal.sum()))
+    n = xt.shape[1]
+    out = np.empty((n, n_groups))
+    # about 8 (d, nodes) float arrays per leaf and row
+    step = max(1, _CHUNK_BYTES // (64 * leaves.size * d * t.size))
+    for start in range(0, n, step):
+        cols = slice(start, start + step)
+        k = goes_left[:, cols].shape[1]
+        o = np.ones((leaves.size, d, k), dtype=bool)
+        for e in range(split.shape[1]):
+            took = goes_left[row_of_node[np.maximum(split[:, e], 0)], cols] == side[:, e, None]
+            o[rows_of, slot[:, e]] &= took | ~valid[:, e, None]
+        of = o.astype(float)
+        f = of[:, :, None, :] * t[:, None] + (z[:, :, None] * (1.0 - t))[:, :, :, None]
+        before, after = np.ones_like(f), np.ones_like(f)
+        for j in range(1, d):
+            np.multiply(before[:, j - 1], f[:, j - 1], out=before[:, j])
+            np.multiply(after[:, -j], f[:, -j], out=after[:, -j - 1])
+        integral = np.einsum("ldqk,q->ldk", before * after, w)
+        phi = (of - z[:, :, None]) * integral * value[leaves][:, None, None]
+        out[cols] = (to_group @ phi.reshape(leaves.size * d, k)).T
+    return out, base
 
 
 def _leaf_codes(tree: _Tree, xt: np.ndarray, has_nan: bool) -> np.ndarray:

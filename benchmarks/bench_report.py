@@ -1,0 +1,135 @@
+"""Benchmark ``resorb report`` on the reference predictor against importing what it needs.
+
+    .venv/bin/python benchmarks/bench_report.py --repeats 5
+    .venv/bin/python benchmarks/bench_report.py --store DIR   # reuse a store built before
+
+The report reads the run that trained the model, so it needs a tracking store: without
+``--store`` one is built first in a temporary folder as ``make reference`` builds it
+(``resorb compare --synthetic 20000 --seed 2026 --register``, then ``resorb models promote
+latest --alias champion``; minutes, not timed). Then, in alternating order, each a fresh
+subprocess in the store's folder:
+
+- ``python -c "import mlflow, sklearn, matplotlib, jinja2"``: the libraries the report
+  cannot do without (the run, the model, the figures, the page), its floor;
+- ``resorb report --out report.html`` (the champion, explained on 1,000 new synthetic
+  patients, written and logged to its run).
+
+Medians of wall and CPU time (user + system of the child), the ratio to the floor, and, in
+one process, where the report's time goes (``-X importtime`` totals by package and
+``cProfile`` of the command). Prints markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from _common import machine, markdown, provenance
+
+BIN = Path(sys.executable).parent
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=1800)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def build_store(folder: Path, env: dict[str, str]) -> None:
+    """A tracking store holding the reference predictor's run, as ``make reference``."""
+    resorb = str(BIN / "resorb")
+    for cmd in ([resorb, "compare", "--synthetic", "20000", "--seed", "2026", "--register"],
+                [resorb, "models", "promote", "latest", "--alias", "champion"]):
+        subprocess.run(cmd, cwd=folder, env=env, check=True, capture_output=True,
+                       timeout=7200)
+
+
+def _profile(folder: Path, env: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Import time by top-level package, and the report's own functions by cumulative time."""
+    prof = folder / "report.prof"
+    out = subprocess.run([str(BIN / "python"), "-X", "importtime", "-m", "cProfile", "-o",
+                          str(prof), str(BIN / "resorb"), "report", "--out", "report.html"],
+                         cwd=folder, env=env, check=True, capture_output=True, text=True,
+                         timeout=1800)
+    by_package: dict[str, float] = {}
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line[len("import time:"):].split("|")
+        top = name.strip().split(".")[0]
+        by_package[top] = by_package.get(top, 0.0) + int(own) / 1e6
+    imports = (pd.Series(by_package, name="import s (self, summed)")
+               .sort_values(ascending=False).head(12).rename_axis("package").reset_index())
+    stats = pstats.Stats(str(prof))
+    rows = [(f"{Path(file).name}:{func}", cum)
+            for (file, _, func), (_, _, _, cum, _) in stats.stats.items()  # type: ignore
+            if "resorb" in file and func in {
+                "make_report", "_resolve", "read_run", "explain_for_report", "explain",
+                "render_report", "_evaluations", "_log_report", "make_cohort", "png_bytes",
+                "load_model", "tree_contributions"}]
+    calls = (pd.DataFrame(rows, columns=["function", "cumulative s (profiled)"])
+             .sort_values("cumulative s (profiled)", ascending=False))
+    return imports, calls
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time ``resorb report`` and its import floor; print markdown tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each (median)")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="folder holding mlflow.db with a champion (default: build one)")
+    args = parser.parse_args(argv)
+
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.store.resolve() if args.store else Path(tmp)
+        if args.store is None:
+            build_store(folder, env)
+        python = str(BIN / "python")
+        commands = {
+            "python -c 'import mlflow, sklearn, matplotlib, jinja2'":
+                [python, "-c", "import mlflow, sklearn, matplotlib, jinja2"],
+            "resorb report (reference predictor)":
+                [str(BIN / "resorb"), "report", "--out", "report.html"],
+        }
+        _run(commands["resorb report (reference predictor)"], folder, env)  # warm caches
+        times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+        for _ in range(args.repeats):
+            for name, cmd in commands.items():
+                times[name].append(_run(cmd, folder, env))
+        imports, calls = _profile(folder, env)
+    wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
+    floor = "python -c 'import mlflow, sklearn, matplotlib, jinja2'"
+    table = pd.DataFrame({
+        "command": list(commands),
+        "median wall s": [wall[k] for k in commands],
+        "median CPU s": [cpu[k] for k in commands],
+        "wall / floor": [wall[k] / wall[floor] for k in commands],
+        "CPU / floor": [cpu[k] / cpu[floor] for k in commands],
+    })
+    print(f"`resorb report`, median of {args.repeats} alternating runs, each a fresh "
+          f"process in the store's folder\n")
+    print(markdown(table, decimals=2))
+    print("\nwhere one report's time goes: imports by package (-X importtime, self time)\n")
+    print(markdown(imports, decimals=2))
+    print("\nand resorb's steps (cProfile, cumulative, inflated by profiling)\n")
+    print(markdown(calls, decimals=2))
+    print(f"\n{machine()}; {provenance()}")
+
+
+if __name__ == "__main__":
+    main()
