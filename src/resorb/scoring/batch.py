@@ -185,7 +185,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
             for table, frame, rejected in source.frames(rows_per_chunk):
                 result = score_frame(frame, loaded, horizon, k, params, background=background,
                                      predict=predict, rejected=rejected)
-                write(_to_arrow(result, schema_out, ids, table if source.mapping is None
+                write(_to_arrow(result, schema_out, ids, table if source.passes_through(ids)
                                 else None))
                 bad = result["status"].to_numpy(dtype=object) == REJECTED
                 rows_in += len(result)
@@ -228,9 +228,15 @@ class _Input:
             self.read = self.mapping.sources
 
     def identifier_types(self, ids: list[str]) -> dict[str, pa.DataType]:
-        if self.mapping is not None:
+        if not self.passes_through(ids):
             return {c: pa.string() for c in ids}
         return {c: self.source.types[c] for c in ids}
+
+    def passes_through(self, ids: list[str]) -> bool:
+        """Identifiers written as read: not when mapped, nor raw bytes (maybe not UTF-8)."""
+        return self.mapping is None and not any(
+            pa.types.is_binary(self.source.types[c]) or pa.types.is_large_binary(
+                self.source.types[c]) for c in ids)
 
     def frames(self, rows: int) -> Iterator[tuple[pa.Table, pd.DataFrame, pd.Series | None]]:
         """(chunk as read, its canonical frame, filter rejections or None) per chunk."""
