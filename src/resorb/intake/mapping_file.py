@@ -133,6 +133,12 @@ class ColumnRule(Frozen):
             if fields != [""]:
                 raise ValueError(f"has format '{self.format}', which needs exactly one '{{}}' "
                                  "where the value goes (e.g. 'SPIDER-{}')")
+            try:  # the value is always text: a number's spec ("{:d}", "{:.2f}") fails on use
+                self.format.format("12")
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                raise ValueError(f"has format '{self.format}', which cannot format a cell "
+                                 f"({exc}); cells are formatted as text: use a plain '{{}}' "
+                                 "(e.g. 'SPIDER-{}') or a text spec such as '{:>6}'") from None
         return self
 
     @property
