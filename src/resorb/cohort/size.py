@@ -13,6 +13,7 @@ the frame (Arrow table), hence x3 with a margin.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -43,10 +44,8 @@ def available_memory() -> int | None:
     except (OSError, ValueError):
         pass
     if not limits and hasattr(os, "sysconf"):
-        try:
+        with contextlib.suppress(ValueError, OSError):
             limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
-        except (ValueError, OSError):
-            pass
     return min(limits) if limits else None
 
 

@@ -13,6 +13,10 @@ how they become resorb's vocabulary::
       vas_leg: {from: "VAS_leg_100", unit: "0-100"}          # convert to the canonical unit
       treatment: {value: conservative}                       # fixed value
     drop_unmapped: true
+    dialect: {separator: ";", decimal: ",", encoding: latin-1}  # optional: how the CSV is written
+
+A mapping may hold a ``dialect`` only (no ``columns``) for an export that already uses
+resorb's names; :class:`~resorb.intake.dialect.Dialect` lists its keys.
 
 Units and their conversion factors come from the data dictionary
 (:attr:`resorb.schema.Column.conversions`); codes are compared as
@@ -36,6 +40,7 @@ from resorb import schema
 from resorb.config import Frozen
 from resorb.errors import ConfigError
 from resorb.intake.codes import Code, Scalar, cell, code_keys, quoted, show
+from resorb.intake.dialect import Dialect
 from resorb.intake.rules import check_column
 
 IN_CODE = "(built in code)"
@@ -155,9 +160,17 @@ class Mapping(Frozen):
     """A validated mapping file: row filter, one rule per canonical column, unmapped policy."""
 
     filter: tuple[Condition, ...] = ()
-    columns: dict[str, ColumnRule] = Field(min_length=1)
+    columns: dict[str, ColumnRule] = Field(default_factory=dict)
     drop_unmapped: bool = True
+    dialect: Dialect | None = None
     _origin: str = PrivateAttr(default=IN_CODE)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Mapping:
+        if not self.columns and self.dialect is None:
+            raise PydanticCustomError("resorb", "'columns' is missing: map at least one column "
+                                      "(or give only a 'dialect' for a file in resorb's names)")
+        return self
 
     @field_validator("filter", mode="before")
     @classmethod
@@ -312,7 +325,7 @@ def _explain(exc: ValidationError) -> str:
             lines.append(err["msg"])
         elif err["type"] == "extra_forbidden":
             model = (Mapping if len(loc) == 1 else Condition if loc[0] == "filter"
-                     else ColumnRule)
+                     else Dialect if loc[0] == "dialect" else ColumnRule)
             allowed = [f.alias or name for name, f in model.model_fields.items()]
             close = difflib.get_close_matches(loc[-1], allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""

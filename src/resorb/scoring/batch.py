@@ -151,7 +151,9 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     if rows_per_chunk < 1 or k < 0 or not 1 <= horizon <= 3650:
         raise InputError(f"chunk rows must be >= 1 (got {rows_per_chunk}), reasons per row "
                          f">= 0 (got {k}), horizon 1-3650 days (got {horizon})")
-    file = TableFile(input)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    file = TableFile(input, mapping.dialect if mapping is not None else None)
     out = check_output_path(output)
     if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
