@@ -113,7 +113,8 @@ class TableFile:
                 if self._encoding == "utf-8" and bom_encoding(head) == "utf-16":
                     self._encoding = "utf-16"  # a UTF-8 BOM Arrow skips by itself
                 codecs.getincrementaldecoder(self._encoding)().decode(head, final=False)
-                reader = pcsv.open_csv(self._stream(), read_options=self._read_options(1 << 16),
+                reader = pcsv.open_csv(self._stream(),
+                                       read_options=self._read_options(_STREAM_BLOCK),
                                        parse_options=self._parse)
                 self._raw_names = list(reader.schema.names)
                 reader.close()
@@ -268,6 +269,9 @@ class TableFile:
                 return (f"it is not {self._encoding} text; check the mapping's "
                         "dialect.encoding")
             return _NOT_UTF8
+        if "straddl" in text:  # a row longer than the block Arrow parses at a time
+            return (f"a row is longer than {_STREAM_BLOCK >> 20} MB; is a quote never "
+                    "closed, or a free-text cell pasted whole?")
         ragged = re.search(r"Expected (\d+) columns, got (\d+)", text)
         if ragged:
             return self._ragged_row(int(ragged.group(1)), int(ragged.group(2)))

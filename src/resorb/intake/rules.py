@@ -123,7 +123,7 @@ CELL_RULES: tuple[CellRule, ...] = (
     CellRule(
         "date_range", "type", lambda c, _: c.kind is Kind.DATE,
         lambda c, cells: cells.flagged("date_range"),
-        lambda c: f"has {{n}} date{{s}} outside the years {DATE_YEARS[0]}-{DATE_YEARS[1]}",
+        lambda c: f"has {{n}} date{{s}} with a year outside {DATE_YEARS[0]}-{DATE_YEARS[1]}",
         lambda c: f"{c.name}: year outside {DATE_YEARS[0]}-{DATE_YEARS[1]}",
         lambda c: "check the year (a typo, or a placeholder date such as 9999-12-31)",
         quotes_values=True),

@@ -300,8 +300,11 @@ def _to_arrow(result: pd.DataFrame, schema_out: pa.Schema, ids: list[str],
         if source is not None:
             column = source.column(name)
         else:
-            column = pa.array(result[name].astype(object).where(result[name].notna(), None),
-                              from_pandas=True)
+            values = result[name].astype(object).where(result[name].notna(), None)
+            if field.type == pa.string():  # raw bytes (Parquet binary) may not be UTF-8
+                values = values.map(lambda v: v.decode("utf-8", "replace")
+                                    if isinstance(v, bytes) else v)
+            column = pa.array(values, from_pandas=True)
         if not column.type.equals(field.type):
             column = column.cast(field.type, safe=False)
         body = body.add_column(pos, field, column)
