@@ -37,7 +37,7 @@ def _european(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for name in ("age", "bmi", "vas_leg", "vas_back", "odi", "herniation_volume_mm3",
                  "canal_occupation_pct", "multifidus_fat_pct"):
-        out[name] = out[name].map(lambda v: None if v is None else
+        out[name] = out[name].map(lambda v: None if pd.isna(v) else
                                   f"{float(v):,.1f}".replace(",", "_").replace(".", ",")
                                   .replace("_", "."))
     out["baseline_date"] = "01.03.2024"
@@ -211,7 +211,7 @@ def test_a_dialect_alone_is_a_mapping_and_tab_is_a_separator():
 
 def test_a_wrongly_declared_encoding_names_it(tmp_path):
     path = _write(tmp_path / "e.csv", "patient_id,age\n" + "P1,40\n" * 3, "utf-8")
-    path.write_bytes(path.read_bytes() + "Zürich\n".encode("latin-1"))
+    path.write_bytes(path.read_bytes() + "Zürich,41\n".encode("latin-1"))
     with pytest.raises(InputError, match="not UTF-8 text"):
         TableFile(path).read()
     assert TableFile(path, Dialect(encoding="latin-1")).read().shape == (4, 2)

@@ -56,14 +56,14 @@ def test_a_text_date_is_parsed_or_its_row_rejected_alone(cell, reason):
     assert report.ok == (not reason)
 
 
-def test_the_report_quotes_the_zoned_dates_and_says_the_fix():
+def test_the_report_counts_the_dates_never_quotes_them_and_says_the_fix():
     frame = baseline_rows(3).assign(baseline_date=["2020-04-15T10:00:00Z", "1200-01-01",
                                                    "2024-01-01"])
     _, report = conform(frame)
     text = report.render()
-    assert "1 date with a time zone (found '2020-04-15T10:00:00Z')" in text
-    assert "without a time or time zone" in text
-    assert "1 date with a year outside 1900-2200 (found '1200-01-01')" in text
+    assert "has 1 date with a time zone (row 1): write the local date as YYYY-MM-DD" in text
+    assert "has 1 date with a year outside 1900-2200 (row 2): check the year" in text
+    assert "2020-04-15T10" not in text and "1200-01" not in text  # an identifier: not echoed
 
 
 @pytest.mark.parametrize(("array", "reasons"), [
@@ -102,10 +102,9 @@ def test_bytes_that_are_not_utf8_reject_their_row(column, cells, reasons):
 ])
 def test_numbers_beyond_float_range_are_rules_not_warnings(cell, reason):
     # pytest turns warnings into errors: inf - round(inf) once warned "invalid value"
-    frame = baseline_rows(2).assign(age=["40", cell], migration_grade=["1", "1e400"])
+    frame = baseline_rows(2).assign(age=["40", cell], migration_grade=["1e400", "1"])
     _, got = conform_rows(frame)
-    assert got.iloc[0] == "migration_grade: infinite"
-    assert got.iloc[1] == "; ".join(filter(None, [reason, "migration_grade: infinite"]))
+    assert got.tolist() == ["migration_grade: infinite", reason]
 
 
 def test_flags_are_not_also_counted_as_unparsed_or_missing():

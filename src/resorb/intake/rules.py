@@ -118,15 +118,13 @@ CELL_RULES: tuple[CellRule, ...] = (
         lambda c, cells: cells.flagged("timezone"),
         lambda c: "has {n} date{s} with a time zone",
         lambda c: f"{c.name}: has a time zone",
-        lambda c: "write the local date as YYYY-MM-DD, without a time or time zone",
-        quotes_values=True),
+        lambda c: "write the local date as YYYY-MM-DD, without a time or time zone"),
     CellRule(
         "date_range", "type", lambda c, _: c.kind is Kind.DATE,
         lambda c, cells: cells.flagged("date_range"),
         lambda c: f"has {{n}} date{{s}} with a year outside {DATE_YEARS[0]}-{DATE_YEARS[1]}",
         lambda c: f"{c.name}: year outside {DATE_YEARS[0]}-{DATE_YEARS[1]}",
-        lambda c: "check the year (a typo, or a placeholder date such as 9999-12-31)",
-        quotes_values=True),
+        lambda c: "check the year (a typo, or a placeholder date such as 9999-12-31)"),
     CellRule(
         "unparsed", "type", lambda c, _: c.kind is not Kind.CATEGORY,
         lambda c, cells: cells.unparsed,
