@@ -75,6 +75,7 @@ def _verdicts(path: Path, model, mapping: Path | None = None) -> None:
     out.unlink()
 
 
+@pytest.mark.slow
 @settings(max_examples=25, **PROFILE)
 @given(data=st.data())
 def test_random_cells(tmp_path, model, data):
@@ -91,11 +92,13 @@ def test_random_cells(tmp_path, model, data):
 names = st.one_of(st.sampled_from(SCORED), st.text(max_size=12))
 
 
+@pytest.mark.slow
 @settings(max_examples=15, **PROFILE)
 @given(header=st.lists(names, min_size=1, max_size=35))
 def test_random_headers(tmp_path, model, header):
     row = baseline_rows(ROWS)
-    frame = pd.DataFrame({i: row[n] if n in row.columns else "x" for i, n in enumerate(header)})
+    frame = pd.DataFrame({i: row[n].tolist() if n in row.columns else ["x"] * ROWS
+                          for i, n in enumerate(header)})
     frame.columns = header
     path = tmp_path / "header.csv"
     frame.to_csv(path, index=False)
