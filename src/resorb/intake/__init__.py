@@ -22,6 +22,8 @@ Identifier values are never quoted.
 
 from __future__ import annotations
 
+import os
+
 from resorb.intake.check import (
     check_file,
     check_header,
@@ -59,7 +61,7 @@ from resorb.intake.rules import CELL_RULES, CellRule, ColumnCheck, check_column
 from resorb.intake.transform import ColumnPlan, plan_columns, transform
 
 
-def dialect_advice(path, mapping) -> str:
+def dialect_advice(path: str | os.PathLike[str], mapping: str | os.PathLike[str] | None) -> str:
     """The dialect keys to declare for a CSV ``path`` read with ``mapping`` (a path or None).
 
     Empty for Parquet, for a file that reads as declared, or when the mapping cannot be read

@@ -306,7 +306,7 @@ def _as_text(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     bad = np.zeros(len(raw), dtype=bool)
     out: list[object] = []
     for i, v in enumerate(raw.array):
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
             out.append(None)
         elif isinstance(v, bytes | bytearray | memoryview):
             try:
