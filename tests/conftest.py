@@ -53,3 +53,17 @@ def team_server(tmp_path_factory):
 
     with running_team_server(tmp_path_factory.mktemp("team") / "server") as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The bad-input corpus's counts (tests/test_corpus.py), when it ran."""
+    import sys
+
+    corpus = sys.modules.get("tests.test_corpus")
+    tally = getattr(corpus, "TALLY", None)
+    if tally and tally["cases"]:
+        terminalreporter.write_sep("-", "bad-input corpus")
+        terminalreporter.write_line(
+            f"{tally['cases']} cases, {tally['runs']} command runs, "
+            f"{tally['tracebacks']} tracebacks, {tally['wrong exit codes']} wrong exit codes, "
+            f"{tally['options']} bad score options")

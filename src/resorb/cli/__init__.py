@@ -103,6 +103,10 @@ def validate(
         typer.echo(f"{file.name}: {report.summary()}")
         return
     err(f"{file.name}: {report.render()}")
+    from resorb.intake import dialect_advice
+
+    if hint := dialect_advice(file, mapping):
+        err(f"hint: {hint}")
     raise typer.Exit(2)
 
 

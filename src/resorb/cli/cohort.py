@@ -31,10 +31,14 @@ def cohort_generate(
 ) -> None:
     """Generate a synthetic cohort whose parameters follow the cited publications."""
     from resorb.cohort import load_cohort_params, make_cohort
+    from resorb.cohort.size import CHECK_FROM, check_fits, peak_bytes_per_row
     from resorb.files import check_output_path, write_table
 
     check_output_path(out, f"--out {out}")
     cohort = load_cohort_params(preset.value, resolve_params(ctx))
+    if n >= CHECK_FROM:  # refused up front, not as numpy's ArrayMemoryError after a long wait
+        check_fits(n, peak_bytes_per_row(
+            lambda k: make_cohort(n=k, seed=seed, params=cohort, diameters=diameters)))
     frame = make_cohort(n=n, seed=seed, params=cohort, diameters=diameters)
     write_table(frame, out)
     typer.echo(f"wrote {len(frame):,} rows ({preset}, seed {seed}) to {out}")

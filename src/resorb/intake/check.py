@@ -61,13 +61,24 @@ def _header_problems(names: list[str], purpose: Purpose, allow_unknown: bool) ->
             problems.append(Problem(name, "missing_column", 0, "is required but absent",
                                     hint=f"{col.description} ({col.allowed}); rename or map "
                                          f"a source column with --mapping"))
-    if not allow_unknown:
+    if not allow_unknown and purpose != "scoring":  # scoring ignores them: a note, below
         for name in dict.fromkeys(c for c in names if c not in schema.BY_NAME):
             close = _closest(name)
             problems.append(Problem(name, "unknown_column", 0, "is not in the data dictionary",
                                     hint=(f"did you mean '{close}'? " if close else "")
                                     + "rename or drop it with --mapping (see `resorb schema`)"))
     return problems
+
+
+def _ignored_note(names: list[str]) -> tuple[str, ...]:
+    """Scoring reads the dictionary's columns only: the others are a note, as ``score`` says."""
+    unknown = list(dict.fromkeys(c for c in names if c not in schema.BY_NAME))
+    if not unknown:
+        return ()
+    shown = [f"'{c}'" + (f" (did you mean '{close}'?)" if (close := _closest(c)) else "")
+             for c in unknown]
+    return (f"scoring ignores {len(unknown)} column{'s' * (len(unknown) != 1)} not in the "
+            f"data dictionary: {', '.join(shown)}",)
 
 
 def _in_dictionary_order(problems: list[Problem]) -> tuple[Problem, ...]:
@@ -124,9 +135,12 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
             if name not in schema.BY_NAME:
                 out[str(name)] = df[name]
     canonical = pd.DataFrame(out, index=df.index)
+    notes = purpose_notes(canonical, purpose)
+    if purpose == "scoring" and not allow_unknown:
+        notes = (*notes, *_ignored_note(names))
     report = ValidationReport(n_rows=len(df), n_columns=len(names),
                               problems=_in_dictionary_order(problems), purpose=purpose,
-                              bad_rows=bad, notes=purpose_notes(canonical, purpose))
+                              bad_rows=bad, notes=notes)
     return canonical, report
 
 

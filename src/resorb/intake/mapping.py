@@ -237,12 +237,12 @@ def read_mapped(path: str | os.PathLike[str],
     ConfigError
         The mapping file is invalid or reads columns the file lacks.
     """
-    raw = read_table(path)
     if mapping_path is None:
-        frame, report = conform(raw, purpose=purpose)
+        frame, report = conform(read_table(path), purpose=purpose)
         return frame, report, None
     mapping = (mapping_path if isinstance(mapping_path, Mapping)
                else load_mapping(mapping_path))
+    raw = read_table(path, dialect=mapping.dialect)
     result = apply_mapping(raw, mapping, source_name=Path(path).name)
     frame, report = conform(result.frame, purpose=purpose,
                             allow_unknown=not mapping.drop_unmapped)

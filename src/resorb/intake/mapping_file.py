@@ -18,6 +18,10 @@ how they become resorb's vocabulary::
         method: ellipsoid_volume
         from: {ap: "Hern AP", transverse: "Hern LR", craniocaudal: "Hern CC"}
         unit: mm
+    dialect: {separator: ";", decimal: ",", encoding: latin-1}  # optional: how the CSV is written
+
+A mapping may hold a ``dialect`` only (no ``columns``) for an export that already uses
+resorb's names; :class:`~resorb.intake.dialect.Dialect` lists its keys.
 
 Units and their conversion factors come from the data dictionary
 (:attr:`resorb.schema.Column.conversions`); codes are compared as
@@ -42,6 +46,7 @@ from resorb.config import Frozen
 from resorb.errors import ConfigError
 from resorb.intake.codes import Code, Scalar, cell, code_keys, quoted, show
 from resorb.intake.derive import LENGTH_UNITS, METHODS, check_date_format
+from resorb.intake.dialect import Dialect
 from resorb.intake.rules import check_column
 
 IN_CODE = "(built in code)"
@@ -139,6 +144,12 @@ class ColumnRule(Frozen):
             if fields != [""]:
                 raise ValueError(f"has format '{self.format}', which needs exactly one '{{}}' "
                                  "where the value goes (e.g. 'SPIDER-{}')")
+            try:  # the value is always text: a number's spec ("{:d}", "{:.2f}") fails on use
+                self.format.format("12")
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                raise ValueError(f"has format '{self.format}', which cannot format a cell "
+                                 f"({exc}); cells are formatted as text: use a plain '{{}}' "
+                                 "(e.g. 'SPIDER-{}') or a text spec such as '{:>6}'") from None
         return self
 
     @property
@@ -214,7 +225,18 @@ class Mapping(Frozen):
     columns: dict[str, ColumnRule]
     drop_unmapped: bool = True
     derive: dict[str, Derivation] = Field(default_factory=dict)
+    columns: dict[str, ColumnRule] = Field(default_factory=dict)
+    drop_unmapped: bool = True
+    dialect: Dialect | None = None
     _origin: str = PrivateAttr(default=IN_CODE)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Mapping:
+        if not self.columns and not self.derive and self.dialect is None:
+            raise PydanticCustomError("resorb", "'columns' is missing: map at least one column "
+                                      "(or give a 'derive' section, or only a 'dialect' for a "
+                                      "file in resorb's names)")
+        return self
 
     @field_validator("filter", mode="before")
     @classmethod
@@ -260,9 +282,6 @@ class Mapping(Frozen):
 
     @model_validator(mode="after")
     def _one_source_per_column(self) -> Mapping:
-        if not self.columns and not self.derive:
-            raise PydanticCustomError("resorb", "'columns' needs at least one column rule "
-                                      "(or give a 'derive' section)")
         if both := sorted(set(self.columns) & set(self.derive)):
             raise PydanticCustomError(
                 "resorb", f"{', '.join(both)} is both in 'columns' and in 'derive': map it "
@@ -413,7 +432,8 @@ def _explain(exc: ValidationError) -> str:
             lines.append(err["msg"])
         elif err["type"] == "extra_forbidden":
             model = (Mapping if len(loc) == 1 else Condition if loc[0] == "filter"
-                     else Derivation if loc[0] == "derive" else ColumnRule)
+                     else Derivation if loc[0] == "derive"
+                     else Dialect if loc[0] == "dialect" else ColumnRule)
             allowed = [f.alias or name for name, f in model.model_fields.items()]
             close = difflib.get_close_matches(loc[-1], allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""

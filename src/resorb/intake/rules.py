@@ -9,8 +9,10 @@ the per-row reasons of scoring (:func:`resorb.intake.conform_rows`) read the sam
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,12 @@ _PLURAL = {Kind.NUMBER: "numbers", Kind.INTEGER: "whole numbers", Kind.BOOLEAN: 
            Kind.DATE: "dates (YYYY-MM-DD)"}
 _SINGULAR = {Kind.NUMBER: "a number", Kind.INTEGER: "a whole number",
              Kind.BOOLEAN: "true/false", Kind.DATE: "a date (YYYY-MM-DD)"}
+#: years a date may fall in: a clinical record's dates, and well inside what a timestamp holds
+#: (pandas' nanosecond timestamps stop at 1677 and 2262: year 1200 or 99999 is a typo, not a date)
+DATE_YEARS = (1900, 2200)
+# a time of day followed by a zone, or a date followed by an offset: "10:00+02:00", "...Z"
+_ZONED = re.compile(r"(?:\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)"
+                    r"|^\d{4}-\d{1,2}-\d{1,2}\s*(?:Z|[+-]\d{2}:?\d{2}))$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -43,12 +51,21 @@ class Cells:
         The cell holds something that is not a value of the column's kind.
     number : ndarray of float or None
         The numbers of a number or integer column (NaN when missing or unparsed, +-inf kept).
+    flags : dict of str to ndarray of bool
+        Cells that parse but cannot be represented, by kind (``"encoding"``: bytes that are
+        not UTF-8 text; ``"timezone"``: a date with a time zone; ``"date_range"``: a year
+        outside :data:`DATE_YEARS`). Not counted in ``unparsed``; values there are missing.
     """
 
     values: pd.Series
     missing: np.ndarray
     unparsed: np.ndarray
     number: np.ndarray | None = None
+    flags: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def flagged(self, kind: str) -> np.ndarray:
+        """Cells flagged ``kind`` (all False when none is)."""
+        return self.flags.get(kind, np.zeros(len(self.missing), dtype=bool))
 
     @property
     def finite(self) -> np.ndarray:
@@ -75,6 +92,12 @@ class CellRule:
     quotes_values: bool = False
 
 
+def _fraction(cells: Cells) -> np.ndarray:
+    """Distance of each finite number to the nearest whole number (0 for the others)."""
+    number = np.where(cells.finite, cells.number, 0.0)
+    return np.abs(number - np.round(number))
+
+
 def _unit(col: Column) -> str:
     return f" {col.unit}" if col.unit else ""
 
@@ -84,6 +107,24 @@ def _required(col: Column, purpose: Purpose) -> bool:
 
 
 CELL_RULES: tuple[CellRule, ...] = (
+    CellRule(
+        "encoding", "type", lambda c, _: True,
+        lambda c, cells: cells.flagged("encoding"),
+        lambda c: "has {n} value{s} that {are} not UTF-8 text",
+        lambda c: f"{c.name}: not UTF-8 text",
+        lambda c: "re-export the file as UTF-8 (or declare its dialect.encoding in the mapping)"),
+    CellRule(
+        "timezone", "type", lambda c, _: c.kind is Kind.DATE,
+        lambda c, cells: cells.flagged("timezone"),
+        lambda c: "has {n} date{s} with a time zone",
+        lambda c: f"{c.name}: has a time zone",
+        lambda c: "write the local date as YYYY-MM-DD, without a time or time zone"),
+    CellRule(
+        "date_range", "type", lambda c, _: c.kind is Kind.DATE,
+        lambda c, cells: cells.flagged("date_range"),
+        lambda c: f"has {{n}} date{{s}} with a year outside {DATE_YEARS[0]}-{DATE_YEARS[1]}",
+        lambda c: f"{c.name}: year outside {DATE_YEARS[0]}-{DATE_YEARS[1]}",
+        lambda c: "check the year (a typo, or a placeholder date such as 9999-12-31)"),
     CellRule(
         "unparsed", "type", lambda c, _: c.kind is not Kind.CATEGORY,
         lambda c, cells: cells.unparsed,
@@ -100,7 +141,7 @@ CELL_RULES: tuple[CellRule, ...] = (
         quotes_values=True),
     CellRule(
         "integer", "integer", lambda c, _: c.kind is Kind.INTEGER,
-        lambda c, cells: cells.finite & (np.abs(cells.number - np.round(cells.number)) > 1e-9),
+        lambda c, cells: _fraction(cells) > 1e-9,
         lambda c: f"has {{n}} non-whole value{{s}} ({c.unit})",
         lambda c: f"{c.name}: not a whole number",
         lambda c: "round them, or check the unit"),
@@ -224,9 +265,13 @@ def _evaluate(raw: pd.Series, col: Column,
 
 def parse(raw: pd.Series, col: Column) -> Cells:
     """Parse one column's cells to the column's kind (no rule applied yet)."""
+    flags: dict[str, np.ndarray] = {}
     if not _is_typed(raw):
-        raw = raw.where(raw.astype("str").str.strip() != "")  # blank cells are missing
-    missing = raw.isna().to_numpy()
+        raw, undecodable = _as_text(raw)
+        if undecodable.any():
+            flags["encoding"] = undecodable
+        raw = raw.where(raw.str.strip() != "")  # blank cells are missing
+    missing = raw.isna().to_numpy().copy()
     number = None
     if col.kind in _NUMERIC:
         values = _to_float(raw)
@@ -236,15 +281,87 @@ def parse(raw: pd.Series, col: Column) -> Cells:
         if col.kind is Kind.BOOLEAN:
             values = _to_boolean(raw)
         elif col.kind is Kind.DATE:
-            text = raw if _is_typed(raw) else raw.str.strip()
-            values = pd.to_datetime(text, errors="coerce", format="ISO8601")
-            values = values.astype("datetime64[ns]")
+            values, zoned, outside = _to_date(raw)
+            flags.update({k: m for k, m in (("timezone", zoned), ("date_range", outside))
+                          if m.any()})
         elif col.kind is Kind.CATEGORY:
             values = _to_category(raw, col)
         else:
             values = raw.astype("str").where(~raw.isna(), None) if raw.dtype != "str" else raw
         unparsed = values.isna().to_numpy() & ~missing
-    return Cells(values, missing, unparsed, number)
+    unparsed = unparsed.copy()
+    for mask in flags.values():
+        unparsed &= ~mask
+        missing &= ~mask
+    return Cells(values, missing, unparsed, number, flags)
+
+
+def _as_text(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Cells as ``str`` (missing kept); bytes that are not UTF-8 become missing and flagged.
+
+    Parquet ``binary`` columns arrive as bytes and ``date32`` columns as ``datetime.date``.
+    """
+    if raw.dtype == "str":
+        return raw, np.zeros(len(raw), dtype=bool)
+    bad = np.zeros(len(raw), dtype=bool)
+    out: list[object] = []
+    for i, v in enumerate(raw.array):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+        elif isinstance(v, bytes | bytearray | memoryview):
+            try:
+                out.append(bytes(v).decode("utf-8"))
+            except UnicodeDecodeError:
+                bad[i] = True
+                out.append(None)
+        elif isinstance(v, dt.date | dt.time):
+            out.append(v.isoformat())
+        else:
+            out.append(str(v))
+    return pd.Series(out, index=raw.index, dtype="str"), bad
+
+
+def _to_date(raw: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Dates as ``datetime64[ns]``, and the cells with a time zone or an implausible year.
+
+    Both kinds parse but cannot be one timestamp column: a time zone (mixed with local dates
+    pandas refuses the whole column) and years beyond pandas' nanosecond range.
+    """
+    n = len(raw)
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        if getattr(raw.dtype, "tz", None) is not None:  # a zoned Parquet timestamp column
+            return (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]"),
+                    raw.notna().to_numpy(), np.zeros(n, dtype=bool))
+        parsed, zoned = raw, np.zeros(n, dtype=bool)
+    elif _is_typed(raw):  # numbers or booleans: not dates
+        return (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]"),
+                np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+    else:
+        text = raw.str.strip()
+        zoned = text.str.contains(_ZONED, na=False).to_numpy()
+        parsed = _iso_dates(text.where(~zoned))
+    year = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    outside = (year < DATE_YEARS[0]) | (year > DATE_YEARS[1])
+    if not _is_typed(raw):  # a year too large for any timestamp ("99999-01-01")
+        lead = pd.to_numeric(text.str.extract(r"^([+-]?\d{5,})-", expand=False),
+                             errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        outside |= np.isfinite(lead) & parsed.isna().to_numpy()
+    values = parsed.where(~outside).astype("datetime64[ns]")
+    return values.set_axis(raw.index), zoned, outside
+
+
+def _iso_dates(text: pd.Series) -> pd.Series:
+    """ISO 8601 text to timestamps (missing where it is none), whatever a cell holds."""
+    try:
+        return pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except (ValueError, OverflowError, TypeError):  # one odd cell: parse the cells one by one
+        out = []
+        for v in text:
+            try:
+                out.append(pd.to_datetime(v, errors="coerce", format="ISO8601"))
+            except (ValueError, OverflowError, TypeError):
+                out.append(pd.NaT)
+        return pd.Series(out, index=text.index, dtype="datetime64[us]")
 
 
 def _is_typed(raw: pd.Series) -> bool:

@@ -157,7 +157,9 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     if rows_per_chunk < 1 or k < 0 or not 1 <= horizon <= 3650:
         raise InputError(f"chunk rows must be >= 1 (got {rows_per_chunk}), reasons per row "
                          f">= 0 (got {k}), horizon 1-3650 days (got {horizon})")
-    file = TableFile(input)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    file = TableFile(input, mapping.dialect if mapping is not None else None)
     out = check_output_path(output, f"--output {output}")
     if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
@@ -192,7 +194,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
             for table, frame, rejected in source.frames(rows_per_chunk):
                 result = score_frame(frame, loaded, horizon, k, params, background=background,
                                      predict=predict, rejected=rejected)
-                write(_to_arrow(result, schema_out, ids, table if source.mapping is None
+                write(_to_arrow(result, schema_out, ids, table if source.passes_through(ids)
                                 else None))
                 bad = result["status"].to_numpy(dtype=object) == REJECTED
                 rows_in += len(result)
@@ -241,9 +243,15 @@ class _Input:
         return measurement_mismatches(model.metadata.derived, given, model.features)
 
     def identifier_types(self, ids: list[str]) -> dict[str, pa.DataType]:
-        if self.mapping is not None:
+        if not self.passes_through(ids):
             return {c: pa.string() for c in ids}
         return {c: self.source.types[c] for c in ids}
+
+    def passes_through(self, ids: list[str]) -> bool:
+        """Identifiers written as read: not when mapped, nor raw bytes (maybe not UTF-8)."""
+        return self.mapping is None and not any(
+            pa.types.is_binary(self.source.types[c]) or pa.types.is_large_binary(
+                self.source.types[c]) for c in ids)
 
     def frames(self, rows: int) -> Iterator[tuple[pa.Table, pd.DataFrame, pd.Series | None]]:
         """(chunk as read, its canonical frame, filter rejections or None) per chunk."""
@@ -308,8 +316,11 @@ def _to_arrow(result: pd.DataFrame, schema_out: pa.Schema, ids: list[str],
         if source is not None:
             column = source.column(name)
         else:
-            column = pa.array(result[name].astype(object).where(result[name].notna(), None),
-                              from_pandas=True)
+            values = result[name].astype(object).where(result[name].notna(), None)
+            if field.type == pa.string():  # raw bytes (Parquet binary) may not be UTF-8
+                values = values.map(lambda v: v.decode("utf-8", "replace")
+                                    if isinstance(v, bytes) else v)
+            column = pa.array(values, from_pandas=True)
         if not column.type.equals(field.type):
             column = column.cast(field.type, safe=False)
         body = body.add_column(pos, field, column)
