@@ -104,6 +104,13 @@ def fast() -> Params:
     return Params.resolve(FAST_PARAMS)
 
 
+@pytest.fixture(scope="module")
+def fast_folds(fast) -> Params:
+    """``fast`` with the forest recalibrated on 3-fold refits, not out-of-bag predictions."""
+    forest = fast.candidates["random_forest"].model_copy(update={"calibration_data": "folds"})
+    return fast.model_copy(update={"candidates": {**fast.candidates, "random_forest": forest}})
+
+
 def calibrated(folds: int = 3, method: str = "sigmoid") -> CandidateSpec:
     return CandidateSpec(kind="random_forest", calibration=method, calibration_folds=folds,
                          params={"n_estimators": 10, "min_samples_leaf": 5})
@@ -358,9 +365,11 @@ def test_outer_folds_name_the_split_its_counts_and_a_fix(y, groups, folds, fragm
     assert "cannot validate on these data (40 rows" in str(caught.value)
 
 
-def test_the_issue_repro_names_the_recalibration_and_its_fixes(fast):
+def test_the_issue_repro_names_the_recalibration_and_its_fixes(fast_folds):
     # 40 rows, 3 resorbed, 5 sites: leave-one-site-out training sets hold 2 events, the
-    # forest's sigmoid recalibration cross-validates in 3 folds
+    # forest's sigmoid recalibration cross-validates in 3 folds (calibration_data: folds;
+    # out-of-bag recalibration has no folds to fill)
+    fast = fast_folds
     y = np.r_[np.ones(3, int), np.zeros(37, int)]
     groups = np.array([f"site_{c}" for c in "ABCDE" * 8], dtype=object)
     with pytest.raises(TrainingError) as caught:
@@ -394,13 +403,16 @@ def test_every_fitting_set_of_a_recalibrated_candidate_is_counted():
 @pytest.mark.parametrize("n, events, n_sites, name, calibration_folds, fits", [
     (10, 3, None, "logistic", 3, True), (30, 4, 3, "hist_gradient_boosting", 3, True),
     (30, 4, 3, "random_forest", 3, False), (30, 4, 3, "random_forest", 2, True),
-    (40, 3, 5, "logistic", 3, False)])
+    (30, 4, 3, "random_forest", 0, True), (40, 3, 5, "logistic", 3, False)])
 def test_what_passes_the_check_really_fits(n, events, n_sites, name, calibration_folds, fits,
                                            fast):
+    # calibration_folds 0: the forest recalibrated on its out-of-bag predictions
     frame = cohort(n, events, n_sites, seed=n)
     data = TrainingData(frame, DataSource("real"))
+    update = ({"calibration_data": "out_of_bag"} if calibration_folds == 0 else
+              {"calibration_folds": calibration_folds, "calibration_data": "folds"})
     params = fast.model_copy(update={"candidates": {name: fast.candidates[name].model_copy(
-        update={"calibration_folds": calibration_folds})}})
+        update=update)}})
     if not fits:
         with pytest.raises(TrainingError, match=f"{n} rows: {events} events .* fix: "):
             check_training_data(data, params, [name], seed=fast.training.seed)
@@ -480,7 +492,8 @@ def repro_file(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_cli_compare_on_the_issue_repro_exits_2_with_counts_and_writes_nothing(repro_file,
                                                                              tmp_path):
-    out = _resorb(tmp_path, "compare", "--data", str(repro_file))
+    out = _resorb(tmp_path, "--set", "candidates.random_forest.calibration_data=folds",
+                  "compare", "--data", str(repro_file))
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr
     assert "40 rows: 3 events (resorbed), 37 non-events, 5 sites" in out.stderr

@@ -261,8 +261,12 @@ def _aggregates(frame: pd.DataFrame, y: Any, oof: Any) -> dict[str, pd.DataFrame
 
 def compare_job(data: TrainingData, params: Params, register: bool = False,
                 candidates: list[str] | None = None,
-                progress: Progress | None = None) -> JobResult:
-    """Compare candidates on identical folds: parent run, child run per candidate, champion."""
+                progress: Progress | None = None, jobs: int = 1) -> JobResult:
+    """Compare candidates on identical folds: parent run, child run per candidate, champion.
+
+    ``jobs`` processes fit the folds and bootstrap the candidates
+    (:func:`resorb.training.compare_candidates`); the results do not depend on it.
+    """
     from resorb import tracking
     from resorb.runs import RunRecord, flatten_params
 
@@ -273,7 +277,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                                   seed=seed)
     with small_data_errors(checked.counts, "comparing the candidates"):
         comp = compare_candidates(data.frame, params, seed=seed, names=candidates,
-                                  progress=progress)
+                                  progress=progress, jobs=jobs)
     fp = tracking.fingerprint(comp.X, comp.y)
     tags = tracking.run_tags(data.source, fp, params.label)
     with tracking.start_run("compare"):

@@ -38,6 +38,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "resorb.features.EncodeIfObserved",
     "resorb.models.FindingTerms",
     "resorb.models.HorizonMonotone",
+    "resorb.models.OutOfBagCalibratedClassifier",
     "resorb.models.MonotoneLogisticRegression",
     "resorb.models.MonotoneLogisticRegressionCV",
     # SplineTransformer keeps scipy BSplines; their array namespace is a plain asarray alias

@@ -257,8 +257,8 @@ def _training_set_name(i: int, n: int, method: str, groups: np.ndarray | None,
 def _calibration_shortfall(name: str, spec: CandidateSpec, held: list[tuple[str, int, int]],
                            chosen: list[str], command: str) -> Shortfall | None:
     """What the inner recalibration folds of one candidate lack, or None."""
-    if spec.calibration == "none":
-        return None
+    if spec.calibration == "none" or spec.calibration_data == "out_of_bag":
+        return None  # out-of-bag recalibration has no folds of its own
     k = spec.calibration_folds
     short = [h for h in held if min(h[1], h[2]) < k]
     if not short:

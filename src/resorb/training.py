@@ -27,12 +27,17 @@ from resorb.metrics import (
     bootstrap_observed_expected,
     calibration_intercept_slope,
     optimism_corrected,
-    paired_bootstrap_difference,
     sample_size_check,
     smoothed_calibration_curve,
 )
+from resorb.metrics.bootstrap import (
+    BootstrapEvaluation,
+    bootstrap_evaluation,
+    paired_difference,
+)
 from resorb.metrics.subgroups import finding_calibration, worst_subgroup
 from resorb.models import build_model, predict_resorption
+from resorb.parallel import run_units
 
 Progress = Callable[[str], None]
 
@@ -99,11 +104,30 @@ def out_of_fold(
     seed: int,
 ) -> np.ndarray:
     """Cross-validated predictions, averaged over repeats; shape (n_rows,)."""
-    total = np.zeros(len(y))
-    count = np.zeros(len(y))
-    for train, test in splits:
-        model = build_model(spec, seed=seed).fit(X.iloc[train], y[train])
-        total[test] += predict_resorption(model, X.iloc[test])
+    predictions = [fold_prediction(spec, X, y, train, test, seed) for train, test in splits]
+    return _averaged(len(y), splits, predictions)
+
+
+def fold_prediction(spec: CandidateSpec, X: pd.DataFrame, y: np.ndarray, train: np.ndarray,
+                    test: np.ndarray, seed: int) -> np.ndarray:
+    """One unit of cross-validation: fit on the ``train`` rows, predict the ``test`` rows.
+
+    Returns
+    -------
+    ndarray of shape (len(test),)
+        Predicted probability of resorption of the held-out rows.
+    """
+    model = build_model(spec, seed=seed).fit(X.iloc[train], y[train])
+    return predict_resorption(model, X.iloc[test])
+
+
+def _averaged(n: int, splits: list[tuple[np.ndarray, np.ndarray]],
+              predictions: list[np.ndarray]) -> np.ndarray:
+    """Out-of-fold predictions of ``n`` rows, averaged over repeats, in the splits' order."""
+    total = np.zeros(n)
+    count = np.zeros(n)
+    for (_, test), p in zip(splits, predictions, strict=True):
+        total[test] += p
         count[test] += 1
     return total / np.maximum(count, 1)
 
@@ -127,6 +151,24 @@ def evaluate(
         roc=pd.DataFrame({"fpr": fpr, "tpr": tpr}),
         method=method,
     )
+
+
+def evaluate_candidate(y: np.ndarray, p: np.ndarray, tp: TrainingParams, method: str,
+                       seed: int) -> tuple[Evaluation, BootstrapEvaluation]:
+    """:func:`evaluate` in one pass over the resamples, keeping them for paired differences.
+
+    The same numbers as :func:`evaluate` (same seed, same resamples); the second value holds
+    the metric replicates for :func:`resorb.metrics.bootstrap.paired_difference`.
+    """
+    from sklearn.metrics import roc_curve
+
+    boot = bootstrap_evaluation(y, p, tp.decision_thresholds.grid(), n_boot=tp.n_boot,
+                                seed=seed)
+    fpr, tpr, _ = roc_curve(y, p)
+    evaluation = Evaluation(metrics=boot.metrics, calibration=smoothed_calibration_curve(y, p),
+                            decision=boot.decision, roc=pd.DataFrame({"fpr": fpr, "tpr": tpr}),
+                            method=method)
+    return evaluation, boot
 
 
 def count_parameters(model: Any) -> int:
@@ -325,6 +367,7 @@ def compare_candidates(
     seed: int | None = None,
     names: list[str] | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> Comparison:
     """Cross-validate every candidate on identical folds and rank them.
 
@@ -337,6 +380,12 @@ def compare_candidates(
 
     Each candidate is validated as :func:`size_candidate` sizes it for these rows (adapted
     below the Riley minimum); ``specs`` and ``adaptations`` of the result say how.
+
+    The work comes in independent units, run on ``jobs`` processes
+    (:func:`resorb.parallel.run_units`): one per (candidate, fold) fit, then one bootstrap
+    per candidate (:func:`evaluate_candidate`; every candidate on the same resamples, so the
+    paired differences are subtractions of kept replicates). Each unit takes the seed
+    explicitly and results are gathered in a fixed order: any ``jobs`` gives the same bytes.
     """
     tp = params.training
     seed = tp.seed if seed is None else seed
@@ -358,8 +407,19 @@ def compare_candidates(
         for change in sized.changes:
             say(f"{name}: {change}")
         say(f"{name}: {method}")
-        oof[name] = out_of_fold(sized.spec, X, data.y, splits, seed)
-        evaluations[name] = evaluate(data.y, oof[name], tp, method, seed)
+    # the units: every (candidate, fold) fit, then every candidate's bootstrap
+    units = [(specs[name], X, data.y, train, test, seed)
+             for name in chosen for train, test in splits]
+    fitted = iter(run_units(fold_prediction, units, jobs))
+    for name in chosen:
+        oof[name] = _averaged(len(data.y), splits, [next(fitted) for _ in splits])
+    say(f"bootstrap ({tp.n_boot} resamples) of {len(chosen)} candidate"
+        f"{'s' * (len(chosen) != 1)}")
+    booted = run_units(evaluate_candidate,
+                       [(data.y, oof[name], tp, method, seed) for name in chosen], jobs)
+    boots = {name: boot for name, (_, boot) in zip(chosen, booted, strict=True)}
+    for name, (ev, _) in zip(chosen, booted, strict=True):
+        evaluations[name] = ev
         table = evaluations[name].metrics.set_index("metric")
         findings[name] = finding_calibration(data.frame, data.y, oof[name],
                                              tp.champion.subgroup_min_rows)
@@ -371,14 +431,13 @@ def compare_candidates(
             score=score, slope_ok=inside, auroc=float(table["estimate"].get("auroc", np.nan)),
             slope_low=float(slope["ci_low"]) if slope is not None else np.nan,
             slope_high=float(slope["ci_high"]) if slope is not None else np.nan,
-            kind=sized.spec.kind, worst=worst)
+            kind=specs[name].kind, worst=worst)
     paired: dict[tuple[str, str], pd.DataFrame] = {}
 
     def difference(a: str, b: str) -> pd.DataFrame:
         # metric(a) - metric(b) on the same resamples; cached: the guards and the table share
         if (a, b) not in paired:
-            paired[a, b] = paired_bootstrap_difference(data.y, oof[a], oof[b],
-                                                       n_boot=tp.n_boot, seed=seed)
+            paired[a, b] = paired_difference(boots[a], boots[b])
         return paired[a, b]
 
     def gain(b: str, a: str) -> tuple[float, float, float]:

@@ -247,16 +247,20 @@ def compare(
     candidate: Annotated[list[str] | None, typer.Option(
         help="Compare only these candidates (repeat the option); default: all.")] = None,
     predictors: PredictorsOpt = None,
+    jobs: Annotated[int, typer.Option(
+        min=0, help="Worker processes for the folds and bootstraps (0: every core); the "
+                    "results are the same for any number.")] = 0,
 ) -> None:
     """Compare every candidate on identical folds; the champion weighs calibration."""
     from resorb.jobs import compare_job, preflight
+    from resorb.parallel import resolve_jobs
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping, predictors)
     preflight(td, params, candidate)
     _print_selection(td, params)
     open_store(params)
     result = compare_job(td, params, register=register, candidates=candidate,
-                         progress=_progress)
+                         progress=_progress, jobs=resolve_jobs(jobs))
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
     for note in result.notes:

@@ -175,6 +175,10 @@ class CandidateSpec(Frozen):
     kind: Literal["logistic", "hist_gradient_boosting", "random_forest"]
     calibration: Literal["none", "sigmoid", "isotonic"] = "none"
     calibration_folds: int = Field(default=3, ge=2)
+    #: what the calibrator is fitted on: held-out predictions of ``calibration_folds``
+    #: refits ("folds"), or a random forest's out-of-bag predictions ("out_of_bag": one fit;
+    #: :class:`resorb.models.OutOfBagCalibratedClassifier`)
+    calibration_data: Literal["folds", "out_of_bag"] = "folds"
     params: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
 

@@ -12,6 +12,7 @@ bootstrap of a whole pipeline is :mod:`resorb.metrics.optimism`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -382,3 +383,100 @@ def bootstrap_observed_expected(y: np.ndarray, p: np.ndarray, n_boot: int = 200,
 
     low, high = percentile_limits(_replicates(y, n_boot, seed, groups, statistic), alpha)
     return float(statistic(weighted.unit_weights(y.size))[0, 0]), float(low[0]), float(high[0])
+
+
+@dataclass(frozen=True)
+class BootstrapEvaluation:
+    """Metrics and decision curve of one model on one set of resamples, with the replicates.
+
+    ``replicates`` keeps every metric of every resample, so that the paired difference of
+    two models bootstrapped with the same seed (the same resamples) is a subtraction
+    (:func:`paired_difference`), not a second pass over the resamples.
+    """
+
+    metrics: pd.DataFrame  # as bootstrap_metrics: metric, estimate, ci_low, ci_high
+    decision: pd.DataFrame  # as bootstrap_net_benefit: threshold, model, ci_*, treat_all
+    replicates: np.ndarray = field(repr=False)  # (n_boot, len(METRICS))
+    full: np.ndarray = field(repr=False)  # (len(METRICS),): the weighted core, unit weights
+    alpha: float = 0.05
+
+
+def bootstrap_evaluation(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray,
+                         n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
+                         groups: np.ndarray | None = None) -> BootstrapEvaluation:
+    """:func:`bootstrap_metrics` and :func:`bootstrap_net_benefit` in one pass over resamples.
+
+    Each block of resample weights is drawn once and serves every metric and the net benefit
+    at every threshold, so the results equal those of the two functions (same seed, same
+    resamples) at about half their cost; the metric replicates are kept for
+    :func:`paired_difference`.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Observed outcome, 1 = resorbed.
+    p : array-like of shape (n,)
+        Predicted probability of resorption.
+    thresholds : array-like of shape (k,)
+        Threshold probabilities of the decision curve, in (0, 1).
+    n_boot, seed, alpha, groups
+        As in :func:`bootstrap_metrics`.
+
+    Returns
+    -------
+    BootstrapEvaluation
+
+    Raises
+    ------
+    ValueError, TrainingError
+        As :func:`bootstrap_metrics`.
+    """
+    y, p = check_outcome_and_risk(y, p)
+    check_bootstrap(n_boot, seed, alpha)
+    curve = net_benefit(y, p, thresholds)
+    t = curve["threshold"].to_numpy()
+    order = np.argsort(p, kind="stable")
+    ys, ps = y[order], p[order]
+    n_metrics = len(METRICS)
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        # w follows the sorted order; the net benefit is a sum over rows, so order-free
+        metrics = np.column_stack(list(weighted.evaluate(ys, ps, w).values()))
+        return np.column_stack([metrics, weighted.net_benefit(ys, ps, t, w)])
+
+    values = _replicates(y, n_boot, seed, groups, statistic, order)
+    low, high = percentile_limits(values, alpha)
+    full = np.array([v[0] for v in weighted.evaluate(ys, ps).values()])
+    metrics = pd.DataFrame({"metric": list(METRICS),
+                            "estimate": list(metric_table(y, p).values()),
+                            "ci_low": low[:n_metrics], "ci_high": high[:n_metrics]})
+    decision = curve[["threshold", "model"]].assign(
+        ci_low=low[n_metrics:], ci_high=high[n_metrics:], treat_all=curve["treat_all"])
+    return BootstrapEvaluation(metrics, decision, values[:, :n_metrics], full, alpha)
+
+
+def paired_difference(a: BootstrapEvaluation, b: BootstrapEvaluation) -> pd.DataFrame:
+    """:func:`paired_bootstrap_difference` of two models from their kept replicates.
+
+    ``a`` and ``b`` must come from :func:`bootstrap_evaluation` of the same ``y``, ``n_boot``,
+    ``seed`` and ``groups`` (hence the same resamples); the interval of ``a - b`` is then
+    that of :func:`paired_bootstrap_difference`, without drawing the resamples again.
+
+    Returns
+    -------
+    DataFrame of shape (len(METRICS), 4)
+        ``metric``, ``difference`` (a - b on the full sample), ``ci_low``, ``ci_high``.
+
+    Raises
+    ------
+    ValueError
+        Replicates of different shapes (not the same bootstrap).
+    """
+    if a.replicates.shape != b.replicates.shape or a.alpha != b.alpha:
+        raise ValueError(f"paired_difference needs two bootstraps of the same resamples; got "
+                         f"replicates of shapes {a.replicates.shape} and {b.replicates.shape}")
+    with np.errstate(invalid="ignore"):  # inf - inf of separated resamples' slopes
+        low, high = percentile_limits(a.replicates - b.replicates, a.alpha)
+        full = a.full - b.full
+    return pd.DataFrame({"metric": list(METRICS), "difference": full,
+                         "ci_low": low, "ci_high": high})
