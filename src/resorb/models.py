@@ -42,7 +42,13 @@ from resorb.arguments import (
 )
 from resorb.config import CandidateSpec
 from resorb.errors import ConfigError
-from resorb.features import HORIZON, build_preprocessor, check_no_leakage
+from resorb.features import (
+    HORIZON,
+    MIN_DISTINCT_VALUES,
+    build_preprocessor,
+    check_no_leakage,
+    distinct_observed,
+)
 from resorb.schema import FEATURES
 
 HORIZON_PREFIX = f"{HORIZON}__"
@@ -386,7 +392,9 @@ class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
     ``rim_enhancement`` then, where the model has them, ``herniation_type`` and
     ``migration_grade``): indicators of partial and complete rim and of no contrast; with the
     type, type x partial, type x complete and no contrast x type; with migration, no contrast
-    x migrated. Unknown category values count as none of the indicators.
+    x migrated. Unknown category values count as none of the indicators. Like
+    :class:`~resorb.features.EncodeIfObserved`, a ``variable`` the training rows observe with
+    fewer than two distinct values (a hospital that never gives contrast) makes no terms.
 
     Parameters
     ----------
@@ -396,6 +404,8 @@ class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    used_ : bool
+        Whether ``variable`` was observed with at least two distinct values (False: no terms).
     feature_names_in_ : ndarray of str
     n_features_in_ : int
     """
@@ -415,9 +425,12 @@ class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
                              f"column is {self.variable!r}")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = len(X.columns)
+        self.used_ = distinct_observed(X[self.variable]) >= MIN_DISTINCT_VALUES
         return self
 
     def _terms(self, X) -> dict[str, np.ndarray]:
+        if not self.used_:
+            return {}
         def text(name: str) -> np.ndarray:
             return X[name].astype(object).to_numpy()
 
@@ -449,7 +462,10 @@ class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         if not hasattr(X, "columns"):
             X = pd.DataFrame(X, columns=self.feature_names_in_)
-        return np.column_stack([v.astype(float) for v in self._terms(X).values()])
+        terms = self._terms(X)
+        if not terms:
+            return np.empty((len(X), 0))
+        return np.column_stack([v.astype(float) for v in terms.values()])
 
     def get_feature_names_out(self, input_features=None):
         """Names of the terms, e.g. ``sequestration_x_complete``."""
