@@ -146,8 +146,9 @@ def pycaret_python(given: str | None) -> Path:
     if given:
         return Path(given)
     python = PYCARET_VENV / "bin" / "python"
+    # in the venv's folder: importing PyCaret writes a logs.log into the working folder
     probe = subprocess.run([str(python), "-c", "import pycaret.classification"],
-                           capture_output=True,
+                           capture_output=True, cwd=PYCARET_VENV,
                            check=False) if python.exists() else None
     if probe is None or probe.returncode != 0:
         print(f"creating {PYCARET_VENV} with {PYCARET} (once)", file=sys.stderr)
