@@ -97,3 +97,23 @@ def load_estimator(path: str | os.PathLike[str]) -> Any:
     if not p.is_file():
         raise ModelNotFoundError(f"no model file at {p}")
     return sio.load(p, trusted=list(TRUSTED_TYPES))
+
+
+def load_estimator_bytes(data: bytes) -> Any:
+    """Load a model from the bytes of a skops file, through the same allow-list.
+
+    Spark executors receive the bytes the driver read and checked against the model card
+    (:mod:`resorb.scoring.spark`), never a path or an MLflow folder.
+
+    Parameters
+    ----------
+    data : bytes
+        Content of a file written by :func:`save_estimator`.
+
+    Returns
+    -------
+    The fitted estimator.
+    """
+    import skops.io as sio
+
+    return sio.loads(data, trusted=list(TRUSTED_TYPES))
