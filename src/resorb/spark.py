@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -213,11 +214,12 @@ def _arrow(frame: Any, offset: int, n: int) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+@dataclass(frozen=True)
 class CohortWritten:
     """What :func:`write_cohort` wrote: rows and partitions."""
 
-    def __init__(self, rows: int, partitions: int) -> None:
-        self.rows, self.partitions = rows, partitions
+    rows: int
+    partitions: int
 
 
 def write_cohort(out: str | os.PathLike[str], n: int, seed: int, *,

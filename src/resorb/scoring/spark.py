@@ -140,11 +140,11 @@ def get_session(master: str = "local[*]", app: str = "resorb") -> tuple[Any, boo
     except ImportError:
         raise InputError("--engine spark needs pyspark: pip install 'resorb[spark]' "
                          "(and Java 17 or later)") from None
+    master = check_master(master)  # even when a session is active: a typo is an error
     with quiet():
         active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
-    master = check_master(master)
     if _java() is None:
         raise InputError("--engine spark needs Java 17 or later, and none was found (no "
                          "`java` on PATH, JAVA_HOME unset or without bin/java); install a "
@@ -584,9 +584,14 @@ def write_output(scored: Any, output: str | os.PathLike[str]) -> Counts:
             sf.sum((status == REJECTED).cast("long")).alias("rejected"),
             sf.sum(sf.col("out_of_range").contains(f"({UNUSED_REASON})").cast("long"))
             .alias("unused")).first()
+        # ties in the order the local engine meets them: by first file and row
+        origin = [c for c in (SOURCE_FILE, SOURCE_ROW) if c in written.columns]
+        first = sf.min(sf.struct(*origin)) if origin else sf.lit(0)
         reasons = (written.where(status == REJECTED)
-                   .select(sf.explode(sf.split("reason", "; ")).alias("why"))
-                   .groupBy("why").count().orderBy(sf.desc("count"), "why").limit(5).collect())
+                   .select(*origin, sf.explode(sf.split("reason", "; ")).alias("why"))
+                   .groupBy("why").agg(sf.count(sf.lit(1)).alias("count"),
+                                       first.alias("first"))
+                   .orderBy(sf.desc("count"), "first", "why").limit(5).collect())
     return Counts(int(total["rows"]), int(total["scored"] or 0), int(total["rejected"] or 0),
                   int(total["unused"] or 0), tuple((r["why"], int(r["count"])) for r in reasons))
 
@@ -620,7 +625,7 @@ def _check_output(output: str, source: str) -> str:
         if not where.parent.is_dir():
             raise InputError(f"{target}: its folder {where.parent} does not exist")
         src = Path(source.removeprefix("file://").removeprefix("file:"))
-        if src.exists() and src.resolve() == where.resolve():
+        if source and src.exists() and src.resolve() == where.resolve():
             raise InputError(f"{target}: the output would overwrite the input; choose another")
     return target
 
