@@ -72,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     started, load_before = datetime.now(UTC), os.getloadavg()
     results = []
     try:
-        bench_scoring.PIECE_ROWS = 125_000  # one row group per piece: Spark splits by them
         model = bench_scoring._train(work / f"model_{args.candidate}", args.candidate,
                                      args.seed)
         cluster = None
@@ -82,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             cluster = standalone_cluster(work / "cluster")
         with cluster if cluster is not None else contextlib.nullcontext() as running:
             for rows in args.rows:
-                data = bench_scoring._candidates(work / f"candidates_{rows}.parquet", rows,
-                                                 args.seed)
+                data = _candidates(work / f"candidates_{rows}.parquet", rows, args.seed)
                 for explain in args.explain:
                     for _ in range(args.repeats):
                         for engine in args.engines:
@@ -100,6 +98,32 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     print(_report(args, results, started, load_before))
     return 0
+
+
+def _candidates(path: Path, n: int, seed: int, piece: int = 125_000) -> Path:
+    """Synthetic candidates without outcomes, as bench_scoring draws them, in row groups of
+    ``piece`` rows and with microsecond timestamps (Spark refuses nanoseconds)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from resorb.cohort import make_cohort
+    from resorb.scoring.frame import USED_COLUMNS
+
+    if path.is_file() and pq.ParquetFile(path).metadata.num_rows == n:
+        return path
+    writer = None
+    try:
+        for i, start in enumerate(range(0, n, piece)):
+            frame = make_cohort(min(piece, n - start), seed=seed + i)
+            table = pa.Table.from_pandas(frame[[c for c in frame.columns if c in USED_COLUMNS]],
+                                         preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, coerce_timestamps="us")
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    return path
 
 
 def _run(data: Path, model: Path, work: Path, engine: str, master: str, explain: int) -> dict:
@@ -121,6 +145,7 @@ def _worker(args: argparse.Namespace) -> int:
     from resorb.scoring import load_model, score_file
 
     model = load_model(args.model)
+    args.explain = args.explain[0]
     jvm_peak = [0]
     stop = threading.Event()
 

@@ -162,7 +162,8 @@ def get_session(master: str = "local[*]", app: str = "resorb") -> tuple[Any, boo
     except Exception as exc:  # the JVM's reason, in one line
         raise InputError(f"Spark did not start at --spark-master {master!r}: "
                          f"{_first_line(exc)}; {_MASTER_HELP}") from None
-    session.sparkContext.setLogLevel("ERROR")
+    # Spark's log quotes malformed records (cells may be identifiers): resorb reports failures
+    session.sparkContext.setLogLevel("OFF")
     return session, True
 
 
@@ -279,8 +280,11 @@ def read_input(spark: Any, path: str | os.PathLike[str],
                 raw = spark.read.parquet(target)
             raw_names = list(raw.columns)
     except Exception as exc:
+        hint = ("; Spark reads timestamps in microseconds: rewrite the file with them (pyarrow "
+                "coerce_timestamps='us', pandas to_parquet(coerce_timestamps='us'))"
+                if "TIMESTAMP(NANOS" in str(exc) else "")
         raise InputError(f"{target}: cannot be read as {kind.upper()}: "
-                         f"{_first_line(exc)}") from None
+                         f"{_first_line(exc)}{hint}") from None
     names = [n.strip() for n in _header(raw_names, kind)]
     by_name = dict(zip(names, raw_names, strict=True))
     wanted = names if columns is None else columns
@@ -325,13 +329,15 @@ class _Shipment:
     features: tuple[str, ...]
     job: ChunkJob  # with model=None: the estimator travels as bytes
     origin: str  # as SparkInput.origin
+    names: tuple[str, ...]  # the input columns (they travel as c0, c1, ..: see plan_scoring)
 
 
 #: per Python worker: the job of each broadcast already loaded
 _LOADED: dict[str, ChunkJob] = {}
 
 
-def _ship(model: LoadedModel, job: ChunkJob, origin: str) -> _Shipment:
+def _ship(model: LoadedModel, job: ChunkJob, origin: str,
+          names: tuple[str, ...]) -> _Shipment:
     """The model as the bytes ``load_model`` checked, checked again after reading them."""
     from resorb.runs import ARTIFACTS
 
@@ -345,7 +351,7 @@ def _ship(model: LoadedModel, job: ChunkJob, origin: str) -> _Shipment:
     return _Shipment(token=uuid.uuid4().hex, skops=data, skops_sha256=digest,
                      card=model.metadata.to_json(), name=model.name, version=model.version,
                      source=model.source, features=model.features,
-                     job=replace(job, model=None), origin=origin)
+                     job=replace(job, model=None), origin=origin, names=names)
 
 
 def _unpack(shipment: _Shipment) -> ChunkJob:
@@ -378,6 +384,7 @@ def _score_partition(batches: Iterator[pa.RecordBatch], handle: Any) -> Iterator
         if batch.num_rows == 0:
             continue
         table = pa.Table.from_batches([batch])
+        table = table.rename_columns([*shipment.names, *table.column_names[len(shipment.names):]])
         if shipment.origin == "none":
             yield from score_chunk(table, job).to_batches()
             continue
@@ -485,8 +492,11 @@ def plan_scoring(source: SparkInput, model: LoadedModel, *, mapping: Any | None 
                   if k and model.is_linear else None)
     job = ChunkJob(model, horizon, k, params, background, schema_out, tuple(ids),
                    chunk_mapping)
-    shipment = _ship(model, job, origin)
+    shipment = _ship(model, job, origin, tuple(read))
     handle = frame.sparkSession.sparkContext.broadcast(shipment)
+    # pyspark's mapInArrow looks columns up by name, which fails on a name with a dot
+    # ("Canal occ."): they travel as c0, c1, .. and get their names back in the worker
+    frame = frame.toDF(*[f"c{i}" for i in range(len(read))], *extra)
     fields = [StructField(f.name, spark_types[f.name] if f.name in id_types and
                           chunk_mapping is None else from_arrow_type(f.type), True)
               for f in schema_out]
@@ -597,9 +607,15 @@ def write_output(scored: Any, output: str | os.PathLike[str]) -> Counts:
 
 
 def _job_reason(exc: BaseException) -> str:
-    """The root cause of a failed job in one line: the last ``XError: ...`` Spark reports."""
+    """The root cause of a failed job in one line, never quoting a cell of the input."""
+    text = str(exc)
+    where = re.search(r"while reading file (\S+?)\.?\s", text)
+    if "MALFORMED" in text:  # Spark quotes the record: say what is wrong instead
+        return (f"{'file ' + where.group(1) + ': ' if where else ''}a row does not have as "
+                f"many cells as the header has columns; is a separator missing or one too "
+                f"many?")
     found = re.findall(r"^\s*(?:Caused by: )?(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$",
-                       str(exc), re.M)
+                       text, re.M)
     if found:
         name, message = found[-1]
         return f"{name}: {message.strip()[:300]}"
@@ -676,8 +692,12 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
         plan = plan_scoring(source, loaded, mapping=mapping, horizon_days=horizon_days,
                             explain_k=explain_k, params=params,
                             file_name=Path(source_name).name)
-        with quiet():
-            rows_in = source.frame.count()
+        try:
+            with quiet():
+                rows_in = source.frame.count()
+        except Exception as exc:
+            raise SparkJobError(f"Spark could not read {source_name}: "
+                                f"{_job_reason(exc)}") from None
         if rows_in == 0:
             raise InputError(f"{Path(source_name).name}: has a header but no data rows")
         counts = write_output(plan.scored, target)
