@@ -193,8 +193,12 @@ def _worker(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t
     stop.set()
     driver_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "startup": startup, "rows_in": summary.rows_in,
-                      "driver_python_mb": driver_mb, "driver_jvm_mb": jvm_peak[0] / 2**20}))
+    line = json.dumps({"engine": args.worker, "explain": args.explain, "seconds": seconds,
+                       "startup": startup, "rows_in": summary.rows_in,
+                       "driver_python_mb": driver_mb, "driver_jvm_mb": jvm_peak[0] / 2**20})
+    with (args.workdir / "runs.jsonl").open("a") as log:  # kept if the parent is stopped
+        log.write(line + "\n")
+    print(line)
     return 0
 
 
