@@ -165,6 +165,13 @@ def estimator_from_bytes(data: bytes, source: str = "model.skops") -> Any:
             f"{str(exc)[:200]}); export the model again", path=source) from None
 
 
+def load_estimator_bytes(data: bytes) -> Any:
+    """:func:`estimator_from_bytes` for Spark executors: they receive the bytes the driver
+    read and checked against the model card (:mod:`resorb.scoring.spark`), never a path or
+    an MLflow folder. Raises :class:`~resorb.errors.ModelIntegrityError` as it does."""
+    return estimator_from_bytes(data, source="model.skops (broadcast)")
+
+
 def _types_in(message: str) -> list[str]:
     """The type names of skops' "Untrusted types found in the file: [...]" message."""
     return re.findall(r"'([^']+)'", message)

@@ -373,8 +373,10 @@ def score(
         help="Rows read, scored and written at a time; bounds memory.",
         show_default="params.yaml scoring.chunk_rows")] = None,
     engine: Annotated[Engine, typer.Option(
-        help="Where the model runs: 'local' (this process) or 'spark' (a Spark UDF; "
-             "pip install 'resorb[spark]').")] = Engine.LOCAL,
+        help="Where the work runs: 'local' (this process) or 'spark' (Spark executors read "
+             "--input, a file, folder or glob, score it and write --output as a Parquet "
+             "folder with source_file and source_row; pip install 'resorb[spark]').")
+    ] = Engine.LOCAL,
     spark_master: Annotated[str, typer.Option(
         help="Spark master URL for --engine spark.")] = "local[*]",
 ) -> None:

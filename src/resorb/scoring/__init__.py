@@ -5,7 +5,8 @@
   candidates to the scored frame (one row per input row, rejected rows with reasons);
 - :mod:`resorb.scoring.batch`: :func:`score_file`, a file of any size streamed in chunks
   and written atomically;
-- :mod:`resorb.scoring.spark`: the model as a Spark UDF (``--engine spark``).
+- :mod:`resorb.scoring.spark`: ``--engine spark``, executors reading, scoring and writing
+  through the same per-chunk function (:func:`resorb.scoring.batch.score_chunk`).
 """
 
 from __future__ import annotations

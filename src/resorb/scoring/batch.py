@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from resorb import schema
 from resorb.errors import InputError
@@ -128,7 +129,9 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
         Override ``params`` (horizon for rows without ``followup_days``, reasons per row,
         rows per chunk).
     engine : {"local", "spark"}
-        Where the model runs: in this process, or as a Spark UDF (``spark_master``).
+        Where the work runs: in this process, or on Spark executors at ``spark_master``
+        (:func:`resorb.scoring.spark.score_path`: ``output`` is then a Parquet folder and
+        ``chunk_rows`` and ``progress`` are not used).
     params : ScoringParams, optional
     progress : callable, optional
         Called with 0 rows when the model is loaded and scoring starts, then after each chunk
@@ -150,6 +153,11 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     ConfigError
         Invalid mapping file.
     """
+    if engine == "spark":  # executors read, score and write a Parquet folder
+        from resorb.scoring.spark import score_path
+
+        return score_path(input, output, model, mapping=mapping, horizon_days=horizon_days,
+                          explain_k=explain_k, master=spark_master, params=params)
     params = params or ScoringParams()
     horizon = params.horizon_days if horizon_days is None else int(horizon_days)
     k = params.explain if explain_k is None else int(explain_k)
@@ -177,36 +185,28 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
                                     params.max_background)
                   if k and loaded.is_linear else None)
 
-    predict = None
-    if engine == "spark":
-        from resorb.scoring.spark import SparkPredictor
-
-        predict = SparkPredictor(loaded, spark_master)
-    elif engine != "local":
+    if engine != "local":
         raise InputError(f"engine must be 'local' or 'spark'; got {engine!r}")
+    job = ChunkJob(loaded, horizon, k, params, background, schema_out, tuple(ids),
+                   source.mapping, pass_through=source.passes_through(ids))
     rows_in = scored = unused_given = 0
     tally: Counter[str] = Counter()
     start = time.perf_counter()
     if progress is not None:
         progress(0, file.total)
-    try:
-        with atomic_path(out) as tmp, _writer(tmp, schema_out, csv) as write:
-            for table, frame, rejected in source.frames(rows_per_chunk):
-                result = score_frame(frame, loaded, horizon, k, params, background=background,
-                                     predict=predict, rejected=rejected)
-                write(_to_arrow(result, schema_out, ids, table if source.passes_through(ids)
-                                else None))
-                bad = result["status"].to_numpy(dtype=object) == REJECTED
-                rows_in += len(result)
-                scored += int((~bad).sum())
-                unused_given += int(gave_unused(result["out_of_range"]).sum())
-                if bad.any():
-                    tally.update(result["reason"][bad].str.split("; ").explode().to_list())
-                if progress is not None:
-                    progress(rows_in, file.total)
-    finally:
-        if predict is not None:
-            predict.close()
+    with atomic_path(out) as tmp, _writer(tmp, schema_out, csv) as write:
+        for table in source.source.chunks(rows_per_chunk, source.read):
+            result = score_chunk(table, job)
+            write(result)
+            bad = pc.equal(result.column("status"), REJECTED).to_numpy(zero_copy_only=False)
+            rows_in += result.num_rows
+            scored += int((~bad).sum())
+            unused_given += int(gave_unused(result.column("out_of_range").to_pandas()).sum())
+            if bad.any():
+                reasons = result.column("reason").to_pandas()[bad]
+                tally.update(reasons.str.split("; ").explode().to_list())
+            if progress is not None:
+                progress(rows_in, file.total)
     return ScoreSummary(rows_in=rows_in, scored=scored, rejected=rows_in - scored, output=out,
                         model=loaded.describe(), ignored_columns=ignored,
                         rejections=tuple(tally.most_common(5)),
@@ -285,6 +285,63 @@ def _reference_sample(source: _Input, rows: int, model: LoadedModel, horizon: in
             break
     sample = pd.concat(parts, ignore_index=True) if parts else None
     return sample if sample is not None and len(sample) else None
+
+
+# ------------------------------------------------------------------- the per-chunk function
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """Everything :func:`score_chunk` needs besides the rows; built once per run.
+
+    Both engines build one: the local engine in :func:`score_file`, the Spark engine on the
+    driver, shipped to each executor once (:mod:`resorb.scoring.spark`).
+    """
+
+    model: LoadedModel
+    horizon_days: int
+    explain_k: int
+    params: ScoringParams
+    background: pd.DataFrame | None
+    schema_out: pa.Schema
+    identifiers: tuple[str, ...]
+    mapping: ChunkMapping | None = None
+    #: identifiers written as read (not mapped, not raw bytes); None: when there is no mapping
+    pass_through: bool | None = None
+
+
+def score_chunk(table: pa.Table, job: ChunkJob) -> pa.Table:
+    """Score one chunk as read from the input: map, check, predict, explain, to Arrow.
+
+    The one per-chunk function of both engines (the local loop of :func:`score_file` and
+    the Spark executors of :mod:`resorb.scoring.spark`), so they cannot drift apart.
+
+    Parameters
+    ----------
+    table : pyarrow.Table of shape (n_rows, n_columns_read)
+        Columns as read (stripped source names; canonical names without a mapping).
+    job : ChunkJob
+
+    Returns
+    -------
+    pyarrow.Table of shape (n_rows, len(job.schema_out))
+        One row per input row, in order, with schema ``job.schema_out``.
+    """
+    raw = table.to_pandas()
+    rejected = None
+    if job.mapping is None:
+        frame = raw
+    else:
+        frame, keep, derived = job.mapping.apply_with_reasons(raw)
+        why = np.full(len(frame), "", dtype=object) if derived is None else derived
+        if keep is not None:
+            why = np.where(keep, why, FILTERED)
+        if keep is not None or derived is not None:
+            rejected = pd.Series(why, index=frame.index, dtype=object)
+    result = score_frame(frame, job.model, job.horizon_days, job.explain_k, job.params,
+                         background=job.background, rejected=rejected)
+    passes = job.mapping is None if job.pass_through is None else job.pass_through
+    return _to_arrow(result, job.schema_out, list(job.identifiers), table if passes else None)
 
 
 # ------------------------------------------------------------------------------- writing
