@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
 
 from resorb.card import DataSource, MetricEstimate, ModelCard, file_sha256
+from resorb.config import Params
 from resorb.errors import ModelCardError, ModelNotFoundError
 from tests.factories import model_card
 
@@ -84,6 +84,8 @@ def test_the_card_holds_the_hash_of_its_model_file(tmp_path):
 def test_the_shipped_reference_card_reads_and_matches_its_model():
     card = ModelCard.from_json((REFERENCE / "resorb.json").read_text(), source="reference")
     card.check_skops(REFERENCE / "model.skops")
-    assert card.candidate == "hist_gradient_boosting" and card.data_source.synthetic
+    assert card.candidate in Params.default().candidates and card.data_source.synthetic
+    assert card.predictor_set == "full"
     assert len(card.features) == len(card.training_ranges) == 24
-    assert math.isclose(card.metrics["auroc"].estimate, 0.7687537004125037)
+    auroc = card.metrics["auroc"]
+    assert 0.7 < auroc.ci_low <= auroc.estimate <= auroc.ci_high < 0.85

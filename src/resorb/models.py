@@ -85,7 +85,14 @@ def _lower_bounds(estimator: Any, n_features: int) -> np.ndarray:
 
 def _penalised_fit(Xf: np.ndarray, t: np.ndarray, w: np.ndarray, C: float,
                    lower: np.ndarray, x0: np.ndarray | None, max_iter: int, tol: float) -> Any:
-    """L-BFGS-B of C * sum(w * log loss) + ||coef||^2 / 2; ``x`` = (intercept, coef...)."""
+    """L-BFGS-B of C * sum(w * log loss) + ||coef||^2 / 2; ``x`` = (intercept, coef...).
+
+    Run with one BLAS thread: a multi-threaded ``Xf @ coef`` sums in another order, and
+    L-BFGS-B amplifies those last-bit differences into fits up to 0.002 apart in probability,
+    so the same seed would give another model in a process whose numpy was loaded before
+    resorb could set ``OMP_NUM_THREADS`` (resorb/__init__.py), e.g. under pytest.
+    """
+    from threadpoolctl import threadpool_limits
 
     def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         b, coef = theta[0], theta[1:]
@@ -101,8 +108,9 @@ def _penalised_fit(Xf: np.ndarray, t: np.ndarray, w: np.ndarray, C: float,
 
     bounds = [(None, None)] + [(lo if np.isfinite(lo) else None, None) for lo in lower]
     start = np.zeros(Xf.shape[1] + 1) if x0 is None else x0
-    return minimize(loss_grad, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                    options={"maxiter": max_iter, "gtol": tol})
+    with threadpool_limits(limits=1, user_api="blas"):
+        return minimize(loss_grad, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                        options={"maxiter": max_iter, "gtol": tol})
 
 
 class _LinearLogOdds:

@@ -646,6 +646,16 @@ def _check_output(output: str, source: str) -> str:
     return target
 
 
+def _mapped_header(names: list[str], mapping: Any | None, file_name: str) -> list[str]:
+    """The canonical header the local engine sees (after ``mapping``), from Spark's names."""
+    if mapping is None:
+        return list(names)
+    from resorb.intake import ChunkMapping, Mapping, load_mapping
+
+    loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    return list(ChunkMapping(loaded, names, file_name).columns)
+
+
 def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
                model: LoadedModel | str | os.PathLike[str] | None = None, *,
                mapping: Any | None = None, horizon_days: int | None = None,
@@ -685,13 +695,25 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
     start = time.perf_counter()
     source_name = str(input)
     target = _check_output(str(output), source_name)
-    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if isinstance(model, LoadedModel):  # a bad model folder fails before Spark starts
+        loaded = model
+    elif model is not None:
+        loaded = load_model(model)
     spark, owned = get_session(master, "resorb-score")
     try:
         source = read_input(spark, source_name)
-        plan = plan_scoring(source, loaded, mapping=mapping, horizon_days=horizon_days,
-                            explain_k=explain_k, params=params,
-                            file_name=Path(source_name).name)
+        if model is None:  # the default model that fits the header, as the local engine
+            loaded = load_model(None, columns=_mapped_header(source.names, mapping,
+                                                             Path(source_name).name))
+        try:
+            plan = plan_scoring(source, loaded, mapping=mapping, horizon_days=horizon_days,
+                                explain_k=explain_k, params=params,
+                                file_name=Path(source_name).name)
+        except ResorbError:
+            raise
+        except Exception as exc:  # reading the reasons' reference rows ran a Spark job
+            raise SparkJobError(f"Spark could not read {source_name}: "
+                                f"{_job_reason(exc)}") from None
         try:
             with quiet():
                 rows_in = source.frame.count()
