@@ -330,9 +330,12 @@ class ExplainResult:
     run_id: str | None
 
 
-def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows: int = 2000,
+def explain_job(model_ref: Any, data: TrainingData, params: Params, rows: int = 2000,
                 seed: int = 0, log: bool = True) -> ExplainResult:
     """SHAP contributions per clinical variable for a sample of rows; log the plots.
+
+    ``model_ref``: a registry URI, an exported folder, None (the champion, else the
+    reference predictor) or a :class:`~resorb.scoring.model.LoadedModel` already loaded.
 
     On a synthetic cohort the global ranking is compared with the generator's true effects
     (:func:`resorb.cohort.true_effects`).
@@ -343,7 +346,7 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
     from resorb.features import model_input
     from resorb.scoring.model import load_model
 
-    loaded = load_model(model_ref)
+    loaded = model_ref if hasattr(model_ref, "estimator") else load_model(model_ref)
     frame = data.frame
     if len(frame) > rows:
         frame = frame.sample(n=rows, random_state=seed).sort_index()

@@ -294,18 +294,32 @@ def explain_cmd(
     rows: Annotated[int, typer.Option(min=10, help="Rows explained (a random sample).")] = 2000,
     out: Annotated[Path | None, typer.Option(
         help="Write per-row contributions (one column per variable) to CSV/Parquet.")] = None,
+    predictors: PredictorsOpt = None,
 ) -> None:
-    """SHAP contributions per clinical variable; global importance and beeswarm to MLflow."""
+    """SHAP contributions per clinical variable; global importance and beeswarm to MLflow.
+
+    The model is explained on its own predictors (its card's set): the data need only
+    those, and the others are ignored and listed. --predictors names the set the model must
+    have been trained on (without --model: the reference predictor of that set when no
+    registry is here); a model of another set is refused (exit 2), as evaluate and update do.
+    """
     from resorb.display import print_frame
-    from resorb.jobs import explain_job
+    from resorb.jobs import explain_job, load_training_data
+    from resorb.scoring.model import load_for_predictors
 
     if out is not None:  # an unwritable place is refused before any work
         from resorb.files import check_output_path
 
         check_output_path(out, f"--out {out}")
-    td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
+    check_data_source(data, synthetic, mapping)
+    params = resolve_params(ctx, {"training.seed": seed})
     open_store(params)
-    result = explain_job(model, td, params, rows=rows, seed=params.training.seed)
+    loaded = load_for_predictors(model, predictors)
+    params = params.with_predictors(loaded.predictors)  # the data need the model's only
+    td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping, params)
+    if td.ignored:
+        err(f"ignored, not predictors of this model: {', '.join(td.ignored)}")
+    result = explain_job(loaded, td, params, rows=rows, seed=params.training.seed)
     table = result.importance.rename("mean |SHAP| (probability)").reset_index()
     print_frame(table.rename(columns={"index": "variable"}).head(15),
                 title=f"what drives {result.model}")
