@@ -390,6 +390,8 @@ class UpdateOutcome:
     ``model`` and ``card`` are None when the closed test kept the parent; ``metrics`` is then
     None too. ``parent_metrics`` is the parent's performance on the new data (external
     validation, bootstrap 95% intervals); ``metrics`` the updated model's, optimism-corrected.
+    ``measured_otherwise``: what the update mixes, measured with derived values
+    (:func:`resorb.intake.derive.update_measurement_warnings`); empty when nothing.
     """
 
     parent: Any  # resorb.scoring.model.LoadedModel
@@ -405,6 +407,7 @@ class UpdateOutcome:
     predictions: Any
     fingerprint: Any
     seed: int
+    measured_otherwise: tuple[str, ...] = ()
 
     @property
     def kept(self) -> bool:
@@ -460,6 +463,10 @@ def update_job(model_ref: Any, data: TrainingData, params: Params, method: str =
     seed = data.source.seed if data.source.seed is not None else tp.seed
     labelled = labelled_rows(data.frame, params.label)  # a single class fails here, first
     loaded = model_ref if hasattr(model_ref, "estimator") else load_model(model_ref)
+    from resorb.intake.derive import update_measurement_warnings
+
+    mixed = update_measurement_warnings(loaded.metadata.derived, data.derived, loaded.features,
+                                        tuple(data.frame.columns))
     X = model_input(labelled.frame, columns=loaded.features)
     y = labelled.y
     refit = None
@@ -484,7 +491,7 @@ def update_job(model_ref: Any, data: TrainingData, params: Params, method: str =
     fp = fingerprint(X, y)
     if update.model is None:
         return UpdateOutcome(loaded, update, None, None, parent_metrics, None, None, data,
-                             labelled, X, p_parent, fp, seed)
+                             labelled, X, p_parent, fp, seed, measured_otherwise=mixed)
     say(f"{update.method}: optimism-corrected bootstrap ({tp.optimism_n_boot} refits)")
     with _refit_errors(method, loaded.metadata.candidate, y):
         opt = optimism_corrected(update_fit_predict(loaded.estimator, method, alpha, refit),
@@ -529,7 +536,7 @@ def update_job(model_ref: Any, data: TrainingData, params: Params, method: str =
         "training_ranges": {k: None if v is None else tuple(v) for k, v in _ranges(X).items()}
         if update.method == "refit" else parent_card.training_ranges})
     return UpdateOutcome(loaded, update, update.model, card, parent_metrics, metrics,
-                         evaluation, data, labelled, X, p, fp, seed)
+                         evaluation, data, labelled, X, p, fp, seed, measured_otherwise=mixed)
 
 
 @contextmanager
@@ -592,6 +599,8 @@ def record_update(outcome: UpdateOutcome, params: Params, register: bool = True,
         parent = card.update.parent
         tags = {**tracking.run_tags(source, fp, params.label), "updated_from": parent,
                 "update_method": update.method}
+        if outcome.measured_otherwise:  # column names and derivations only, no values
+            tags["measured_otherwise"] = "; ".join(outcome.measured_otherwise)
         described = (f"{card.kind.replace('_', ' ')} ({card.candidate}) from {parent}, "
                      f"updated on new data by {words}"
                      + (" (closed testing procedure, Vergouwe 2017)"

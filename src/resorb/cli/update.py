@@ -105,6 +105,13 @@ def update_cmd(
         err(f"ignored, not predictors of the parent model: {', '.join(td.ignored)}")
     outcome = update_job(loaded, td, params, method.value, alpha,
                          progress=lambda m: err(f"  .. {m}"))
+    for mixed in outcome.measured_otherwise:
+        err(f"warning: {mixed}")
+    if outcome.measured_otherwise:
+        err("warning: the update mixes measured and derived values (above): the updated model "
+            "keeps what the parent learnt from one and re-estimates on the other, so its "
+            "predictions may be miscalibrated; measure as the parent's training did "
+            "(docs/derived.md)")
     parent = outcome.parent
     typer.echo("parent: " + (parent.describe() if is_registry_uri(parent.source) else
                              f"folder {parent.source} ({parent.metadata.candidate}, "

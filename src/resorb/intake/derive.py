@@ -435,3 +435,52 @@ def fold_into_report(report: ValidationReport, derived: DerivedColumns) -> Valid
     order = {name: i for i, name in enumerate(schema.NAMES)}
     problems.sort(key=lambda p: order.get(p.column, len(order)))  # stable: rules keep order
     return replace(report, problems=tuple(problems), bad_rows=bad)
+
+
+#: the two volumes the label rule compares (:func:`resorb.label.derive_resorbed`)
+LABEL_VOLUMES = ("herniation_volume_mm3", "volume_followup_mm3")
+
+
+def update_measurement_warnings(trained: AnyMapping[str, str], given: AnyMapping[str, str],
+                                features: tuple[str, ...] | list[str],
+                                columns: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """What an update on new data mixes: values measured one way with values derived another.
+
+    An update (``resorb update``) keeps the parent's structure and re-estimates part of it on
+    the new data, so the updated model mixes the two measurements when they differ; and its
+    label compares the two volumes of the new data, which must be measured the same way.
+
+    Parameters
+    ----------
+    trained : mapping of str to str
+        The parent's card ``derived`` (column -> derivation in words; absent = measured).
+    given : mapping of str to str
+        :func:`mapping_derivations` of the update data's mapping (empty without one).
+    features : sequence of str
+        The parent's input columns.
+    columns : sequence of str
+        The update data's canonical columns (after the mapping).
+
+    Returns
+    -------
+    tuple of str
+        One sentence per problem, naming columns and derivations only (never a value or a
+        source column, so that they may be logged): inputs measured otherwise than in the
+        parent's training (:func:`measurement_mismatches`); the label's two volumes, one
+        derived by an approximation and the other measured in the update data; a label
+        volume that is not an input measured otherwise than in the parent's training. Empty
+        when the update data measure everything as the parent's training did.
+    """
+    out = list(measurement_mismatches(trained, given, features))
+    present = [v for v in LABEL_VOLUMES if v in columns]
+    ways = {v: _method(given.get(v)) for v in present}
+    if len(ways) == 2 and len(set(ways.values())) == 2:
+        words = [f"{v} {'derived (' + given[v] + ')' if ways[v] else 'measured'}"
+                 for v in LABEL_VOLUMES]
+        out.append(f"the label compares {words[0]} with {words[1]}: its volume reduction "
+                   f"mixes two measurements; derive both volumes from diameters or give both "
+                   f"measured (docs/derived.md)")
+    label_only = [v for v in present if v not in features]
+    out += [f"{m.split(':', 1)[0]} (label): {m.split(': ', 1)[1]}"
+            for m in measurement_mismatches(trained, given, label_only)]
+    return tuple(out)
