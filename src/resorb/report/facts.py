@@ -302,7 +302,9 @@ def study_facts(record: RunRecord, model: ModelFacts, params: Params) -> StudyFa
         sites=summary.sites or None, baseline_period=summary.baseline_period,
         label_rule=label_sentence(card.label_rule),
         horizon=horizon_sentence(cohort, default_horizon(params)),
-        predictors=", ".join(_predictor_label(f) for f in card.features),
+        predictors=", ".join(_predictor_label(f) + (" derived from other findings (see "
+                                                      "'Predictors')" if f in card.derived
+                                                      else "") for f in card.features),
         sample_size=record.sample_size, sample_size_ok=record.sample_size_ok,
         missing=missing_sentence(record),
         validation_method=record.validation_method or "not recorded",
