@@ -238,11 +238,13 @@ class _ModuleIndex:
 
     def __init__(self) -> None:
         self._seen: list[str] = []
+        self._modules: list[tuple[str, Any]] = []
         self._first: dict[tuple[str, int], int] = {}
         self._special: list[tuple[int, str, ModuleType]] = []
 
     def _build(self, modules: Sequence[tuple[str, Any]]) -> None:
         self._seen = [name for name, _ in modules]
+        self._modules = list(modules)
         self._first, self._special = {}, []
         for position, (name, module) in enumerate(modules):
             if name in ("__main__", "__mp_main__") or module is None:
@@ -259,9 +261,9 @@ class _ModuleIndex:
         module_name = getattr(obj, "__module__", None)
         if module_name is not None:
             return module_name
-        modules = list(sys.modules.copy().items())
-        if [n for n, _ in modules] != self._seen:
-            self._build(modules)
+        if list(sys.modules) != self._seen:
+            self._build(list(sys.modules.copy().items()))
+        modules = self._modules
         best = self._first.get((name, id(obj)), len(modules))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
