@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_report.py --repeats 5
     .venv/bin/python benchmarks/bench_report.py --store DIR   # reuse a store built before
+    .venv/bin/python benchmarks/bench_report.py --store DIR --baseline-venv ../main/.venv
 
 The report reads the run that trained the model, so it needs a tracking store: without
 ``--store`` one is built first in a temporary folder as ``make reference`` builds it
@@ -17,6 +18,10 @@ subprocess in the store's folder:
 Medians of wall and CPU time (user + system of the child), the ratio to the floor, and, in
 one process, where the report's time goes (``-X importtime`` totals by package and
 ``cProfile`` of the command). Prints markdown.
+
+``--baseline-venv DIR`` adds ``resorb report`` from another checkout's virtual environment
+(an earlier commit, installed with ``make setup``) to the same alternating runs: before and
+after under the same load.
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs of each (median)")
     parser.add_argument("--store", type=Path, default=None,
                         help="folder holding mlflow.db with a champion (default: build one)")
+    parser.add_argument("--baseline-venv", type=Path, default=None,
+                        help="another checkout's .venv: its resorb report timed in the same runs")
     args = parser.parse_args(argv)
 
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -105,6 +112,10 @@ def main(argv: list[str] | None = None) -> None:
             "resorb report (reference predictor)":
                 [str(BIN / "resorb"), "report", "--out", "report.html"],
         }
+        if args.baseline_venv is not None:
+            commands["resorb report, baseline venv"] = [
+                str(args.baseline_venv.resolve() / "bin" / "resorb"), "report", "--out",
+                "report.html"]
         _run(commands["resorb report (reference predictor)"], folder, env)  # warm caches
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
         for _ in range(args.repeats):
@@ -121,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
         "wall / floor": [wall[k] / wall[floor] for k in commands],
         "CPU / floor": [cpu[k] / cpu[floor] for k in commands],
     })
+    before = "resorb report, baseline venv"
+    if before in commands:
+        table["wall / baseline venv"] = [wall[k] / wall[before] for k in commands]
+        table["CPU / baseline venv"] = [cpu[k] / cpu[before] for k in commands]
     print(f"`resorb report`, median of {args.repeats} alternating runs, each a fresh "
           f"process in the store's folder\n")
     print(markdown(table, decimals=2))
@@ -128,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown(imports, decimals=2))
     print("\nand resorb's steps (cProfile, cumulative, inflated by profiling)\n")
     print(markdown(calls, decimals=2))
+    if args.baseline_venv is not None:
+        print(f"\nbaseline venv: {args.baseline_venv.resolve()}")
     print(f"\n{machine()}; {provenance()}")
 
 

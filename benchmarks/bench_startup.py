@@ -1,6 +1,7 @@
 """Benchmark resorb's start-up: ``resorb --help`` and ``resorb score`` of a 10-row file.
 
     .venv/bin/python benchmarks/bench_startup.py --repeats 7
+    .venv/bin/python benchmarks/bench_startup.py --baseline-venv ../main/.venv  # before/after
 
 Each command runs as a fresh subprocess, in alternating order, ``--repeats`` times; medians of
 wall time and of CPU time (user + system of the child), with baselines from the same run:
@@ -17,6 +18,10 @@ wall time and of CPU time (user + system of the child), with baselines from the 
 Then, in one process, where the time of a score goes before the first row: imports, the
 skops import, loading the model, scoring 10 rows (reasons included) and again without
 reasons. Prints markdown.
+
+``--baseline-venv DIR`` adds ``resorb --help`` and ``resorb score`` from another checkout's
+virtual environment (an earlier commit, installed with ``make setup``) to the same
+alternating runs: before and after under the same load, with the ratio after / before.
 """
 
 from __future__ import annotations
@@ -87,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7, help="runs of each (median)")
     parser.add_argument("--no-source", action="store_true",
                         help="skip the runs without byte-code (they are slow)")
+    parser.add_argument("--baseline-venv", type=Path, default=None,
+                        help="another checkout's .venv: its resorb timed in the same runs")
     args = parser.parse_args(argv)
 
     python, resorb = str(BIN / "python"), str(BIN / "resorb")
@@ -106,6 +113,14 @@ def main(argv: list[str] | None = None) -> None:
                                                    env),
             "resorb score (10 rows, reference predictor)": (score, env),
         }
+        before: dict[str, str] = {}
+        if args.baseline_venv is not None:
+            old = str(args.baseline_venv.resolve() / "bin" / "resorb")
+            commands["resorb --help, baseline venv"] = ([old, "--help"], env)
+            commands["resorb score, baseline venv"] = ([old, *score[1:]], env)
+            before = {"resorb --help": "resorb --help, baseline venv",
+                      "resorb score (10 rows, reference predictor)":
+                          "resorb score, baseline venv"}
         if not args.no_source:
             source = {**env, "PYTHONPYCACHEPREFIX": empty}
             commands["resorb --help, no byte-code"] = ([resorb, "--help"], source)
@@ -127,7 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     base = {"resorb --help": "python -c 'import typer'",
             "resorb --help, no byte-code": "python -c 'import typer'",
             "resorb score (10 rows, reference predictor)": "python -c 'import pandas, sklearn'",
-            "resorb score, no byte-code": "python -c 'import pandas, sklearn'"}
+            "resorb score, no byte-code": "python -c 'import pandas, sklearn'",
+            "resorb --help, baseline venv": "python -c 'import typer'",
+            "resorb score, baseline venv": "python -c 'import pandas, sklearn'"}
     table = pd.DataFrame({
         "command": list(commands),
         "median wall s": [wall[k] for k in commands],
@@ -136,6 +153,11 @@ def main(argv: list[str] | None = None) -> None:
                             for k in commands],
         "baseline": [base.get(k, "") for k in commands],
     })
+    if before:
+        table["wall / baseline venv"] = [wall[k] / wall[before[k]] if k in before
+                                         else float("nan") for k in commands]
+        table["CPU / baseline venv"] = [cpu[k] / cpu[before[k]] if k in before
+                                        else float("nan") for k in commands]
     print(f"start-up, median of {args.repeats} alternating runs, each a fresh process, "
           f"in an empty folder (no tracking store)\n")
     print(markdown(table, decimals=3))
@@ -143,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     stages.columns = ["stage (one process, in order)", "median wall s", "median CPU s"]
     print(f"\nwhere a 10-row score's time goes (median of {len(stage_runs)} processes)\n")
     print(markdown(stages, decimals=3))
+    if args.baseline_venv is not None:
+        print(f"\nbaseline venv: {args.baseline_venv.resolve()}")
     print(f"\n{machine()}; {provenance()}")
 
 

@@ -9,13 +9,16 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "models" / "reference"
-HEAVY = ("mlflow", "matplotlib", "shap", "sklearn", "pandas", "rich", "pytest")
+HEAVY = ("mlflow", "matplotlib", "shap", "sklearn", "pandas", "rich", "pytest", "jinja2",
+         "scipy", "skops", "numpy", "pyarrow", "sqlalchemy")
 
 
 def _imported(code: str, cwd: Path) -> list[str]:
@@ -51,7 +54,7 @@ def test_loading_an_exported_model_imports_neither_mlflow_nor_plotting(tmp_path)
     imported = _imported(code, tmp_path)
     assert {"pandas", "sklearn"} <= set(imported)  # the model needs them
     # (rich comes with scikit-learn's pipeline progress bars)
-    assert not {"mlflow", "matplotlib", "shap", "pytest"} & set(imported)
+    assert not {"mlflow", "matplotlib", "shap", "pytest", "jinja2", "sqlalchemy"} & set(imported)
 
 
 def test_skops_default_trust_is_a_subset_covering_the_reference_model():
@@ -95,3 +98,90 @@ def test_a_type_outside_the_packages_is_refused_on_save(tmp_path):
     assert "refused: the model holds types that are not on the reviewed allow-list: " \
            "['sklearn.cluster._kmeans.KMeans']" in out.stdout
     assert not (tmp_path / "m.skops").exists()
+
+
+def test_the_listed_default_estimators_are_the_walked_ones():
+    # the names handed to skops at each load/save are exactly what the package walk gives
+    import sklearn
+    from skops.io._utils import get_type_name
+
+    from resorb.skops_import import (
+        DEFAULT_ESTIMATORS,
+        SKLEARN_VERSION,
+        default_trusted,
+        estimators_of,
+    )
+
+    walked = sorted({get_type_name(c) for _, c in estimators_of()
+                     if get_type_name(c).startswith("sklearn.")})
+    assert sklearn.__version__ == SKLEARN_VERSION, \
+        "scikit-learn changed: list estimators_of() again in DEFAULT_ESTIMATORS"
+    assert list(DEFAULT_ESTIMATORS) == walked
+    assert default_trusted() == walked
+
+
+@pytest.mark.slow
+def test_skops_builds_the_same_ufunc_allow_list_with_the_module_index(tmp_path):
+    # skops' numpy/scipy allow-lists, built with its own whichmodule and with resorb's index
+    lists = ("import json, skops.io._trusted_types as t, skops.io._utils as u\n"
+             "print(json.dumps([t.SCIPY_UFUNC_TYPE_NAMES, t.NUMPY_UFUNC_TYPE_NAMES, "
+             "t.NUMPY_DTYPE_TYPE_NAMES, t.SKLEARN_INTERNAL_TYPE_NAMES, "
+             "u.whichmodule.__name__]))")
+    fast = subprocess.run([sys.executable, "-c", "import resorb.scoring\n"
+                           "from resorb.skops_import import skops_io\nskops_io()\n" + lists],
+                          capture_output=True, text=True, check=True, cwd=tmp_path,
+                          timeout=300)
+    plain = subprocess.run([sys.executable, "-c", "import resorb.scoring\nimport skops.io\n"
+                            + lists], capture_output=True, text=True, check=True,
+                           cwd=tmp_path, timeout=300)
+    ours, theirs = json.loads(fast.stdout), json.loads(plain.stdout)
+    assert ours == theirs  # skops' whichmodule is back in place afterwards, too
+    assert len(ours[0]) > 100 and len(ours[1]) > 50 and ours[4] == "whichmodule"
+
+
+def test_module_index_answers_as_a_scan_of_sys_modules():
+    import numpy as np
+    import scipy.special
+
+    from resorb.skops_import import _ModuleIndex
+
+    def scan(obj, name):  # skops' rule, written out
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for module_name, module in list(sys.modules.items()):
+                if module_name in ("__main__", "__mp_main__") or module is None:
+                    continue
+                try:
+                    if getattr(module, name, None) is obj:
+                        return module_name
+                except (AttributeError, ImportError):
+                    continue
+        return "__main__"
+
+    index = _ModuleIndex()
+    objects = [(getattr(scipy.special, n), n) for n in dir(scipy.special)
+               if isinstance(getattr(scipy.special, n), np.ufunc)][:40]
+    objects += [(np.add, "add"), (object(), "nothing_has_this")]
+    for obj, name in objects:
+        assert index(obj, name) == scan(obj, name) if getattr(obj, "__module__", None) is None \
+            else obj.__module__
+    assert index(objects[-1][0], "nothing_has_this") == "__main__"
+
+
+@pytest.mark.slow
+def test_a_ten_row_score_imports_no_tracking_plotting_or_report_library(tmp_path):
+    # the real command in a fresh interpreter: what it leaves in sys.modules
+    from resorb.cohort import make_cohort
+
+    make_cohort(10, 1).to_csv(tmp_path / "ten.csv", index=False)
+    heavy = ["mlflow", "matplotlib", "shap", "jinja2", "sqlalchemy", "pytest"]
+    code = ("import sys\nfrom resorb.cli import app\n"
+            f"sys.argv = ['resorb', 'score', '-i', 'ten.csv', '-o', 'scored.csv', "
+            f"'--model', {str(REFERENCE)!r}]\n"
+            "try:\n    app()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            f"import json\nprint(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, env=env, timeout=300)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert len(pd.read_csv(tmp_path / "scored.csv")) == 10

@@ -76,13 +76,14 @@ def save_estimator(model: Any, path: str | os.PathLike[str]) -> Path:
     InvalidParameterError
         If ``model`` has no ``predict_proba`` or ``path`` is not a path.
     """
-    from resorb.skops_import import skops_io
+    from resorb.skops_import import default_trusted, skops_io
 
     sio = skops_io()  # without importing all of scikit-learn
 
     p = Path(path)
     data = canonical_skops(sio.dumps(model))
-    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
+    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
+                       - set(default_trusted()))
     if untrusted:
         raise ValueError(f"the model holds types that are not on the reviewed allow-list: "
                          f"{untrusted}; review them and add them to TRUSTED_TYPES")
@@ -142,13 +143,13 @@ def estimator_from_bytes(data: bytes, source: str = "model.skops") -> Any:
         Not a zip archive, no or an unreadable ``schema.json``, a type outside
         :data:`TRUSTED_TYPES` and skops' defaults, or content skops cannot rebuild.
     """
-    from resorb.skops_import import skops_io
+    from resorb.skops_import import default_trusted, skops_io
 
     sio = skops_io()  # without importing all of scikit-learn
     from skops.io.exceptions import UntrustedTypesFoundException
 
     try:
-        return sio.loads(data, trusted=list(TRUSTED_TYPES))
+        return sio.loads(data, trusted=[*TRUSTED_TYPES, *default_trusted()])
     except zipfile.BadZipFile:
         raise ModelIntegrityError(
             f"{source} is not a skops model file (not a zip archive: damaged or replaced); "
