@@ -57,18 +57,18 @@ def explain_job(model_ref: str | None, data: TrainingData, params: Params, rows:
         from resorb.runs import ARTIFACTS
 
         with tracking.start_run("explain"), tempfile.TemporaryDirectory() as tmp:
-            tracking.set_tags({"explained_model": loaded.describe(),
-                                      "trained_on": data.source.describe(),
-                                      "explanation_method": expl.method})
+            metrics = {} if agreement is None else {
+                "shap_truth_spearman": agreement["spearman"],
+                "shap_truth_top5_overlap": agreement["top_k_overlap"]}
+            # one log_batch (tags and metrics) and one log_artifacts of the folder
+            tracking.log_batch(tags={"explained_model": loaded.describe(),
+                                     "trained_on": data.source.describe(),
+                                     "explanation_method": expl.method}, metrics=metrics)
             ex.importance_figure(expl).savefig(Path(tmp) / "shap_importance.png")
             ex.beeswarm_figure(expl).savefig(Path(tmp) / "shap_beeswarm.png")
+            importance.rename("mean_abs_shap").reset_index().to_csv(
+                Path(tmp) / Path(ARTIFACTS.importance).name, index=False)
             tracking.log_artifacts(tmp, ARTIFACTS.explanations)
-            tracking.log_table(importance.rename("mean_abs_shap").reset_index(),
-                               ARTIFACTS.importance)
-            if agreement is not None:
-                tracking.log_metrics({"shap_truth_spearman": agreement["spearman"],
-                                             "shap_truth_top5_overlap":
-                                                 agreement["top_k_overlap"]})
             run_id = tracking.active_run_id()
     return ExplainResult(importance, expl.values, expl.base_value, agreement,
                          loaded.describe(), expl.method, run_id)

@@ -107,13 +107,23 @@ def _log_final_model(result: Any, data: TrainingData, params: Params, threshold:
     return info.model_uri, version
 
 
-def _evaluated(evaluations: dict[str, Any], own: Any) -> dict[str, Any]:
-    """RunRecord fields of a validation: the metric tables of ``own``, the figures of all."""
-    from resorb.figures import png_bytes, validation_figures
+def _evaluated(evaluations: dict[str, Any], own: Any,
+               figures: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """RunRecord fields of a validation: the metric tables of ``own``, the figures of all.
 
+    ``figures`` already drawn (:func:`_figures`) are used as they are: a comparison draws
+    its three figures once, for its parent run and every child run.
+    """
     return {"metrics": own.metrics, "calibration": own.calibration,
             "decision_curve": own.decision, "validation_method": own.method,
-            "figures": {k: png_bytes(f) for k, f in validation_figures(evaluations).items()}}
+            "figures": _figures(evaluations) if figures is None else figures}
+
+
+def _figures(evaluations: dict[str, Any]) -> dict[str, bytes]:
+    """PNG bytes of the validation figures, every model of ``evaluations`` on each."""
+    from resorb.figures import png_bytes, validation_figures
+
+    return {k: png_bytes(f) for k, f in validation_figures(evaluations).items()}
 
 
 def train_job(data: TrainingData, params: Params, model: str, register: bool = False,
@@ -197,12 +207,15 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                                   progress=progress, jobs=jobs)
     fp = tracking.fingerprint(comp.X, comp.y)
     tags = tracking.run_tags(data.source, fp, params.label)
+    # drawn once: every candidate on each figure, logged in the parent and each child run
+    # (each child used to draw its own three, one curve each: 3 x (candidates + 1) figures)
+    figures = _figures(comp.evaluations)
     with tracking.start_run("compare"):
         for name, ev in comp.evaluations.items():
             with tracking.start_run(name, nested=True):
                 tracking.log_dataset(tuple(comp.X.columns), fp, data.source, data.file_name)
                 tracking.write_run(RunRecord(
-                    tags=tags, **_evaluated({name: ev}, ev),
+                    tags=tags, **_evaluated(comp.evaluations, ev, figures),
                     finding_subgroups=comp.finding_subgroups.get(name),
                     params=flatten_params({"candidate": name, "spec": comp.specs.get(
                         name, params.candidate(name)).model_dump()})))
@@ -218,7 +231,7 @@ def compare_job(data: TrainingData, params: Params, register: bool = False,
                                    "label": params.label.model_dump(), "seed": seed,
                                    "training": tp.model_dump(),
                                    "champion": comp.champion}),
-            **_evaluated(comp.evaluations, champion.evaluation),
+            **_evaluated(comp.evaluations, champion.evaluation, figures),
             **_aggregates(comp.data.frame, comp.y, comp.oof[comp.champion]),
             leaderboard=comp.leaderboard, paired_differences=comp.differences,
             data_account=comp.data.account(), sample_size=champion.sample_size.message,

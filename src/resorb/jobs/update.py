@@ -245,10 +245,12 @@ def record_update(outcome: UpdateOutcome, params: Params, register: bool = True,
             **_aggregates(outcome.labelled.frame, outcome.labelled.y, outcome.predictions),
             data_account=outcome.labelled.account())
         with tracking.start_run("update"):
-            tracking.write_run(record)
+            tables = {"update/parent_on_new_data.csv": outcome.parent_metrics}
             if update.test is not None:
-                tracking.log_table(update.test.table(), "update/closed_test.csv")
-            tracking.log_table(outcome.parent_metrics, "update/parent_on_new_data.csv")
+                tables["update/closed_test.csv"] = update.test.table()
+            # one log_batch and one log_artifacts, the update's tables included
+            tracking.write_run(record, extra_files={
+                path: table.to_csv(index=False).encode() for path, table in tables.items()})
             info = tracking.log_model(outcome.model, card)
             version = tracking.register(info.model_uri, {
                 "candidate": f"{card.candidate}+{update.method}", "trained_on":

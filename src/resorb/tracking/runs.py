@@ -66,7 +66,7 @@ _DATA_SHA256 = "data_sha256"  # param
 _FP_METRICS = {"rows": "data_rows", "events": "data_events", "prevalence": "data_prevalence"}
 
 
-def write_run(record: RunRecord) -> None:
+def write_run(record: RunRecord, extra_files: dict[str, bytes] | None = None) -> None:
     """Log a run record into the active run; :func:`read_run` reads it back.
 
     Tags and parameters as given (plus ``validation_method`` and ``sample_size_ok``); the
@@ -75,10 +75,17 @@ def write_run(record: RunRecord) -> None:
     ``data_rows``, ``data_events``, ``data_prevalence``; tables, texts and figures as the
     artifacts of :data:`resorb.runs.ARTIFACTS`.
 
+    One :func:`log_batch` call (tags, parameters and metrics together) and one
+    ``log_artifacts`` of a folder holding every file: two store transactions per run where
+    there were three calls plus the artifacts (docs/training.md, "MLflow logging").
+
     Parameters
     ----------
     record : RunRecord
         Aggregates only (the caller's tables hold no identifier).
+    extra_files : dict of str to bytes, optional
+        More artifacts (run-relative path -> bytes, e.g. ``update/closed_test.csv``) logged
+        in the same ``log_artifacts`` call; aggregates only.
     """
     tags, params, metrics = dict(record.tags), dict(record.params), {}
     if record.validation_method:
@@ -93,10 +100,8 @@ def write_run(record: RunRecord) -> None:
         params[_DATA_SHA256] = record.fingerprint.data_sha256
         metrics.update({key: getattr(record.fingerprint, field)
                         for field, key in _FP_METRICS.items()})
-    mlflow.set_tags(tags)
-    mlflow.log_params(params)
-    log_metrics(metrics)
-    files = _encode_files(record)
+    log_batch(tags=tags, params=params, metrics=metrics)
+    files = {**_encode_files(record), **(extra_files or {})}
     if files:
         with tempfile.TemporaryDirectory() as tmp:
             for path, data in files.items():
@@ -201,6 +206,27 @@ def active_run_id() -> str:
 def set_tags(tags: dict[str, str]) -> None:
     """Tag the active run."""
     mlflow.set_tags(tags)
+
+
+def log_batch(tags: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+              metrics: dict[str, float] | None = None) -> None:
+    """Tags, parameters and finite metrics of the active run in one ``MlflowClient.log_batch``.
+
+    MLflow's client splits a batch over its request limits (100 parameters and tags, 1000
+    entities per request) by itself; on a SQLite store each request is one transaction.
+    Parameter values are written as ``str(value)``, as ``mlflow.log_params`` does; metrics
+    that are not finite (an undefined interval) are left out.
+    """
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.utils.time import get_current_time_millis
+
+    now = get_current_time_millis()
+    _client().log_batch(
+        active_run_id(),
+        metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()
+                 if np.isfinite(v)],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()])
 
 
 def log_metrics(metrics: dict[str, float]) -> None:
