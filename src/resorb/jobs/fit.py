@@ -127,8 +127,13 @@ def _figures(evaluations: dict[str, Any]) -> dict[str, bytes]:
 
 
 def train_job(data: TrainingData, params: Params, model: str, register: bool = False,
-              strict: bool = False, progress: Progress | None = None) -> JobResult:
-    """Train one candidate, validate it, log one MLflow run, optionally register it."""
+              strict: bool = False, progress: Progress | None = None,
+              jobs: int = 1) -> JobResult:
+    """Train one candidate, validate it, log one MLflow run, optionally register it.
+
+    ``jobs`` processes fit the folds, the final model and the optimism bootstrap's
+    resamples (:func:`resorb.training.train_candidate`); the results do not depend on it.
+    """
     from resorb import tracking
     from resorb.runs import RunRecord, flatten_params
 
@@ -137,7 +142,8 @@ def train_job(data: TrainingData, params: Params, model: str, register: bool = F
     seed = data.source.seed if data.source.seed is not None else tp.seed
     checked = check_training_data(data, params, [model], seed=seed, command="train")
     with small_data_errors(checked.counts, f"training {model}"):
-        result = train_candidate(data.frame, model, params, seed=seed, progress=progress)
+        result = train_candidate(data.frame, model, params, seed=seed, progress=progress,
+                                 jobs=jobs)
     if strict and data.source.kind == "real" and not result.sample_size.ok:
         raise TrainingError(f"--strict: {result.sample_size.message}")
     fp = tracking.fingerprint(result.X, result.data.y)
