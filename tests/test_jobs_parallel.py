@@ -187,9 +187,10 @@ def test_cli_refuses_negative_jobs_before_any_work(tmp_path):
 def trained(frame, fast_params):
     """train_candidate with one and with two processes (700 rows: below
     optimism_below_rows, so folds, final fit and the optimism bootstrap all run); the
-    logistic (BLAS) and the boosted trees (OpenMP) candidates."""
+    boosted trees, whose OpenMP threads are what one thread per process pins (the logistic
+    candidate's refits are checked by the optimism test below)."""
     return {jobs: {name: train_candidate(frame, name, fast_params, seed=7, jobs=jobs)
-                   for name in ("logistic", "hist_gradient_boosting")} for jobs in (1, 2)}
+                   for name in ("hist_gradient_boosting",)} for jobs in (1, 2)}
 
 
 @pytest.mark.slow
@@ -214,7 +215,7 @@ def test_train_validates_as_before_the_units(frame, fast_params, trained):
     tp = fast_params.training
     data, X, groups = prepare(frame, fast_params)
     splits, method = make_folds(data.y, groups, tp.folds, tp.repeats, 7)
-    got = trained[2]["logistic"]
+    got = trained[2]["hist_gradient_boosting"]
     oof = out_of_fold(got.spec, X, data.y, splits, 7)
     assert np.array_equal(oof, got.oof)
     expected = evaluate(data.y, oof, tp, method, 7)
@@ -224,8 +225,8 @@ def test_train_validates_as_before_the_units(frame, fast_params, trained):
     assert np.array_equal(predict_resorption(model, X), predict_resorption(got.model, X))
 
 
-@pytest.mark.parametrize("groups", [False, True])
-def test_optimism_bootstrap_is_the_same_on_two_processes(frame, fast_params, groups):
+@pytest.mark.slow
+def test_optimism_bootstrap_is_the_same_on_two_processes(frame, fast_params):
     from functools import partial
 
     from resorb.metrics import optimism_corrected
@@ -233,14 +234,14 @@ def test_optimism_bootstrap_is_the_same_on_two_processes(frame, fast_params, gro
 
     data, X, _ = prepare(frame, fast_params)
     spec = fast_params.candidate("logistic")
-    clusters = np.arange(len(data.y)) % 7 if groups else None
+    clusters = np.arange(len(data.y)) % 7  # cluster resamples: the same draw order too
     seen: dict[int, list[int]] = {1: [], 2: []}
-    tables = {jobs: optimism_corrected(partial(refit_predict, spec, 3), X, data.y, n_boot=9,
+    tables = {jobs: optimism_corrected(partial(refit_predict, spec, 3), X, data.y, n_boot=6,
                                        seed=11, groups=clusters, jobs=jobs,
                                        progress=lambda b, n, j=jobs: seen[j].append(b))
               for jobs in (1, 2)}
     pd.testing.assert_frame_equal(tables[1], tables[2], check_exact=True)
-    assert seen[1] == list(range(1, 10)) and seen[2][-1] == 9
+    assert seen[1] == list(range(1, 7)) and seen[2][-1] == 6
     assert np.isfinite(tables[1]["optimism"]).all()
 
 
