@@ -219,7 +219,10 @@ def test_explain_logs_plots_and_compares_with_the_true_effects(tmp_path, monkeyp
     (explained,) = client.search_runs([client.get_experiment_by_name("resorb").experiment_id])
     assert "shap_truth_spearman" in explained.data.metrics
     logged = {a.path for a in client.list_artifacts(explained.info.run_id, "explanations")}
-    assert {"explanations/shap_importance.png", "explanations/shap_beeswarm.png"} <= logged
+    assert {"explanations/shap_importance.png", "explanations/shap_beeswarm.png",
+            "explanations/importance.csv"} <= logged
+    assert explained.data.tags["explanation_method"]  # tags and metrics in one batch
+    assert "shap_truth_top5_overlap" in explained.data.metrics
 
 
 # ------------------------------------------------------------- choices, conflicts, parameters

@@ -178,3 +178,80 @@ def test_cli_refuses_negative_jobs_before_any_work(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "--jobs" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+# ------------------------------------------------------------------- train --jobs
+
+
+@pytest.fixture(scope="module")
+def trained(frame, fast_params):
+    """train_candidate with one and with two processes (700 rows: below
+    optimism_below_rows, so folds, final fit and the optimism bootstrap all run); the
+    boosted trees, whose OpenMP threads are what one thread per process pins (the logistic
+    candidate's refits are checked by the optimism test below)."""
+    return {jobs: {name: train_candidate(frame, name, fast_params, seed=7, jobs=jobs)
+                   for name in ("hist_gradient_boosting",)} for jobs in (1, 2)}
+
+
+@pytest.mark.slow
+def test_train_gives_the_same_bytes_with_one_and_two_processes(trained):
+    for name, one in trained[1].items():
+        two = trained[2][name]
+        assert "optimism-corrected" in one.evaluation.method  # the bootstrap did run
+        assert np.isfinite(one.oof).all()
+        assert np.array_equal(one.oof, two.oof)
+        for table in ("metrics", "decision", "calibration", "roc"):
+            pd.testing.assert_frame_equal(getattr(one.evaluation, table),
+                                          getattr(two.evaluation, table), check_exact=True)
+        assert np.array_equal(predict_resorption(one.model, one.X),
+                              predict_resorption(two.model, two.X))
+
+
+@pytest.mark.slow
+def test_train_validates_as_before_the_units(frame, fast_params, trained):
+    """The units give what the former serial code gave: out_of_fold, then evaluate."""
+    from resorb.training import evaluate, make_folds, out_of_fold
+
+    tp = fast_params.training
+    data, X, groups = prepare(frame, fast_params)
+    splits, method = make_folds(data.y, groups, tp.folds, tp.repeats, 7)
+    got = trained[2]["hist_gradient_boosting"]
+    oof = out_of_fold(got.spec, X, data.y, splits, 7)
+    assert np.array_equal(oof, got.oof)
+    expected = evaluate(data.y, oof, tp, method, 7)
+    pd.testing.assert_frame_equal(expected.decision, got.evaluation.decision,
+                                  check_exact=True)
+    model = build_model(got.spec, seed=7).fit(X, data.y)
+    assert np.array_equal(predict_resorption(model, X), predict_resorption(got.model, X))
+
+
+@pytest.mark.slow
+def test_optimism_bootstrap_is_the_same_on_two_processes(frame, fast_params):
+    from functools import partial
+
+    from resorb.metrics import optimism_corrected
+    from resorb.training import refit_predict
+
+    data, X, _ = prepare(frame, fast_params)
+    spec = fast_params.candidate("logistic")
+    clusters = np.arange(len(data.y)) % 7  # cluster resamples: the same draw order too
+    seen: dict[int, list[int]] = {1: [], 2: []}
+    tables = {jobs: optimism_corrected(partial(refit_predict, spec, 3), X, data.y, n_boot=6,
+                                       seed=11, groups=clusters, jobs=jobs,
+                                       progress=lambda b, n, j=jobs: seen[j].append(b))
+              for jobs in (1, 2)}
+    pd.testing.assert_frame_equal(tables[1], tables[2], check_exact=True)
+    assert seen[1] == list(range(1, 7)) and seen[2][-1] == 6
+    assert np.isfinite(tables[1]["optimism"]).all()
+
+
+@pytest.mark.slow
+def test_cli_train_refuses_negative_jobs_before_any_work(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = subprocess.run([str(RESORB), "--params", str(FAST_PARAMS), "train",
+                          "--synthetic", "300", "--jobs", "-1"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert "--jobs" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "mlflow.db").exists()

@@ -150,6 +150,23 @@ def test_compare_run_reads_back_with_its_artifacts(store):
     assert {ARTIFACTS.figure(f) for f in FIGURES} | {ARTIFACTS.sample_size} <= logged
 
 
+def test_compare_draws_its_figures_once_for_every_run(store):
+    """Each child run holds the comparison's figures (every candidate on each), the same
+    bytes as the parent's, and its own metrics and parameters from one batch."""
+    from resorb import tracking
+
+    _, result, _, _ = store
+    parent = tracking.read_run(result.run_id)
+    children = tracking.child_runs(tracking.get_run(result.run_id))
+    assert len(children) == len(result.leaderboard) >= 2
+    for child in children:
+        record = tracking.read_run(child.info.run_id)
+        assert record.figures == parent.figures, child.info.run_name
+        assert record.params["candidate"] == child.info.run_name
+        assert record.tags["data_sha256"] == parent.fingerprint.data_sha256
+        assert "auroc" in child.data.metrics and "auroc_ci_low" in child.data.metrics
+
+
 def test_logged_model_carries_its_card(store, tmp_path):
     from resorb.scoring.model import load_model
 

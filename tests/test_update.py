@@ -279,6 +279,14 @@ def test_update_registers_a_version_that_names_its_parent(tmp_path):
     assert record.rows > 200 and 0 < record.prevalence < 1
     assert exported.metadata.data_source.preset == "other_hospital"
     assert (tmp_path / "mlflow.db").is_file()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("resorb").experiment_id])
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "update")}
+    assert logged == {"update/closed_test.csv", "update/parent_on_new_data.csv"}
+    assert run.data.params["update.method"] == "intercept"
+    assert run.data.tags["update_method"] == "intercept" and "auroc" in run.data.metrics
     cohort = make_cohort(50, 8, "other_hospital")
     from resorb.features import model_input
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,30 @@ def fold_prediction(spec: CandidateSpec, X: pd.DataFrame, y: np.ndarray, train: 
     """
     model = build_model(spec, seed=seed).fit(X.iloc[train], y[train])
     return predict_resorption(model, X.iloc[test])
+
+
+def _train_unit(kind: str, spec: CandidateSpec, X: pd.DataFrame, y: np.ndarray,
+                train: np.ndarray | None, test: np.ndarray | None, seed: int) -> Any:
+    """One unit of ``train``: a fold's held-out predictions, or the model fitted on all rows.
+
+    Returns
+    -------
+    ndarray of shape (len(test),) for ``kind="fold"`` (:func:`fold_prediction`); the fitted
+    pipeline for ``kind="final"``.
+    """
+    if kind == "fold":
+        return fold_prediction(spec, X, y, train, test, seed)
+    return build_model(spec, seed=seed).fit(X, y)
+
+
+def refit_predict(spec: CandidateSpec, seed: int, x_train: pd.DataFrame, y_train: np.ndarray,
+                  x_eval: pd.DataFrame) -> np.ndarray:
+    """Fit a fresh ``spec`` pipeline on the training rows, predict ``x_eval``; shape (n_eval,).
+
+    The ``fit_predict`` of :func:`resorb.metrics.optimism_corrected` (bound with
+    :func:`functools.partial`, so that worker processes receive it by reference).
+    """
+    return predict_resorption(build_model(spec, seed=seed).fit(x_train, y_train), x_eval)
 
 
 def _averaged(n: int, splits: list[tuple[np.ndarray, np.ndarray]],
@@ -259,6 +284,7 @@ def train_candidate(
     seed: int | None = None,
     progress: Progress | None = None,
     evaluation: Evaluation | None = None,
+    jobs: int = 1,
 ) -> TrainResult:
     """Fit one candidate on every labelled row and validate it.
 
@@ -274,6 +300,11 @@ def train_candidate(
     training fold and resample. ``adaptations`` of the result says what changed and which C
     the final fit chose; ``heuristic_shrinkage`` is van Houwelingen's factor of a logistic
     candidate (:func:`resorb.adaptation.logistic_heuristic_shrinkage`).
+
+    ``jobs`` processes (:func:`resorb.parallel.run_units`, one BLAS/OpenMP thread each) fit
+    the folds and the final model side by side, then the resamples of the optimism
+    bootstrap; every unit takes the seed explicitly and results are gathered in order, so
+    any ``jobs`` gives the same bytes (``tests/test_jobs_parallel.py``).
     """
     tp = params.training
     if name not in params.candidates:
@@ -292,19 +323,25 @@ def train_candidate(
     if evaluation is None:
         splits, method = make_folds(data.y, groups, tp.folds, tp.repeats, seed)
         say(f"{name}: {method}")
-        oof = out_of_fold(spec, X, data.y, splits, seed)
-        evaluation = evaluate(data.y, oof, tp, method, seed)
+        say(f"{name}: fitting on all {len(data.y):,} rows")
+        # the units: every fold's fit, and the final fit beside them
+        done = run_units(_train_unit,
+                         [("fold", spec, X, data.y, train, test, seed)
+                          for train, test in splits]
+                         + [("final", spec, X, data.y, None, None, seed)], jobs)
+        oof = _averaged(len(data.y), splits, done[:-1])
+        model = done[-1]
+        # one pass over the resamples: the same numbers as evaluate() (tested)
+        evaluation, _ = evaluate_candidate(data.y, oof, tp, method, seed)
+    else:
+        say(f"{name}: fitting on all {len(data.y):,} rows")
+        model = run_units(_train_unit, [("final", spec, X, data.y, None, None, seed)])[0]
     method = evaluation.method
-    say(f"{name}: fitting on all {len(data.y):,} rows")
-    model = build_model(spec, seed=seed).fit(X, data.y)
     if len(data.y) < tp.optimism_below_rows and not reuse:
         say(f"{name}: optimism-corrected bootstrap ({tp.optimism_n_boot} refits)")
-
-        def fit_predict(x_tr, y_tr, x_ev):
-            return predict_resorption(build_model(spec, seed=seed).fit(x_tr, y_tr), x_ev)
-
         opt = optimism_corrected(
-            fit_predict, X, data.y, n_boot=tp.optimism_n_boot, seed=seed
+            partial(refit_predict, spec, seed), X, data.y, n_boot=tp.optimism_n_boot,
+            seed=seed, jobs=jobs
         )
         metrics = opt.rename(columns={"corrected": "estimate"})[
             ["metric", "estimate", "ci_low", "ci_high", "apparent", "optimism"]

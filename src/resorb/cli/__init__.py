@@ -218,15 +218,20 @@ def train(
     strict: Annotated[bool, typer.Option(
         help="Refuse to train on real data below the Riley minimum sample size.")] = False,
     predictors: PredictorsOpt = None,
+    jobs: Annotated[int, typer.Option(
+        min=0, help="Worker processes for the folds, the final fit and the optimism "
+                    "bootstrap (0: every core); the results are the same for any number.")] = 0,
 ) -> None:
     """Train one candidate, validate it (with intervals) and log it to MLflow."""
     from resorb.jobs import preflight, train_job
+    from resorb.parallel import resolve_jobs
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping, predictors)
     preflight(td, params, [model], command="train")
     _print_selection(td, params)
     open_store(params)
-    result = train_job(td, params, model, register=register, strict=strict, progress=_progress)
+    result = train_job(td, params, model, register=register, strict=strict, progress=_progress,
+                       jobs=resolve_jobs(jobs))
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
     for note in result.notes:

@@ -33,10 +33,28 @@ def _fitted(fit_predict: FitPredict, x_train: pd.DataFrame, y_train: np.ndarray,
     return p
 
 
+def _optimism_of(fit_predict: FitPredict, x_full: pd.DataFrame, y: np.ndarray,
+                 resamples: list[np.ndarray]) -> np.ndarray:
+    """Optimism of each resample (row indices into ``x_full``); shape (len(resamples), metrics).
+
+    One refit per resample, scored on the resample and on all rows: the unit of work of
+    :func:`optimism_corrected`, run here or in a worker process.
+    """
+    out = np.empty((len(resamples), len(METRICS)))
+    for i, rows in enumerate(resamples):
+        p_all = _fitted(fit_predict, x_full.iloc[rows].reset_index(drop=True), y[rows],
+                        x_full)
+        own, test = metric_table(y[rows], p_all[rows]), metric_table(y, p_all)
+        with np.errstate(invalid="ignore"):
+            out[i] = [own[k] - test[k] for k in METRICS]
+    return out
+
+
 def optimism_corrected(fit_predict: FitPredict, X: pd.DataFrame, y: np.ndarray,
                        n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
                        groups: np.ndarray | None = None,
-                       progress: Callable[[int, int], Any] | None = None) -> pd.DataFrame:
+                       progress: Callable[[int, int], Any] | None = None,
+                       jobs: int = 1) -> pd.DataFrame:
     """Harrell's optimism-corrected bootstrap of a whole modelling pipeline.
 
     The pipeline is refitted on each resample b (``fit_predict(X_b, y_b, X)``, imputation and
@@ -68,7 +86,13 @@ def optimism_corrected(fit_predict: FitPredict, X: pd.DataFrame, y: np.ndarray,
     n_boot, seed, alpha, groups
         As in :func:`~resorb.metrics.bootstrap_metrics`.
     progress : callable, optional
-        Called as ``progress(b, n_boot)`` after each resample, b = 1..n_boot.
+        Called as ``progress(b, n_boot)`` after each resample, b = 1..n_boot (with ``jobs``
+        above 1: after each block of resamples).
+    jobs : int
+        Processes refitting the resamples (:func:`resorb.parallel.run_units`; ``fit_predict``
+        must then be picklable: a module-level function or a :func:`functools.partial` of
+        one). The resamples are drawn here, in order, whatever ``jobs``: the same seed gives
+        the same table for any number.
 
     Returns
     -------
@@ -90,15 +114,26 @@ def optimism_corrected(fit_predict: FitPredict, X: pd.DataFrame, y: np.ndarray,
     x_full = X.reset_index(drop=True)
     apparent = metric_table(y_arr, _fitted(fit_predict, x_full, y_arr, x_full))
     optimism = np.empty((n_boot, len(METRICS)))
-    for b, counts in enumerate(resample_counts(y_arr, n_boot, seed, groups)):
-        rows = np.repeat(np.arange(y_arr.size), counts)
-        p_all = _fitted(fit_predict, x_full.iloc[rows].reset_index(drop=True), y_arr[rows],
-                        x_full)
-        own, test = metric_table(y_arr[rows], p_all[rows]), metric_table(y_arr, p_all)
-        with np.errstate(invalid="ignore"):
-            optimism[b] = [own[k] - test[k] for k in METRICS]
-        if progress is not None:
-            progress(b + 1, n_boot)
+    resamples = (np.repeat(np.arange(y_arr.size), counts)
+                 for counts in resample_counts(y_arr, n_boot, seed, groups))
+    if jobs <= 1:
+        for b, rows in enumerate(resamples):
+            optimism[b] = _optimism_of(fit_predict, x_full, y_arr, [rows])[0]
+            if progress is not None:
+                progress(b + 1, n_boot)
+    else:
+        from resorb.parallel import run_units
+
+        drawn = list(resamples)
+        size = max(1, -(-n_boot // (4 * jobs)))  # about 4 blocks per process
+        blocks = [drawn[i:i + size] for i in range(0, n_boot, size)]
+        done = 0
+        for block in run_units(_optimism_of, [(fit_predict, x_full, y_arr, rows)
+                                              for rows in blocks], jobs):
+            optimism[done:done + len(block)] = block
+            done += len(block)
+            if progress is not None:
+                progress(done, n_boot)
     app = np.array(list(apparent.values()))
     with np.errstate(invalid="ignore"):
         low, high = percentile_limits(app - optimism, alpha)
