@@ -61,23 +61,39 @@ def _header_problems(names: list[str], purpose: Purpose, allow_unknown: bool) ->
             problems.append(Problem(name, "missing_column", 0, "is required but absent",
                                     hint=f"{col.description} ({col.allowed}); rename or map "
                                          f"a source column with --mapping"))
-    if not allow_unknown and purpose != "scoring":  # scoring ignores them: a note, below
-        for name in dict.fromkeys(c for c in names if c not in schema.BY_NAME):
+    if not allow_unknown and purpose != "scoring":  # scoring ignores them all: a note, below
+        for name in _misspelt(names):
             close = _closest(name)
-            problems.append(Problem(name, "unknown_column", 0, "is not in the data dictionary",
-                                    hint=(f"did you mean '{close}'? " if close else "")
-                                    + "rename or drop it with --mapping (see `resorb schema`)"))
+            problems.append(Problem(name, "unknown_column", 0,
+                                    f"is not in the data dictionary, and '{close}', which "
+                                    "is, is absent",
+                                    hint=f"did you mean '{close}'? rename it or map it with "
+                                         "--mapping (see `resorb schema`); a predictor left "
+                                         "out by a typo would be silently unused"))
     return problems
 
 
-def _ignored_note(names: list[str]) -> tuple[str, ...]:
-    """Scoring reads the dictionary's columns only: the others are a note, as ``score`` says."""
-    unknown = list(dict.fromkeys(c for c in names if c not in schema.BY_NAME))
+def _misspelt(names: list[str]) -> list[str]:
+    """Unknown names close to a dictionary column the header lacks: likely typos."""
+    present = set(names)
+    return [c for c in dict.fromkeys(names) if c not in schema.BY_NAME
+            and (close := _closest(c)) is not None and close not in present]
+
+
+def _ignored_note(names: list[str], purpose: Purpose = "scoring") -> tuple[str, ...]:
+    """Columns not in the dictionary are read by no command: a note naming them.
+
+    Scoring ignores every one (as ``score`` says); for "any" and "training" the likely typos
+    (:func:`_misspelt`) are problems instead, so only the others are named here.
+    """
+    skip = set() if purpose == "scoring" else set(_misspelt(names))
+    unknown = [c for c in dict.fromkeys(names) if c not in schema.BY_NAME and c not in skip]
     if not unknown:
         return ()
     shown = [f"'{c}'" + (f" (did you mean '{close}'?)" if (close := _closest(c)) else "")
              for c in unknown]
-    return (f"scoring ignores {len(unknown)} column{'s' * (len(unknown) != 1)} not in the "
+    verb = "scoring ignores" if purpose == "scoring" else "every command ignores"
+    return (f"{verb} {len(unknown)} column{'s' * (len(unknown) != 1)} not in the "
             f"data dictionary: {', '.join(shown)}",)
 
 
@@ -136,8 +152,8 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
                 out[str(name)] = df[name]
     canonical = pd.DataFrame(out, index=df.index)
     notes = purpose_notes(canonical, purpose)
-    if purpose == "scoring" and not allow_unknown:
-        notes = (*notes, *_ignored_note(names))
+    if not allow_unknown:
+        notes = (*notes, *_ignored_note(names, purpose))
     report = ValidationReport(n_rows=len(df), n_columns=len(names),
                               problems=_in_dictionary_order(problems), purpose=purpose,
                               bad_rows=bad, notes=notes)
