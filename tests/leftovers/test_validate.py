@@ -38,3 +38,44 @@ def test_scoring_still_ignores_a_typo_as_score_does(tmp_path, cohort):
     result = run("validate", "f.csv", "--purpose", "scoring", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "'rim_enhancment' (did you mean 'rim_enhancement'?)" in result.stderr
+
+
+def _outcome_only(frame, **values):
+    """The cohort with its outcome given only as ``resorbed`` (set to ``values``)."""
+    return frame.drop(columns=["volume_followup_mm3", "resorption_grade"]).assign(**values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("resorbed", "words"), [
+    (True, "no non-events (all resorbed)"),
+    (False, "no events (nothing resorbed)"),
+])
+def test_training_file_with_one_outcome_class_is_refused(tmp_path, cohort, resorbed, words):
+    _outcome_only(cohort, resorbed=resorbed).to_csv(tmp_path / "f.csv", index=False)
+    usable = int((~cohort["surgery"].astype(bool)).sum())
+    result = run("validate", "f.csv", "--purpose", "training", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert (f"[one_outcome_class] 'resorbed' has one outcome class only: {words} among "
+            f"{usable} labelled rows") in result.stderr
+    assert "training needs both outcomes" in result.stderr
+    # the same file is fine for scoring, which needs no outcome
+    assert run("validate", "f.csv", "--purpose", "scoring", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.slow
+def test_training_file_without_an_observed_outcome_is_refused(tmp_path, cohort):
+    _outcome_only(cohort).drop(columns=["resorbed"]).to_csv(tmp_path / "f.csv", index=False)
+    result = run("validate", "f.csv", "--purpose", "training", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "[no_outcome] 'resorbed' gives no row an observed outcome" in result.stderr
+
+
+@pytest.mark.slow
+def test_training_file_with_both_outcomes_passes(tmp_path, cohort):
+    frame = _outcome_only(cohort)
+    assert frame["resorbed"].nunique() == 2
+    frame.to_csv(tmp_path / "f.csv", index=False)
+    result = run("validate", "f.csv", "--purpose", "training", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid: 200 rows" in result.stdout

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from resorb import schema
 from resorb.intake.reader import read_table
 from resorb.intake.report import Problem, Purpose, ValidationReport, row_numbers
 from resorb.intake.rules import ColumnCheck, check_column
+
+if TYPE_CHECKING:
+    from resorb.config import LabelRule
 
 
 def required_columns(purpose: Purpose) -> tuple[str, ...]:
@@ -158,6 +162,62 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
                               problems=_in_dictionary_order(problems), purpose=purpose,
                               bad_rows=bad, notes=notes)
     return canonical, report
+
+
+OUTCOME_SOURCES = ("volume_followup_mm3", "resorption_grade", "resorbed")
+
+
+def outcome_problems(frame: pd.DataFrame, rule: LabelRule | None = None) -> list[Problem]:
+    """A training file must hold both outcomes among its labelled rows.
+
+    The label is derived as training derives it (:func:`resorb.label.derive_resorbed`; rows
+    operated before follow-up do not count, :func:`resorb.label.labelled_rows`), so
+    ``validate --purpose training`` refuses what ``train`` would refuse (``train`` itself
+    refuses it later, in :func:`resorb.label.labelled_rows`, after the label rule of its
+    run is known).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Canonical frame (invalid cells missing); not modified.
+    rule : LabelRule, optional
+        Default: the packaged rule (``label`` in params.yaml).
+
+    Returns
+    -------
+    list of Problem
+        Empty, or one problem (rule ``no_outcome`` or ``one_outcome_class``) naming the
+        outcome column the label comes from, the counts and the fix.
+    """
+    from resorb.config import LabelRule
+    from resorb.label import derive_resorbed
+
+    rule = rule or LabelRule()
+    label = derive_resorbed(frame, rule)
+    operated = (frame["surgery"].fillna(False).astype(bool) if "surgery" in frame
+                else pd.Series(False, index=frame.index))
+    y = label[~operated & label.notna()].astype(bool)
+    given = [c for c in OUTCOME_SOURCES if c in frame.columns and frame[c].notna().any()]
+    column = given[0] if given else "resorbed"
+    source = (f" (the label comes from {', '.join(given)} by the label rule '{rule.name}')"
+              if given else "")
+    if y.empty:
+        return [Problem(column, "no_outcome", 0,
+                        f"gives no row an observed outcome{source}; operated rows do not count",
+                        hint="training needs the outcome: give 'resorbed', "
+                             "'resorption_grade' or both 'herniation_volume_mm3' and "
+                             "'volume_followup_mm3' (map them with --mapping)")]
+    if y.all() or not y.any():
+        which = ("no non-events (all resorbed)" if y.all()
+                 else "no events (nothing resorbed)")
+        return [Problem(column, "one_outcome_class", len(y),
+                        f"has one outcome class only: {which} among {len(y):,} labelled "
+                        f"rows{source}",
+                        hint="training needs both outcomes: add patients with the other "
+                             "outcome, or check the label rule in params.yaml (label."
+                             f"min_reduction_pct {rule.min_reduction_pct:g}, label."
+                             "grades_resorbed) and the mapping's recoding of the outcome")]
+    return []
 
 
 def purpose_notes(frame: pd.DataFrame, purpose: Purpose) -> tuple[str, ...]:
