@@ -52,6 +52,28 @@ if TYPE_CHECKING:
 
 #: what a development replicate measures on the validation cohort; True: higher is better
 DEVELOPMENT_METRICS: dict[str, bool] = {"calibration_slope": True, "auroc": True, "mape": False}
+#: the values a development target can take: (low, high, high included, why), low excluded
+TARGET_RANGES: dict[str, tuple[float, float, bool, str]] = {
+    "calibration_slope": (0.0, 1.0, True, "slopes approach 1 from below as n grows; a target "
+                          "above 1 asks for underfitting, which no sample size buys"),
+    "auroc": (0.5, 1.0, False, "0.5 is chance; no finite study reaches 1, and none exceeds "
+              "the AUROC of the true probabilities"),
+    "mape": (0.0, 1.0, False, "the mean absolute error of a probability, lower is better"),
+}
+
+
+def target_range(metric: str) -> str:
+    """The valid target values of ``metric`` in interval notation, e.g. ``"(0, 1]"``."""
+    low, high, closed, _ = TARGET_RANGES[metric]
+    return f"({low:g}, {high:g}{']' if closed else ')'}"
+
+
+def target_problem(metric: str, value: float) -> str | None:
+    """Why ``value`` cannot be a target for ``metric`` (None when it can)."""
+    low, high, closed, why = TARGET_RANGES[metric]
+    if math.isfinite(value) and low < value and (value <= high if closed else value < high):
+        return None
+    return (f"the {metric} target must be in {target_range(metric)} ({why}); got {value:g}")
 #: what a validation replicate estimates; Riley 2021's criteria have the same names
 VALIDATION_STATISTICS = ("oe", "slope", "c")
 _LABELS = {"calibration_slope": "calibration slope", "auroc": "AUROC",
@@ -83,8 +105,10 @@ class Target:
                               f"{', '.join(DEVELOPMENT_METRICS)}; got {self.metric!r}")
         if not 0.5 <= self.assurance < 1:
             raise ConfigError(f"the assurance must be in [0.5, 1); got {self.assurance!r}")
-        if not math.isfinite(self.value):
+        if not isinstance(self.value, int | float) or isinstance(self.value, bool):
             raise ConfigError(f"the target value must be a number; got {self.value!r}")
+        if (problem := target_problem(self.metric, float(self.value))) is not None:
+            raise ConfigError(problem)
 
     @property
     def higher_is_better(self) -> bool:

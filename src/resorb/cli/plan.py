@@ -266,7 +266,7 @@ def plan(
     import time
 
     from resorb.cohort import load_cohort_params
-    from resorb.planning import PlanSettings, Target, plan_sample_size
+    from resorb.planning import PlanSettings, Target, plan_sample_size, target_problem
 
     dev_sizes = parse_sizes(sizes, "--sizes")
     val_sizes = parse_sizes(validation_sizes, "--validation-sizes")
@@ -275,6 +275,9 @@ def plan(
             raise typer.BadParameter(f"give the value {target_metric.value} must reach",
                                      param_hint="--target-value")
         target_value = 0.9
+    if (problem := target_problem(target_metric.value, target_value)) is not None:
+        raise typer.BadParameter(f"{problem}; e.g. 0.9 for calibration_slope, 0.7 for auroc, "
+                                 "0.05 for mape", param_hint="--target-value")
     check_outputs(plot, out)
     params = resolve_params(ctx, {"training.predictors": predictors})
     fixed_model, fixed_name = None, ""
