@@ -254,10 +254,51 @@ def _check_columns(df: pd.DataFrame, purpose: Purpose) -> Iterator[ColumnCheck]:
             if col.name in df.columns)
 
 
+#: the reason a scored file's row is rejected for the cross-row rule (validate: the problem
+#: ``duplicate_episode`` of ``patient_id``)
+REPEATED_EPISODE = "patient_id: repeats another row's patient and level (one row per episode)"
+
+
 def _repeated_episodes(pid: pd.Series, level: pd.Series) -> np.ndarray:
     """Rows whose patient and level another row repeats (a cross-row rule: whole files only)."""
     keyed = pd.DataFrame({"p": pid, "l": level})
     return keyed.duplicated(keep=False).to_numpy() & keyed.notna().all(axis=1).to_numpy()
+
+
+def episode_keys(frame: pd.DataFrame) -> np.ndarray | None:
+    """A 64-bit hash of each row's canonical patient and level, for the cross-row rule in chunks.
+
+    ``score`` reads a file chunk by chunk: it hashes every row's (patient_id, level) in a
+    first pass (8 bytes per row, never the identifiers themselves), keeps the hashes seen
+    twice (:func:`repeated_keys`) and rejects, chunk by chunk, the rows whose hash is among
+    them, so it refuses exactly the rows ``validate`` flags. The cells are canonicalised by
+    the same rules first (``L5/S1`` and ``L5-S1`` are one level). Two different episodes
+    share a hash with probability about n^2 / 2^65 (3e-6 for 10 million rows).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw or canonical cells with canonical column names; not modified.
+
+    Returns
+    -------
+    ndarray of uint64, shape (n_rows,), or None
+        None when ``patient_id`` or ``level`` is absent; rows where either is missing or
+        invalid get 0, which :func:`repeated_keys` never reports.
+    """
+    if "patient_id" not in frame.columns or "level" not in frame.columns:
+        return None
+    pid = check_column(frame["patient_id"], schema.BY_NAME["patient_id"], "scoring").values
+    level = check_column(frame["level"], schema.BY_NAME["level"], "scoring").values
+    keyed = pd.DataFrame({"p": pid.astype(object), "l": level.astype(object)})
+    hashes = pd.util.hash_pandas_object(keyed, index=False).to_numpy(dtype=np.uint64)
+    return np.where(keyed.notna().all(axis=1).to_numpy(), hashes, np.uint64(0))
+
+
+def repeated_keys(keys: np.ndarray) -> np.ndarray:
+    """The nonzero keys of :func:`episode_keys` that occur more than once, sorted."""
+    values, counts = np.unique(keys[keys != 0], return_counts=True)
+    return values[counts > 1]
 
 
 def conform_rows(df: pd.DataFrame,
