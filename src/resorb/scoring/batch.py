@@ -270,8 +270,13 @@ class _Input:
         if self.mapping is None:
             for table in self.source.chunks(rows, ["patient_id", "level"]):
                 parts.append(episode_keys(table.to_pandas()))
-        else:
-            for _, frame, rejected in self.frames(rows):
+        else:  # the mapping's filter and its two identifier rules only: fewer columns read
+            mapping = self.mapping.mapping
+            ids = mapping.model_copy(update={
+                "columns": {k: v for k, v in mapping.columns.items()
+                            if k in ("patient_id", "level")}, "derive": {}})
+            keys_only = _Input(self.source, ids)
+            for _, frame, rejected in keys_only.frames(rows):
                 keys = episode_keys(frame)
                 if keys is None:
                     return np.zeros(0, dtype=np.uint64)
