@@ -167,7 +167,8 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
                          f">= 0 (got {k}), horizon 1-3650 days (got {horizon})")
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
-    file = TableFile(input, mapping.dialect if mapping is not None else None)
+    file = TableFile(input, mapping.dialect if mapping is not None else None,
+                     mapping.numeric_sources if mapping is not None else None)
     out = check_output_path(output, f"--output {output}")
     if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
