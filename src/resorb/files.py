@@ -170,7 +170,12 @@ def remove_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
             os.close(fd)
             continue  # a live writer holds it
         try:
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():  # an atomic_folder's staging folder
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
         finally:
             os.close(fd)
@@ -198,6 +203,43 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; rename it to ``path`` if the block succeeds.
+
+    The folder counterpart of :func:`atomic_path`, for outputs made of several files: the
+    folder ``.NAME.<random>.partial`` is locked (``flock`` on the folder) while it is filled,
+    so a killed run's one is removed by the next (:func:`remove_stale_partials`), and on any
+    error it is removed at once. ``path`` appears complete or not at all; it must not exist
+    (or be an empty folder, which the rename replaces). The new folder gets the usual
+    permissions (``0o777`` less the umask; ``mkdtemp`` makes it private).
+
+    Raises
+    ------
+    OSError
+        ``path`` exists and is not an empty folder (from the final rename).
+    """
+    import fcntl
+    import shutil
+
+    target = Path(path)
+    remove_stale_partials(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX,
+                                    dir=target.parent))
+    fd = os.open(staging, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until this run ends: the folder is not debris
+        yield staging
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
         os.close(fd)
 
 

@@ -452,5 +452,7 @@ def test_scoring_maps_each_chunk_once(tmp_path, monkeypatch):
                         lambda rows, *a, **k: calls.append(len(rows)) or real(rows, *a, **k))
     summary = score_file(tmp_path / "in.csv", tmp_path / "out.csv", REFERENCE,
                          mapping=tmp_path / "map.yaml", chunk_rows=3, explain_k=0)
-    assert calls == [3, 3, 2]
+    # a first pass maps patient_id and level only (the cross-row rule: one row per patient
+    # and level over the whole file), then scoring maps each chunk once
+    assert calls == [3, 3, 2, 3, 3, 2]
     assert (summary.rows_in, summary.scored, summary.rejected) == (8, 6, 2)

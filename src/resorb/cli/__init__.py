@@ -90,13 +90,15 @@ def validate(
     if mapping is not None:
         from resorb.intake import describe, read_mapped
 
-        _, report, result = read_mapped(file, mapping, purpose=purpose.value)
+        frame, report, result = read_mapped(file, mapping, purpose=purpose.value)
         if result is not None:
             typer.echo(describe(result))
     else:
         from resorb.intake import check_file
 
-        _, report = check_file(file, purpose=purpose.value)
+        frame, report = check_file(file, purpose=purpose.value)
+    if purpose is Purpose.TRAINING:
+        report = _with_outcome_check(ctx, report, frame)
     for note in report.notes:
         err(f"warning: {note}")
     if report.ok:
@@ -110,6 +112,16 @@ def validate(
     raise typer.Exit(2)
 
 
+def _with_outcome_check(ctx: typer.Context, report: Any, frame: Any) -> Any:
+    """The report plus the outcome rule training applies (both classes among labelled rows)."""
+    from dataclasses import replace
+
+    from resorb.intake.check import outcome_problems
+
+    problems = outcome_problems(frame, resolve_params(ctx).label) if len(frame) else []
+    return replace(report, problems=(*report.problems, *problems)) if problems else report
+
+
 def _validate_for_model(ctx: typer.Context, file: Path, purpose: Purpose,
                         mapping: Path | None, model: str) -> None:
     """``validate --model``: the file against one model's needs (exit 2 when it falls short)."""
@@ -120,8 +132,10 @@ def _validate_for_model(ctx: typer.Context, file: Path, purpose: Purpose,
     if is_registry_uri(model):
         open_store(resolve_params(ctx), only_if_present=True)
     loaded = load_model(model)
-    _, report, ignored, result = validate_for_model(file, loaded.features, mapping,
-                                                    purpose.value)
+    frame, report, ignored, result = validate_for_model(file, loaded.features, mapping,
+                                                        purpose.value)
+    if purpose is Purpose.TRAINING:
+        report = _with_outcome_check(ctx, report, frame)
     if result is not None:
         typer.echo(describe(result))
     typer.echo(f"model: {loaded.describe()}; '{loaded.predictor_set}' predictors: "

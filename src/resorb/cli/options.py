@@ -183,6 +183,17 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
 
         if not registry_available(params.tracking.uri):
             return None
+    from resorb.config import tracking_uri
+    from resorb.scoring.model import server_registry
+
+    wanted = tracking_uri(params.tracking.uri)
+    if server_registry(wanted) == "unreachable":  # MLflow would retry for minutes, then raise
+        from resorb.errors import ConfigError
+
+        raise ConfigError(f"the tracking server {wanted} cannot be reached; start it, or fix "
+                          f"MLFLOW_TRACKING_URI (params.yaml tracking.uri); to score without "
+                          f"it, pass --model FOLDER (an exported model such as "
+                          f"models/reference)")
     from resorb import tracking
 
     uri = tracking.configure(params.tracking.uri)

@@ -2,14 +2,13 @@
 
 Parses the options, checks every output location before anything runs, calls
 :func:`resorb.planning.plan_sample_size`, prints the tables and writes the files (each
-through a temporary file renamed into place: an interrupted or failed run leaves none).
+through :mod:`resorb.files`' atomic writers: an interrupted or failed run leaves none).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -88,23 +87,23 @@ def _umask() -> int:
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
-    """Write ``content`` to a temporary file beside ``path`` and rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """Write ``content`` through :func:`resorb.files.atomic_path`: whole or not at all."""
+    from resorb.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(content)
+        tmp.chmod(0o666 & ~_umask())  # mkstemp's file is private (0600)
 
 
 def write_outputs(plan: Plan, plot: Path | None, out: Path | None) -> list[Path]:
     """Write the tables and the figure; every file appears whole or not at all.
 
-    A new ``--out`` folder is filled under a temporary name and renamed when complete.
+    Every file goes through :mod:`resorb.files` (``atomic_path``; a new ``--out`` folder
+    through ``atomic_folder``, filled under a temporary name and renamed when complete), so
+    a failure or a kill leaves no partial file, and the next run removes a killed run's.
     """
     from resorb.figures import png_bytes
+    from resorb.files import atomic_folder
     from resorb.planning import learning_curve_figure
 
     png = png_bytes(learning_curve_figure(plan))
@@ -118,18 +117,9 @@ def write_outputs(plan: Plan, plot: Path | None, out: Path | None) -> list[Path]
             for name, blob in blobs.items():
                 _write_atomically(out / name, blob)
         else:
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial",
-                                            dir=out.resolve().parent))
-            try:
+            with atomic_folder(out) as staging:
                 for name, blob in blobs.items():
-                    (staging / name).write_bytes(blob)
-                staging.chmod(0o777 & ~_umask())  # mkdtemp's folder is private (0700)
-                os.replace(staging, out)
-            finally:
-                if staging.exists():
-                    for child in staging.iterdir():
-                        child.unlink()
-                    staging.rmdir()
+                    _write_atomically(staging / name, blob)
         written += [out / name for name in blobs]
     if plot is not None:
         _write_atomically(plot, png)
@@ -266,7 +256,7 @@ def plan(
     import time
 
     from resorb.cohort import load_cohort_params
-    from resorb.planning import PlanSettings, Target, plan_sample_size
+    from resorb.planning import PlanSettings, Target, plan_sample_size, target_problem
 
     dev_sizes = parse_sizes(sizes, "--sizes")
     val_sizes = parse_sizes(validation_sizes, "--validation-sizes")
@@ -275,6 +265,9 @@ def plan(
             raise typer.BadParameter(f"give the value {target_metric.value} must reach",
                                      param_hint="--target-value")
         target_value = 0.9
+    if (problem := target_problem(target_metric.value, target_value)) is not None:
+        raise typer.BadParameter(f"{problem}; e.g. 0.9 for calibration_slope, 0.7 for auroc, "
+                                 "0.05 for mape", param_hint="--target-value")
     check_outputs(plot, out)
     params = resolve_params(ctx, {"training.predictors": predictors})
     fixed_model, fixed_name = None, ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +22,7 @@ from resorb.cli.options import (
     open_store,
     resolve_params,
 )
+from resorb.errors import TrainingError
 
 
 class UpdateMethod(StrEnum):
@@ -103,6 +104,7 @@ def update_cmd(
                             params)
     if td.ignored:
         err(f"ignored, not predictors of the parent model: {', '.join(td.ignored)}")
+    _warn_sample_size(loaded, td, params, method.value)
     outcome = update_job(loaded, td, params, method.value, alpha,
                          progress=lambda m: err(f"  .. {m}"))
     for mixed in outcome.measured_otherwise:
@@ -142,6 +144,46 @@ def update_cmd(
         typer.echo(f"tracking store: {recorded.tracking_uri}  (browse it with `resorb ui`)")
     if recorded.folder is not None:
         typer.echo(f"exported to {recorded.folder}")
+
+
+def _warn_sample_size(loaded: Any, td: Any, params: Any, method: str) -> None:
+    """Warn, before any fit, when the labelled rows are below Riley's minimum for the method.
+
+    Counted on the rows the update uses (the label rule of ``params``; operated rows out);
+    a file with one outcome class is left to :func:`resorb.jobs.update_job`'s message.
+    """
+    from resorb.label import labelled_rows
+    from resorb.updating import update_parameters, update_sample_size
+
+    try:
+        labelled = labelled_rows(td.frame, params.label)
+    except TrainingError:
+        return
+    refit = None
+    if method == "refit":
+        spec = params.candidates.get(loaded.metadata.candidate)
+        if spec is None:
+            return  # update_job says why refit cannot run
+        from resorb.features import model_input
+        from resorb.training import candidate_parameters
+
+        refit = candidate_parameters(params.with_predictors(loaded.predictors).candidate(
+            loaded.metadata.candidate), model_input(labelled.frame, columns=loaded.features))
+    check = update_sample_size(method, len(labelled.y), labelled.n_events,
+                               refit_parameters=refit,
+                               c_statistic=params.training.anticipated_c)
+    if check.below_minimum:
+        k = update_parameters(method, refit)
+        what = ("the revision its closed test fits" if method == "auto"
+                else f"--method {method}")
+        fewer = ""
+        if method != "intercept":
+            least = update_sample_size("intercept", len(labelled.y), labelled.n_events,
+                                       c_statistic=params.training.anticipated_c)
+            fewer = (f" Recalibration in the large (--method intercept, 1 parameter) needs "
+                     f"{least.required_n:,} rows.")
+        err(f"warning: below the minimum sample size for updating by {what} ({k} "
+            f"parameter{'s' * (k != 1)}). {check.message}{fewer}")
 
 
 def register_update(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from resorb import schema
 from resorb.intake.reader import read_table
 from resorb.intake.report import Problem, Purpose, ValidationReport, row_numbers
 from resorb.intake.rules import ColumnCheck, check_column
+
+if TYPE_CHECKING:
+    from resorb.config import LabelRule
 
 
 def required_columns(purpose: Purpose) -> tuple[str, ...]:
@@ -61,23 +65,39 @@ def _header_problems(names: list[str], purpose: Purpose, allow_unknown: bool) ->
             problems.append(Problem(name, "missing_column", 0, "is required but absent",
                                     hint=f"{col.description} ({col.allowed}); rename or map "
                                          f"a source column with --mapping"))
-    if not allow_unknown and purpose != "scoring":  # scoring ignores them: a note, below
-        for name in dict.fromkeys(c for c in names if c not in schema.BY_NAME):
+    if not allow_unknown and purpose != "scoring":  # scoring ignores them all: a note, below
+        for name in _misspelt(names):
             close = _closest(name)
-            problems.append(Problem(name, "unknown_column", 0, "is not in the data dictionary",
-                                    hint=(f"did you mean '{close}'? " if close else "")
-                                    + "rename or drop it with --mapping (see `resorb schema`)"))
+            problems.append(Problem(name, "unknown_column", 0,
+                                    f"is not in the data dictionary, and '{close}', which "
+                                    "is, is absent",
+                                    hint=f"did you mean '{close}'? rename it or map it with "
+                                         "--mapping (see `resorb schema`); a predictor left "
+                                         "out by a typo would be silently unused"))
     return problems
 
 
-def _ignored_note(names: list[str]) -> tuple[str, ...]:
-    """Scoring reads the dictionary's columns only: the others are a note, as ``score`` says."""
-    unknown = list(dict.fromkeys(c for c in names if c not in schema.BY_NAME))
+def _misspelt(names: list[str]) -> list[str]:
+    """Unknown names close to a dictionary column the header lacks: likely typos."""
+    present = set(names)
+    return [c for c in dict.fromkeys(names) if c not in schema.BY_NAME
+            and (close := _closest(c)) is not None and close not in present]
+
+
+def _ignored_note(names: list[str], purpose: Purpose = "scoring") -> tuple[str, ...]:
+    """Columns not in the dictionary are read by no command: a note naming them.
+
+    Scoring ignores every one (as ``score`` says); for "any" and "training" the likely typos
+    (:func:`_misspelt`) are problems instead, so only the others are named here.
+    """
+    skip = set() if purpose == "scoring" else set(_misspelt(names))
+    unknown = [c for c in dict.fromkeys(names) if c not in schema.BY_NAME and c not in skip]
     if not unknown:
         return ()
     shown = [f"'{c}'" + (f" (did you mean '{close}'?)" if (close := _closest(c)) else "")
              for c in unknown]
-    return (f"scoring ignores {len(unknown)} column{'s' * (len(unknown) != 1)} not in the "
+    verb = "scoring ignores" if purpose == "scoring" else "every command ignores"
+    return (f"{verb} {len(unknown)} column{'s' * (len(unknown) != 1)} not in the "
             f"data dictionary: {', '.join(shown)}",)
 
 
@@ -136,12 +156,68 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
                 out[str(name)] = df[name]
     canonical = pd.DataFrame(out, index=df.index)
     notes = purpose_notes(canonical, purpose)
-    if purpose == "scoring" and not allow_unknown:
-        notes = (*notes, *_ignored_note(names))
+    if not allow_unknown:
+        notes = (*notes, *_ignored_note(names, purpose))
     report = ValidationReport(n_rows=len(df), n_columns=len(names),
                               problems=_in_dictionary_order(problems), purpose=purpose,
                               bad_rows=bad, notes=notes)
     return canonical, report
+
+
+OUTCOME_SOURCES = ("volume_followup_mm3", "resorption_grade", "resorbed")
+
+
+def outcome_problems(frame: pd.DataFrame, rule: LabelRule | None = None) -> list[Problem]:
+    """A training file must hold both outcomes among its labelled rows.
+
+    The label is derived as training derives it (:func:`resorb.label.derive_resorbed`; rows
+    operated before follow-up do not count, :func:`resorb.label.labelled_rows`), so
+    ``validate --purpose training`` refuses what ``train`` would refuse (``train`` itself
+    refuses it later, in :func:`resorb.label.labelled_rows`, after the label rule of its
+    run is known).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Canonical frame (invalid cells missing); not modified.
+    rule : LabelRule, optional
+        Default: the packaged rule (``label`` in params.yaml).
+
+    Returns
+    -------
+    list of Problem
+        Empty, or one problem (rule ``no_outcome`` or ``one_outcome_class``) naming the
+        outcome column the label comes from, the counts and the fix.
+    """
+    from resorb.config import LabelRule
+    from resorb.label import derive_resorbed
+
+    rule = rule or LabelRule()
+    label = derive_resorbed(frame, rule)
+    operated = (frame["surgery"].fillna(False).astype(bool) if "surgery" in frame
+                else pd.Series(False, index=frame.index))
+    y = label[~operated & label.notna()].astype(bool)
+    given = [c for c in OUTCOME_SOURCES if c in frame.columns and frame[c].notna().any()]
+    column = given[0] if given else "resorbed"
+    source = (f" (the label comes from {', '.join(given)} by the label rule '{rule.name}')"
+              if given else "")
+    if y.empty:
+        return [Problem(column, "no_outcome", 0,
+                        f"gives no row an observed outcome{source}; operated rows do not count",
+                        hint="training needs the outcome: give 'resorbed', "
+                             "'resorption_grade' or both 'herniation_volume_mm3' and "
+                             "'volume_followup_mm3' (map them with --mapping)")]
+    if y.all() or not y.any():
+        which = ("no non-events (all resorbed)" if y.all()
+                 else "no events (nothing resorbed)")
+        return [Problem(column, "one_outcome_class", len(y),
+                        f"has one outcome class only: {which} among {len(y):,} labelled "
+                        f"rows{source}",
+                        hint="training needs both outcomes: add patients with the other "
+                             "outcome, or check the label rule in params.yaml (label."
+                             f"min_reduction_pct {rule.min_reduction_pct:g}, label."
+                             "grades_resorbed) and the mapping's recoding of the outcome")]
+    return []
 
 
 def purpose_notes(frame: pd.DataFrame, purpose: Purpose) -> tuple[str, ...]:
@@ -178,10 +254,51 @@ def _check_columns(df: pd.DataFrame, purpose: Purpose) -> Iterator[ColumnCheck]:
             if col.name in df.columns)
 
 
+#: the reason a scored file's row is rejected for the cross-row rule (validate: the problem
+#: ``duplicate_episode`` of ``patient_id``)
+REPEATED_EPISODE = "patient_id: repeats another row's patient and level (one row per episode)"
+
+
 def _repeated_episodes(pid: pd.Series, level: pd.Series) -> np.ndarray:
     """Rows whose patient and level another row repeats (a cross-row rule: whole files only)."""
     keyed = pd.DataFrame({"p": pid, "l": level})
     return keyed.duplicated(keep=False).to_numpy() & keyed.notna().all(axis=1).to_numpy()
+
+
+def episode_keys(frame: pd.DataFrame) -> np.ndarray | None:
+    """A 64-bit hash of each row's canonical patient and level, for the cross-row rule in chunks.
+
+    ``score`` reads a file chunk by chunk: it hashes every row's (patient_id, level) in a
+    first pass (8 bytes per row, never the identifiers themselves), keeps the hashes seen
+    twice (:func:`repeated_keys`) and rejects, chunk by chunk, the rows whose hash is among
+    them, so it refuses exactly the rows ``validate`` flags. The cells are canonicalised by
+    the same rules first (``L5/S1`` and ``L5-S1`` are one level). Two different episodes
+    share a hash with probability about n^2 / 2^65 (3e-6 for 10 million rows).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw or canonical cells with canonical column names; not modified.
+
+    Returns
+    -------
+    ndarray of uint64, shape (n_rows,), or None
+        None when ``patient_id`` or ``level`` is absent; rows where either is missing or
+        invalid get 0, which :func:`repeated_keys` never reports.
+    """
+    if "patient_id" not in frame.columns or "level" not in frame.columns:
+        return None
+    pid = check_column(frame["patient_id"], schema.BY_NAME["patient_id"], "scoring").values
+    level = check_column(frame["level"], schema.BY_NAME["level"], "scoring").values
+    keyed = pd.DataFrame({"p": pid.astype(object), "l": level.astype(object)})
+    hashes = pd.util.hash_pandas_object(keyed, index=False).to_numpy(dtype=np.uint64)
+    return np.where(keyed.notna().all(axis=1).to_numpy(), hashes, np.uint64(0))
+
+
+def repeated_keys(keys: np.ndarray) -> np.ndarray:
+    """The nonzero keys of :func:`episode_keys` that occur more than once, sorted."""
+    values, counts = np.unique(keys[keys != 0], return_counts=True)
+    return values[counts > 1]
 
 
 def conform_rows(df: pd.DataFrame,

@@ -242,7 +242,7 @@ def read_mapped(path: str | os.PathLike[str],
         return frame, report, None
     mapping = (mapping_path if isinstance(mapping_path, Mapping)
                else load_mapping(mapping_path))
-    raw = read_table(path, dialect=mapping.dialect)
+    raw = read_table(path, dialect=mapping.dialect, numeric=mapping.numeric_sources)
     result = apply_mapping(raw, mapping, source_name=Path(path).name)
     frame, report = conform(result.frame, purpose=purpose,
                             allow_unknown=not mapping.drop_unmapped)

@@ -303,6 +303,23 @@ class Mapping(Frozen):
         return self._origin
 
     @property
+    def numeric_sources(self) -> frozenset[str]:
+        """Source columns read as numbers: a decimal-comma dialect rewrites only these.
+
+        Those copied or unit-converted into a numeric dictionary column, the lengths of the
+        derivations, and source columns already named as a numeric dictionary column (passed
+        through unmapped). Recoded columns (their codes are compared as written), free text,
+        categories, dates and identifiers are not.
+        """
+        numeric = {c.name for c in schema.COLUMNS
+                   if c.kind in (schema.Kind.NUMBER, schema.Kind.INTEGER)}
+        read = {r.source for target, r in self.columns.items()
+                if r.source is not None and target in numeric and r.kind in ("copy", "convert")}
+        read |= {src for d in self.derive.values() if METHODS[d.method].kind == "length"
+                 for src in d.inputs.values()}
+        return frozenset(read | (numeric - set(self.columns)))
+
+    @property
     def sources(self) -> list[str]:
         """Every source column the column rules and derivations read, in mapping order."""
         read = [r.source for r in self.columns.values() if r.source is not None]

@@ -30,7 +30,7 @@ import io
 import os
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,9 @@ _NOT_UTF8 = ("it is not UTF-8 text; save it as UTF-8 (in Excel: 'CSV UTF-8') or 
              "encoding in the mapping file")
 # text identifiers are never rewritten as numbers or dates, whatever the dialect
 _VERBATIM = frozenset(c.name for c in schema.COLUMNS if c.kind is schema.Kind.STRING)
+#: the columns a decimal-comma dialect rewrites by default: the dictionary's numbers
+NUMERIC_COLUMNS = frozenset(c.name for c in schema.COLUMNS
+                            if c.kind in (schema.Kind.NUMBER, schema.Kind.INTEGER))
 
 
 class TableFile:
@@ -71,6 +74,11 @@ class TableFile:
         ``.csv``, ``.parquet`` or ``.pq``; ``.csv.gz`` (or a gzip-compressed ``.csv``).
     dialect : Dialect, optional
         How a CSV file is written (the mapping file's ``dialect``); default plain UTF-8 CSV.
+    numeric : collection of str, optional
+        The (stripped) column names whose decimal commas are rewritten (``4,5`` -> ``4.5``):
+        default :data:`NUMERIC_COLUMNS`; with a mapping, its
+        :attr:`~resorb.intake.Mapping.numeric_sources`. Free text (a note reading ``12,5
+        mm?``), categories and identifiers are read as written.
 
     Attributes
     ----------
@@ -90,7 +98,8 @@ class TableFile:
         UTF-8, or a header that cannot be parsed.
     """
 
-    def __init__(self, path: str | os.PathLike[str], dialect: Dialect | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], dialect: Dialect | None = None,
+                 numeric: Collection[str] | None = None) -> None:
         p = Path(path)
         gz = p.suffix.lower() == ".gz"
         self.format = table_format(p.with_suffix("") if gz else p)
@@ -102,6 +111,7 @@ class TableFile:
             raise InputError(f"{p.name}: the file is empty")
         self.path = p
         self.dialect = dialect or Dialect()
+        self._numeric = frozenset(NUMERIC_COLUMNS if numeric is None else numeric)
         self.total: int | None = None
         self._gzip = False
         self._encoding = codec(self.dialect.encoding)
@@ -238,7 +248,7 @@ class TableFile:
         columns = []
         for name, column in zip(data.schema.names, data.columns, strict=True):
             if name.strip() not in _VERBATIM:
-                if d.decimal == ",":
+                if d.decimal == "," and name.strip() in self._numeric:
                     hit = pc.match_substring_regex(column, DECIMAL_COMMA)
                     point = pc.replace_substring(pc.replace_substring(column, ".", ""), ",", ".")
                     column = pc.if_else(pc.fill_null(hit, False), point, column)
@@ -294,7 +304,8 @@ class TableFile:
 
 
 def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = None,
-               dialect: Dialect | None = None) -> pd.DataFrame:
+               dialect: Dialect | None = None,
+               numeric: Collection[str] | None = None) -> pd.DataFrame:
     """Read a whole CSV or Parquet file without guessing types for the dictionary's columns.
 
     Parameters
@@ -305,6 +316,8 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
         Column names to read (all when None).
     dialect : Dialect, optional
         How a CSV file is written (see :class:`TableFile`).
+    numeric : collection of str, optional
+        Columns whose decimal commas are rewritten (see :class:`TableFile`).
 
     Returns
     -------
@@ -316,7 +329,7 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
     InputError
         Missing or unreadable file, unsupported extension, empty file or header only.
     """
-    return TableFile(path, dialect).read(columns)
+    return TableFile(path, dialect, numeric).read(columns)
 
 
 def _head(path: Path) -> bytes:

@@ -167,7 +167,8 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
                          f">= 0 (got {k}), horizon 1-3650 days (got {horizon})")
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
-    file = TableFile(input, mapping.dialect if mapping is not None else None)
+    file = TableFile(input, mapping.dialect if mapping is not None else None,
+                     mapping.numeric_sources if mapping is not None else None)
     out = check_output_path(output, f"--output {output}")
     if out.resolve() == file.path.resolve():
         raise InputError(f"{out.name}: the output would overwrite the input; choose another")
@@ -188,7 +189,8 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     if engine != "local":
         raise InputError(f"engine must be 'local' or 'spark'; got {engine!r}")
     job = ChunkJob(loaded, horizon, k, params, background, schema_out, tuple(ids),
-                   source.mapping, pass_through=source.passes_through(ids))
+                   source.mapping, pass_through=source.passes_through(ids),
+                   repeated_episodes=source.repeated_episodes(rows_per_chunk))
     rows_in = scored = unused_given = 0
     tally: Counter[str] = Counter()
     start = time.perf_counter()
@@ -253,6 +255,38 @@ class _Input:
             pa.types.is_binary(self.source.types[c]) or pa.types.is_large_binary(
                 self.source.types[c]) for c in ids)
 
+    def repeated_episodes(self, rows: int) -> np.ndarray:
+        """Hashes of the (patient, level) pairs more than one kept row of the file holds.
+
+        A first pass over the file (only ``patient_id`` and ``level`` without a mapping),
+        so that the cross-row rule ``validate`` applies to the whole file holds for ``score``
+        too (:func:`resorb.intake.check.episode_keys`). Rows a mapping's filter leaves out
+        do not count, as they do not for ``validate``.
+        """
+        from resorb.intake.check import episode_keys, repeated_keys
+
+        if not {"patient_id", "level"} <= set(self.header):
+            return np.zeros(0, dtype=np.uint64)
+        parts = []
+        if self.mapping is None:
+            for table in self.source.chunks(rows, ["patient_id", "level"]):
+                parts.append(episode_keys(table.to_pandas()))
+        else:  # the mapping's filter and its two identifier rules only: fewer columns read
+            mapping = self.mapping.mapping
+            ids = mapping.model_copy(update={
+                "columns": {k: v for k, v in mapping.columns.items()
+                            if k in ("patient_id", "level")}, "derive": {}})
+            keys_only = _Input(self.source, ids)
+            for _, frame, rejected in keys_only.frames(rows):
+                keys = episode_keys(frame)
+                if keys is None:
+                    return np.zeros(0, dtype=np.uint64)
+                if rejected is not None:
+                    keys = np.where(rejected.to_numpy(dtype=object) == FILTERED,
+                                    np.uint64(0), keys)
+                parts.append(keys)
+        return repeated_keys(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+
     def frames(self, rows: int) -> Iterator[tuple[pa.Table, pd.DataFrame, pd.Series | None]]:
         """(chunk as read, its canonical frame, filter rejections or None) per chunk."""
         for table in self.source.chunks(rows, self.read):
@@ -308,6 +342,9 @@ class ChunkJob:
     mapping: ChunkMapping | None = None
     #: identifiers written as read (not mapped, not raw bytes); None: when there is no mapping
     pass_through: bool | None = None
+    #: hashes of the (patient, level) pairs the whole file repeats (local engine: a first
+    #: pass); None: not known (Spark, where a chunk cannot see the others; docs/scoring.md)
+    repeated_episodes: np.ndarray | None = None
 
 
 def score_chunk(table: pa.Table, job: ChunkJob) -> pa.Table:
@@ -338,10 +375,32 @@ def score_chunk(table: pa.Table, job: ChunkJob) -> pa.Table:
             why = np.where(keep, why, FILTERED)
         if keep is not None or derived is not None:
             rejected = pd.Series(why, index=frame.index, dtype=object)
+    if job.repeated_episodes is not None and job.repeated_episodes.size:
+        rejected = _reject_repeated(frame, job.repeated_episodes, rejected)
     result = score_frame(frame, job.model, job.horizon_days, job.explain_k, job.params,
                          background=job.background, rejected=rejected)
     passes = job.mapping is None if job.pass_through is None else job.pass_through
     return _to_arrow(result, job.schema_out, list(job.identifiers), table if passes else None)
+
+
+def _reject_repeated(frame: pd.DataFrame, repeated: np.ndarray,
+                     rejected: pd.Series | None) -> pd.Series | None:
+    """``rejected`` with the rows repeating a patient and level given that reason too.
+
+    A row the mapping already rejects (its filter) keeps that reason.
+    """
+    from resorb.intake.check import REPEATED_EPISODE, episode_keys
+
+    keys = episode_keys(frame)
+    if keys is None:
+        return rejected
+    hit = np.isin(keys, repeated) & (keys != 0)
+    if not hit.any():
+        return rejected
+    why = (np.full(len(frame), "", dtype=object) if rejected is None
+           else rejected.to_numpy(dtype=object))
+    why = np.where(hit & (why == ""), REPEATED_EPISODE, why)
+    return pd.Series(why, index=frame.index, dtype=object)
 
 
 # ------------------------------------------------------------------------------- writing

@@ -145,15 +145,18 @@ def registry_available(configured_uri: str | None = None) -> bool:
 def registry_holds_model(configured_uri: str | None = None) -> bool:
     """Whether the tracking store holds the registered model ``resorb``.
 
-    A server (``$MLFLOW_TRACKING_URI``) is taken to hold it (asking would import MLflow and
-    contact it). A SQLite store is read directly, read-only, so an empty ``mlflow.db`` (left
-    by a command that failed) is no registry: scoring then uses the reference predictor.
+    A SQLite store is read directly, read-only, so an empty ``mlflow.db`` (left by a
+    command that failed) is no registry: scoring then uses the reference predictor. An
+    HTTP(S) tracking server is asked over its REST API with the standard library
+    (:func:`server_registry`; no MLflow import): one that answers that it lacks the model
+    does not hold it. A server that cannot be asked (unreachable, refusing, another kind of
+    URI) is taken to hold it, so that loading says what is wrong (:func:`check_server_model`).
     """
     from resorb.config import tracking_uri
 
     uri = tracking_uri(configured_uri)
     if not uri.startswith("sqlite:///"):
-        return True
+        return server_registry(uri) != "lacks"
     db = Path(uri.removeprefix("sqlite:///"))
     if not db.is_file():
         return False
@@ -171,6 +174,96 @@ def registry_holds_model(configured_uri: str | None = None) -> bool:
     finally:
         con.close()
     return row is not None
+
+
+#: seconds to wait for a tracking server's answer to :func:`server_registry`
+SERVER_TIMEOUT = 10.0
+
+
+def server_registry(uri: str, name: str = REGISTERED_MODEL) -> str:
+    """Ask a tracking server whether it holds the registered model ``name``, without MLflow.
+
+    One ``GET /api/2.0/mlflow/registered-models/get`` with the credentials MLflow itself
+    reads from the environment (``MLFLOW_TRACKING_USERNAME``/``PASSWORD`` or ``TOKEN``).
+
+    Returns
+    -------
+    str
+        ``"holds"``, ``"lacks"`` (the server says RESOURCE_DOES_NOT_EXIST),
+        ``"unreachable"`` (no answer within :data:`SERVER_TIMEOUT`), ``"refused"`` (HTTP
+        401/403) or ``"unknown"`` (not an HTTP(S) URI, or an answer of another kind).
+    """
+    import base64
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    if not uri.startswith(("http://", "https://")):
+        return "unknown"
+    query = urllib.parse.urlencode({"name": name})
+    request = urllib.request.Request(
+        f"{uri.rstrip('/')}/api/2.0/mlflow/registered-models/get?{query}")
+    user, password = (os.environ.get("MLFLOW_TRACKING_USERNAME"),
+                      os.environ.get("MLFLOW_TRACKING_PASSWORD"))
+    if user and password:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    elif os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        request.add_header("Authorization", f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}")
+    try:
+        with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT) as response:
+            return "holds" if response.status == 200 else "unknown"
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return "refused"
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            return "unknown"
+        return "lacks" if body.get("error_code") == "RESOURCE_DOES_NOT_EXIST" else "unknown"
+    except (urllib.error.URLError, OSError, ValueError):
+        return "unreachable"
+
+
+def check_server_model(model_uri: str, configured_uri: str | None = None,
+                       chosen: bool = False) -> None:
+    """Refuse, with the fix, a registry URI a tracking server cannot give.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/...`` or ``runs:/...``.
+    configured_uri : str, optional
+        params.yaml ``tracking.uri`` (``$MLFLOW_TRACKING_URI`` wins).
+    chosen : bool
+        True when resorb chose ``model_uri`` itself (no ``--model`` given): the message
+        then says why.
+
+    Raises
+    ------
+    ModelNotFoundError
+        The server cannot be reached, or (for a ``models:/`` URI) holds no model ``resorb``.
+    """
+    from resorb.config import tracking_uri
+
+    uri = tracking_uri(configured_uri)
+    if uri.startswith("sqlite:///"):
+        return
+    status = server_registry(uri)
+    why = (f" (no --model was given, and with a tracking server set resorb scores with "
+           f"{model_uri})" if chosen else "")
+    folder = "pass --model FOLDER (an exported model such as models/reference)"
+    if status == "unreachable":
+        raise ModelNotFoundError(
+            f"{model_uri}: the tracking server {uri} cannot be reached{why}; start it or fix "
+            f"MLFLOW_TRACKING_URI (params.yaml tracking.uri), or {folder}")
+    if status == "lacks" and model_uri.startswith("models:/"):
+        raise ModelNotFoundError(
+            f"{model_uri}: the tracking server {uri} holds no registered model "
+            f"'{REGISTERED_MODEL}'{why}; register and promote one there (`resorb compare "
+            f"--register`, `resorb models promote VERSION`), or {folder}, or unset "
+            f"MLFLOW_TRACKING_URI to use this folder's registry")
 
 
 def is_registry_uri(model: str | os.PathLike[str] | None) -> bool:
@@ -198,8 +291,9 @@ def shipped_models() -> list[Path]:
 def default_model(columns: Sequence[str] | None = None) -> str:
     """The model scored with when none is named.
 
-    ``models:/resorb@champion`` when the registry holds the model ``resorb``
-    (:func:`registry_holds_model`; an empty ``mlflow.db`` does not count); otherwise the
+    ``models:/resorb@champion`` when a tracking server is set (loading then says if it
+    cannot give it: :func:`check_server_model`) or the SQLite registry holds the model
+    ``resorb`` (:func:`registry_holds_model`; an empty ``mlflow.db`` does not count); otherwise the
     first of the project's reference predictors (``models/reference``, then the routine-data
     one ``models/routine``; each looked up in the working folder, then the repository) whose
     required columns the file's header ``columns`` holds.
@@ -217,7 +311,11 @@ def default_model(columns: Sequence[str] | None = None) -> str:
         The header fits none of the reference predictors; the message lists, per
         predictor, the columns it would still need.
     """
-    if registry_holds_model():
+    from resorb.config import tracking_uri
+
+    if not tracking_uri().startswith("sqlite:///") or registry_holds_model():
+        # a tracking server set on purpose: its champion, checked when loaded
+        # (check_server_model), never silently replaced by a shipped model
         return DEFAULT_MODEL_URI
     shipped = shipped_models()
     if not shipped:
@@ -283,6 +381,7 @@ def load_model(model: str | os.PathLike[str] | None = None,
     """
     target = default_model(columns) if model is None else str(model)
     if target.startswith(_URI_SCHEMES):
+        check_server_model(target, chosen=model is None)
         return _load_registered(target)
     return _load_folder(Path(target), source=target)
 
