@@ -38,7 +38,6 @@ def folder(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [
     ("train", "--data", "cohort.csv", "--seed", "-5"),
-    ("--set", "training.seed=-3", "train", "--data", "cohort.csv"),
     ("--set", "training.seed=4294967296", "train", "--data", "cohort.csv"),
     ("evaluate", "--model", str(REFERENCE), "--data", "cohort.csv", "--no-track",
      "--seed", "-1"),
@@ -53,3 +52,24 @@ def test_a_seed_numpy_cannot_take_is_refused_with_exit_2(folder, args):
     assert "Traceback" not in out.stderr
     assert "seed" in out.stderr
     assert not (folder / "updated").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "words"), [
+    (("models", "promote", "1", "--alias", ""), "is not an alias name"),
+    (("models", "promote", "1", "--alias", "Latest"), "is reserved"),
+    (("models", "export", "--to", "out", "--name", "../escaped"), "is not a folder name"),
+    (("models", "export", "--to", "out", "--name", "/tmp/escaped-by-resorb-test"),
+     "is not a folder name"),
+])
+def test_a_bad_alias_or_export_name_is_a_usage_error(folder, args, words):
+    # an alias MLflow refuses was an MlflowException traceback (exit 1); an export --name
+    # holding a path wrote the model outside --to. Both are refused before the store opens.
+    out = resorb(*args, cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert words in out.stderr
+    assert not (folder / "escaped").exists()
+    assert not Path("/tmp/escaped-by-resorb-test").exists()
+    assert not (folder / "out").exists()
+    assert not (folder / "mlflow.db").exists()
