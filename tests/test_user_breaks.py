@@ -73,3 +73,11 @@ def test_a_bad_alias_or_export_name_is_a_usage_error(folder, args, words):
     assert not Path("/tmp/escaped-by-resorb-test").exists()
     assert not (folder / "out").exists()
     assert not (folder / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_ui_refuses_a_port_outside_1_to_65535(folder, port):
+    # the UI used to start and announce http://127.0.0.1:99999 (or :0, a random port)
+    out = resorb("ui", "--port", port, cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "--port" in out.stderr and "Traceback" not in out.stderr

@@ -272,7 +272,7 @@ def compare(
 @domain_errors
 def ui(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Start the MLflow UI on the project's tracking store, on 127.0.0.1 only."""
     from resorb.browse import serve_ui
