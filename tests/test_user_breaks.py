@@ -81,3 +81,18 @@ def test_ui_refuses_a_port_outside_1_to_65535(folder, port):
     out = resorb("ui", "--port", port, cwd=folder)
     assert out.returncode == 2, out.stderr
     assert "--port" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_explain_does_not_write_its_contributions_over_the_data(folder):
+    # `explain --data cohort.csv --out cohort.csv` replaced the patients' table with SHAP
+    # values (score refuses the same mistake); a hard link to it is the same file too
+    before = (folder / "cohort.csv").read_bytes()
+    os.link(folder / "cohort.csv", folder / "linked.csv")
+    for target in ("cohort.csv", "./cohort.csv", "linked.csv"):
+        out = resorb("explain", "--model", str(REFERENCE), "--data", "cohort.csv",
+                     "--out", target, cwd=folder)
+        assert out.returncode == 2, out.stderr
+        assert "would overwrite the --data file" in out.stderr
+    assert (folder / "cohort.csv").read_bytes() == before
+    assert not (folder / "mlflow.db").exists()

@@ -300,9 +300,13 @@ def explain_cmd(
     from resorb.jobs import explain_job
 
     if out is not None:  # an unwritable place is refused before any work
+        from resorb.errors import InputError
         from resorb.files import check_output_path
 
         check_output_path(out, f"--out {out}")
+        if data is not None and out.exists() and data.exists() and out.samefile(data):
+            raise InputError(f"--out {out}: the contributions would overwrite the --data file; "
+                             "choose another")
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping)
     open_store(params)
     result = explain_job(model, td, params, rows=rows, seed=params.training.seed)
