@@ -96,3 +96,12 @@ def test_explain_does_not_write_its_contributions_over_the_data(folder):
         assert "would overwrite the --data file" in out.stderr
     assert (folder / "cohort.csv").read_bytes() == before
     assert not (folder / "mlflow.db").exists()
+
+
+def test_evaluations_help_says_it_lists():
+    # its --model help was evaluate's ("Model to validate"); it validates nothing
+    out = subprocess.run([RESORB, "evaluations", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0
+    assert "whose validations to list" in out.stdout
+    assert "to validate" not in out.stdout
