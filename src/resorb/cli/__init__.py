@@ -291,7 +291,7 @@ def compare(
 @domain_errors
 def ui(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Start the MLflow UI on the project's tracking store, on 127.0.0.1 only."""
     from resorb.browse import serve_ui
@@ -327,9 +327,13 @@ def explain_cmd(
     from resorb.scoring.model import load_for_predictors
 
     if out is not None:  # an unwritable place is refused before any work
+        from resorb.errors import InputError
         from resorb.files import check_output_path
 
         check_output_path(out, f"--out {out}")
+        if data is not None and out.exists() and data.exists() and out.samefile(data):
+            raise InputError(f"--out {out}: the contributions would overwrite the --data file; "
+                             "choose another")
     check_data_source(data, synthetic, mapping)
     params = resolve_params(ctx, {"training.seed": seed})
     open_store(params)

@@ -115,7 +115,8 @@ class SmallSampleParams(Frozen):
 class TrainingParams(Frozen):
     """The ``training`` section: validation, bootstrap, decision curve and champion rule."""
 
-    seed: int = 2026
+    #: numpy's legacy RandomState, which scikit-learn's splitters use, takes 0 to 2**32 - 1
+    seed: int = Field(default=2026, ge=0, le=2**32 - 1)
     folds: int = Field(default=5, ge=2)
     repeats: int = Field(default=1, ge=1)
     n_boot: int = Field(default=200, ge=10)
