@@ -105,3 +105,20 @@ def test_evaluations_help_says_it_lists():
     assert out.returncode == 0
     assert "whose validations to list" in out.stdout
     assert "to validate" not in out.stdout
+
+
+@pytest.mark.parametrize("command", [("validate", "cohort.csv"), ("schema",)])
+@pytest.mark.parametrize(("options", "words"), [
+    (("--params", "nope.yaml"), "nope.yaml"),
+    (("--set", "nokey=3"), "nokey"),
+])
+def test_validate_and_schema_refuse_bad_parameters_as_score_does(folder, command, options,
+                                                                  words):
+    """`resorb --params nope.yaml validate` used to say "valid" and exit 0."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run([RESORB, *options, *command], capture_output=True, text=True,
+                          cwd=folder, env=env, timeout=600)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert words in done.stderr
+    assert "Traceback" not in done.stderr

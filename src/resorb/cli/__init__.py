@@ -84,6 +84,7 @@ def validate(
     With --mapping, shows what the mapping did (renames, recodes, unit conversions, filtered
     rows) and then every remaining problem, with row numbers of the source file.
     """
+    resolve_params(ctx)  # a wrong --params file or --set is exit 2 here as everywhere
     if model is not None:
         _validate_for_model(ctx, file, purpose, mapping, model)
         return
@@ -152,7 +153,9 @@ def _validate_for_model(ctx: typer.Context, file: Path, purpose: Purpose,
 
 
 @app.command("schema")
+@domain_errors
 def show_schema(
+    ctx: typer.Context,
     fmt: Annotated[SchemaFormat, typer.Option(
         "--format", help="How to print it.")] = SchemaFormat.TABLE,
     sets: Annotated[bool, typer.Option(
@@ -160,6 +163,7 @@ def show_schema(
                        "why.")] = False,
 ) -> None:
     """Print the data dictionary: every column's role, type, unit and allowed values."""
+    resolve_params(ctx)  # a wrong --params file or --set is exit 2 here as everywhere
     from resorb.display import markdown_table, print_dictionary
     from resorb.schema import dictionary_frame, predictor_sets_frame
 
