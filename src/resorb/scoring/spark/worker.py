@@ -80,14 +80,18 @@ def _unpack(shipment: _Shipment) -> ChunkJob:
 
 
 def _score_partition(batches: Iterator[pa.RecordBatch], handle: Any) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: each batch of input rows through :func:`score_chunk`, origin kept."""
+    """mapInArrow body: the partition's rows through :func:`score_chunk`, origin kept.
+
+    Spark hands over batches of ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows (10,000
+    by default); they are gathered into chunks of ``scoring.chunk_rows`` rows (200,000, as the
+    local engine reads) before scoring, since each call of the scoring pipeline has a fixed
+    cost: at 10,000-row chunks the local engine spends ~3x the CPU time it spends at 200,000
+    (23.5 s against 7.9 s for 1 M rows, docs/scoring.md).
+    """
     shipment: _Shipment = handle.value
     job = _unpack(shipment)
     counters: dict[str, int] = {}
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        table = pa.Table.from_batches([batch])
+    for table in _chunks(batches, job.params.chunk_rows):
         table = table.rename_columns([*shipment.names, *table.column_names[len(shipment.names):]])
         if shipment.origin == "none":
             yield from score_chunk(table, job).to_batches()
@@ -102,6 +106,22 @@ def _score_partition(batches: Iterator[pa.RecordBatch], handle: Any) -> Iterator
         out = score_chunk(table, job)
         out = out.append_column(SOURCE_FILE, files).append_column(SOURCE_ROW, rows)
         yield from out.to_batches()
+
+
+def _chunks(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """The batches gathered into tables of at least ``rows`` rows (the last one smaller)."""
+    held: list[pa.RecordBatch] = []
+    have = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        held.append(batch)
+        have += batch.num_rows
+        if have >= rows:
+            yield pa.Table.from_batches(held)
+            held, have = [], 0
+    if held:
+        yield pa.Table.from_batches(held)
 
 
 def _number_rows(files: pa.ChunkedArray, counters: dict[str, int]) -> pa.Array:
