@@ -48,7 +48,6 @@ from resorb.scoring.spark.job import (
     Plan,
     _background,
     _check_output,
-    _mapped_header,
     plan_scoring,
     score_path,
 )
@@ -93,7 +92,6 @@ __all__ = [
     "_header",
     "_java",
     "_job_reason",
-    "_mapped_header",
     "_number_rows",
     "_score_partition",
     "_ship",

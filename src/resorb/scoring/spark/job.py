@@ -9,17 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from resorb import schema
 from resorb.config import ScoringParams
 from resorb.errors import InputError, ResorbError
-from resorb.scoring.batch import ChunkJob, ScoreSummary, _output_schema
-from resorb.scoring.frame import USED_COLUMNS, check_columns, prepare_rows, unused_inputs
+from resorb.scoring.batch import (
+    ChunkJob,
+    ScoreSummary,
+    _output_schema,
+    input_columns,
+    map_rows,
+    measured_otherwise,
+)
+from resorb.scoring.frame import check_columns, prepare_rows, unused_inputs
 from resorb.scoring.model import LoadedModel, load_model
 from resorb.scoring.spark.counts import write_output
+from resorb.scoring.spark.progress import Progress, watch
 from resorb.scoring.spark.read import SOURCE_FILE, SOURCE_ROW, SparkInput, read_input
 from resorb.scoring.spark.session import SparkJobError, _job_reason, get_session, quiet
 from resorb.scoring.spark.worker import _score_partition, _ship
@@ -45,7 +52,7 @@ def plan_scoring(source: SparkInput, model: LoadedModel, *, mapping: Any | None 
     source : SparkInput
         From :func:`read_input` (or any DataFrame wrapped in one).
     model : LoadedModel
-    mapping : path-like or Mapping, optional
+    mapping : path-like, Mapping or ChunkMapping, optional
     horizon_days, explain_k : int, optional
         Override ``params``.
     params : ScoringParams, optional
@@ -67,27 +74,19 @@ def plan_scoring(source: SparkInput, model: LoadedModel, *, mapping: Any | None 
     from pyspark.sql.pandas.types import from_arrow_type, to_arrow_type
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-    from resorb.intake import ChunkMapping, Mapping, load_mapping
-
     params = params or ScoringParams()
     horizon = params.horizon_days if horizon_days is None else int(horizon_days)
     k = params.explain if explain_k is None else int(explain_k)
     if k < 0 or not 1 <= horizon <= 3650:
         raise InputError(f"reasons per row must be >= 0 (got {k}), horizon 1-3650 days "
                          f"(got {horizon})")
-    chunk_mapping = None
-    if mapping is None:
-        header = source.names
-    else:
-        loaded_mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
-        chunk_mapping = ChunkMapping(loaded_mapping, source.names, file_name)
-        header = chunk_mapping.columns
+    columns = input_columns(source.names, mapping, file_name)
+    chunk_mapping, header = columns.mapping, columns.header
     ignored = check_columns(header)
     if k > len(model.features):
         raise InputError(f"--explain {k}: the model has {len(model.features)} input "
                          f"variables; ask for at most that many reasons")
-    read = (chunk_mapping.sources if chunk_mapping is not None
-            else [n for n in dict.fromkeys(source.names) if n in USED_COLUMNS])
+    read = columns.read
     origin = source.origin
     extra = {"none": [], "file": [SOURCE_FILE], "row": [SOURCE_FILE, SOURCE_ROW]}[origin]
     frame = source.frame.select(*[f"`{c}`" for c in read], *extra)
@@ -135,14 +134,8 @@ def _background(frame: Any, origin: str, model: LoadedModel, horizon: int, n: in
     from pyspark.sql import functions as sf
 
     def valid(rows: pa.Table) -> pd.DataFrame:
-        raw = rows.to_pandas()
-        rejected = None
-        if mapping is not None:
-            raw, keep = mapping.apply(raw)
-            if keep is not None:
-                rejected = pd.Series(np.where(keep, "", "filtered"), index=raw.index,
-                                     dtype=object)
-        return prepare_rows(raw, model, horizon, rejected)[3]
+        frame, rejected = map_rows(rows.to_pandas(), mapping)  # as the local engine
+        return prepare_rows(frame, model, horizon, rejected)[3]
 
     origin_columns = [c for c in (SOURCE_FILE, SOURCE_ROW) if c in frame.columns]
     if origin == "none":
@@ -189,21 +182,12 @@ def _check_output(output: str, source: str) -> str:
     return target
 
 
-def _mapped_header(names: list[str], mapping: Any | None, file_name: str) -> list[str]:
-    """The canonical header the local engine sees (after ``mapping``), from Spark's names."""
-    if mapping is None:
-        return list(names)
-    from resorb.intake import ChunkMapping, Mapping, load_mapping
-
-    loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
-    return list(ChunkMapping(loaded, names, file_name).columns)
-
-
 def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
                model: LoadedModel | str | os.PathLike[str] | None = None, *,
                mapping: Any | None = None, horizon_days: int | None = None,
                explain_k: int | None = None, master: str = "local[*]",
-               params: ScoringParams | None = None) -> ScoreSummary:
+               params: ScoringParams | None = None,
+               progress: Progress | None = None) -> ScoreSummary:
     """Score a file, folder or glob on Spark into a Parquet folder, executors doing the work.
 
     Parameters
@@ -220,6 +204,9 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
         As :func:`resorb.scoring.score_file`.
     master : str
         Spark master URL; an active session is reused (and left running).
+    progress : callable (rows done, rows in), optional
+        Called as the local engine calls it, rows done estimated from the write job's
+        finished tasks (:mod:`resorb.scoring.spark.progress`).
 
     Returns
     -------
@@ -245,11 +232,12 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
     spark, owned = get_session(master, "resorb-score")
     try:
         source = read_input(spark, source_name)
-        if model is None:  # the default model that fits the header, as the local engine
-            loaded = load_model(None, columns=_mapped_header(source.names, mapping,
-                                                             Path(source_name).name))
+        # the mapping file is read once: its header picks the default model, as locally
+        columns = input_columns(source.names, mapping, Path(source_name).name)
+        if model is None:
+            loaded = load_model(None, columns=columns.header)
         try:
-            plan = plan_scoring(source, loaded, mapping=mapping, horizon_days=horizon_days,
+            plan = plan_scoring(source, loaded, mapping=columns.mapping, horizon_days=horizon_days,
                                 explain_k=explain_k, params=params,
                                 file_name=Path(source_name).name)
         except ResorbError:
@@ -265,7 +253,8 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
                                 f"{_job_reason(exc)}") from None
         if rows_in == 0:
             raise InputError(f"{Path(source_name).name}: has a header but no data rows")
-        counts = write_output(plan.scored, target)
+        with watch(spark, rows_in, progress):
+            counts = write_output(plan.scored, target)
     finally:
         if owned:
             spark.stop()
@@ -276,4 +265,5 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
                         output=Path(target), model=loaded.describe(),
                         ignored_columns=plan.ignored_columns, rejections=counts.rejections,
                         seconds=time.perf_counter() - start, unused_given=counts.unused_given,
-                        unused_predictors=unused_inputs(loaded))
+                        unused_predictors=unused_inputs(loaded),
+                        measured_otherwise=measured_otherwise(columns.mapping, loaded))
