@@ -54,20 +54,22 @@ def watch(spark: Any, rows: int, progress: Progress | None,
     tracker, stop = context.statusTracker(), threading.Event()
 
     def poll() -> None:
+        best = 0  # later jobs (the counts) add tasks: the share may fall, the bar must not
         while not stop.wait(every):
             with contextlib.suppress(Exception):  # the JVM may be stopping: no bar then
                 done, total = task_share(tracker, group)
-                if total:
-                    progress(min(rows, rows * done // total), rows)
+                if total and rows * done // total > best:
+                    best = min(rows, rows * done // total)
+                    progress(best, rows)
 
     progress(0, rows)
     thread = threading.Thread(target=poll, name="resorb-spark-progress", daemon=True)
     thread.start()
     try:
         yield
-        progress(rows, rows)
     finally:
         stop.set()
-        thread.join()
+        thread.join()  # before the last report: the poller must not report after it
         for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
             context.setLocalProperty(key, None)  # later jobs of a shared session: no group
+    progress(rows, rows)  # reached only when the jobs succeeded
