@@ -22,8 +22,8 @@ process and its descendants during the call (driver, JVM, Python workers; for th
 cluster the executors are not descendants, so only the driver's side): on a shared machine
 it varies far less than wall time.
 
-    python benchmarks/bench_spark.py --rows 1000000 --explain 0 3
-    python benchmarks/bench_spark.py --rows 10000000 --explain 0 --repeats 1
+    python benchmarks/bench_spark.py --rows 1000000 10000000 --explain 0 3
+    python benchmarks/bench_spark.py --rows 1000000 --explain 0 --engines local "spark local[2]"
 """
 
 from __future__ import annotations
