@@ -388,12 +388,15 @@ _SCORE_HELP = (
 @domain_errors
 def score(
     ctx: typer.Context,
-    input_file: Annotated[Path, typer.Option(
+    input_file: Annotated[str, typer.Option(
         "--input", "-i", help="Candidates to score: CSV or Parquet, one row per herniation, "
-                              "in the data dictionary's columns (or any, with --mapping).")],
-    output: Annotated[Path, typer.Option(
+                              "in the data dictionary's columns (or any, with --mapping). "
+                              "With --engine spark also a folder of part files, a glob or a "
+                              "URL Spark reads (hdfs://, s3a://, file://).")],
+    output: Annotated[str, typer.Option(
         "--output", "-o", help="Scored table to write (.csv or .parquet); it appears only "
-                               "once complete, an interrupted run leaves none.")],
+                               "once complete, an interrupted run leaves none. With --engine "
+                               "spark a folder (or URL) of Parquet part files.")],
     model: Annotated[str | None, typer.Option(
         help="Registry URI (models:/resorb@champion, models:/resorb/3, runs:/ID/model) or an "
              "exported model folder. Without a registry here (no mlflow.db, no "
@@ -434,8 +437,12 @@ def score(
         open_store(params, only_if_present=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        # Spark reads URLs and globs as given (a Path would fold hdfs:// into hdfs:/)
+        spark = engine.value == "spark"
+        source = input_file if spark else Path(input_file)
+        target = output if spark else Path(output)
         with ScoreProgress() as progress:
-            summary = score_file(input_file, output, model, mapping=mapping,
+            summary = score_file(source, target, model, mapping=mapping,
                                  engine=engine.value, spark_master=spark_master,
                                  params=params.scoring, progress=progress)
     except KeyboardInterrupt:
@@ -443,7 +450,7 @@ def score(
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    err(f"{input_file.name}: {summary.rows_in:,} rows in = {summary.scored:,} scored + "
+    err(f"{_input_name(input_file)}: {summary.rows_in:,} rows in = {summary.scored:,} scored + "
         f"{summary.rejected:,} rejected -> {summary.output} ({summary.seconds:.1f} s)")
     err(f"model: {summary.model}")
     if summary.ignored_columns:
@@ -460,6 +467,11 @@ def score(
         common = "; ".join(f"{why} ({n:,})" for why, n in summary.rejections)
         err(f"rejected rows, commonest reasons: {common}")
     raise typer.Exit(summary.exit_code)
+
+
+def _input_name(input_file: str) -> str:
+    """The input as messages name it: a file's name, a folder's, a glob's or a URL's last part."""
+    return input_file.rstrip("/").rsplit("/", 1)[-1] or input_file
 
 
 # -------------------------------------------------------------------------------- report
