@@ -20,6 +20,8 @@ Usage (one process, OMP_NUM_THREADS=1 on a shared machine)::
     .venv/bin/python benchmarks/bench_subgroups.py --test-seeds 101,102,103 \\
         --before models/reference
     .venv/bin/python benchmarks/bench_subgroups.py --variants --test-seeds 101
+    .venv/bin/python benchmarks/bench_subgroups.py --variants --only "mixture cure" \
+        --test-seeds 101
 
 ``--variants`` prints only the table of what was tried (docs/training.md): each variant of
 the candidates fitted on the training rows and scored on the first test cohort.
@@ -107,7 +109,7 @@ def _grouped_boosting(X: pd.DataFrame, y: np.ndarray, params: Params, seed: int,
 
 
 def _variants(train: pd.DataFrame, test: pd.DataFrame, params: Params, seed: int,
-              min_rows: int) -> pd.DataFrame:
+              min_rows: int, only: str = "") -> pd.DataFrame:
     """What was tried (docs/training.md): each variant fitted on every labelled training row
     and scored on one test cohort's labelled rows."""
     from resorb.models import build_model
@@ -141,10 +143,17 @@ def _variants(train: pd.DataFrame, test: pd.DataFrame, params: Params, seed: int
             X, y, params, seed, 20, True),
         "random forest (params.yaml)": lambda: build_model(cand["random_forest"], seed).fit(
             X, y),
+        "mixture cure (params.yaml)": lambda: build_model(cand["mixture_cure"], seed).fit(X, y),
+        "mixture cure, C 1": lambda: build_model(spec("mixture_cure", C=1.0), seed).fit(X, y),
+        "mixture cure, C 10": lambda: build_model(spec("mixture_cure", C=10.0), seed).fit(X, y),
+        "mixture cure, type x rim terms": lambda: build_model(
+            spec("mixture_cure", type_x_rim=True), seed).fit(X, y),
     }
     rows = []
     cells = _cells(tf.frame, truth, "truth_again")
     for label, fit in variants.items():
+        if only not in label:
+            continue
         t0 = time.perf_counter()
         model = fit()
         seconds = time.perf_counter() - t0
@@ -174,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-check", action="store_true")
     ap.add_argument("--variants", action="store_true",
                     help="only the table of what was tried, on the first test seed")
+    ap.add_argument("--only", default="", help="with --variants: those whose label has this")
     args = ap.parse_args(argv)
     params = Params.default()
     print(f"# bench_subgroups: {machine()}; {provenance()}\n")
     train = make_cohort(args.n_train, args.seed)
     if args.variants:
         test = make_cohort(args.n_test, args.test_seeds[0])
-        table = _variants(train, test, params, args.seed, args.min_rows)
+        table = _variants(train, test, params, args.seed, args.min_rows, args.only)
         print(f"## variants: trained on {args.n_train:,} (seed {args.seed}), tested on "
               f"{args.n_test:,} (seed {args.test_seeds[0]})\n\n{markdown(table, 3)}\n")
         return 0

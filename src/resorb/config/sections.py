@@ -172,7 +172,7 @@ class CandidateSpec(Frozen):
     turns one it does not accept into a :class:`resorb.errors.ConfigError`.
     """
 
-    kind: Literal["logistic", "hist_gradient_boosting", "random_forest"]
+    kind: Literal["logistic", "hist_gradient_boosting", "random_forest", "mixture_cure"]
     calibration: Literal["none", "sigmoid", "isotonic"] = "none"
     calibration_folds: int = Field(default=3, ge=2)
     #: what the calibrator is fitted on: held-out predictions of ``calibration_folds``

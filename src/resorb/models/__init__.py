@@ -28,7 +28,8 @@ from resorb.config import CandidateSpec
 from resorb.errors import ConfigError
 from resorb.features import HORIZON, build_preprocessor, check_no_leakage
 from resorb.models._common import HORIZON_PREFIX, _binary_classes, _positive_weights
-from resorb.models.findings import FindingTerms, with_finding_terms
+from resorb.models.cure import MixtureCureClassifier
+from resorb.models.findings import FindingLevels, FindingTerms, with_finding_terms
 from resorb.models.logistic import (
     DEFAULT_CS,
     MonotoneLogisticRegression,
@@ -46,8 +47,10 @@ __all__ = [
     "DEFAULT_CS",
     "HORIZON_PREFIX",
     "CandidateSpec",
+    "FindingLevels",
     "FindingTerms",
     "HorizonMonotone",
+    "MixtureCureClassifier",
     "MonotoneLogisticRegression",
     "MonotoneLogisticRegressionCV",
     "OutOfBagCalibratedClassifier",
@@ -56,8 +59,9 @@ __all__ = [
     "with_finding_terms",
 ]
 
-for _cls in (FindingTerms, HorizonMonotone, MonotoneLogisticRegression,
-             MonotoneLogisticRegressionCV, OutOfBagCalibratedClassifier):
+for _cls in (FindingLevels, FindingTerms, HorizonMonotone, MixtureCureClassifier,
+             MonotoneLogisticRegression, MonotoneLogisticRegressionCV,
+             OutOfBagCalibratedClassifier):
     _cls.__module__ = __name__
 del _cls
 # re-exported for callers and tests of the former single module
@@ -75,6 +79,16 @@ def _model_columns(predictors: Any) -> tuple[str, ...]:
     check_no_leakage(list(predictors))
     wanted = {*predictors, HORIZON}
     return tuple(f for f in FEATURES if f in wanted)
+
+
+def _horizon_as_days(features: Any) -> Any:
+    """``features`` with the horizon passed on in days (missing: the training median) rather
+    than as ramps: the cure model's time course takes the days themselves."""
+    from sklearn.impute import SimpleImputer
+
+    transformers = [(name, SimpleImputer(strategy="median"), cols) if name == HORIZON
+                    else (name, t, cols) for name, t, cols in features.transformers]
+    return features.set_params(transformers=transformers)
 
 
 @validate_arguments({"spec": [CandidateSpec],
@@ -107,7 +121,10 @@ def build_model(spec: CandidateSpec, seed: int = 0) -> Any:
     (the variables the model uses, by default every predictor; the horizon is always added)
     and, for the logistic kind, ``spline_knots``, ``Cs`` (C chosen by inner
     cross-validation, :class:`MonotoneLogisticRegressionCV`) and ``finding_terms`` (true:
-    type and rim as indicators with their interactions, :class:`FindingTerms`).
+    type and rim as indicators with their interactions, :class:`FindingTerms`); for the
+    mixture_cure kind (:class:`MixtureCureClassifier`) ``spline_knots`` and ``type_x_rim``
+    (true: :class:`FindingTerms`, false (default): :class:`FindingLevels`), the horizon
+    entering as days through the Weibull time course.
     """
     params = dict(spec.params)
     columns = _model_columns(params.pop("predictors", None))
@@ -126,6 +143,13 @@ def build_model(spec: CandidateSpec, seed: int = 0) -> Any:
             if findings:
                 features = with_finding_terms(features, columns)
             pipe = Pipeline([("features", features), ("model", clf)])
+        elif spec.kind == "mixture_cure":
+            knots = int(params.pop("spline_knots", 5))
+            terms = FindingTerms if bool(params.pop("type_x_rim", False)) else FindingLevels
+            clf = MixtureCureClassifier(**params)
+            features = with_finding_terms(
+                build_preprocessor("linear", columns, spline_knots=knots), columns, terms)
+            pipe = Pipeline([("features", _horizon_as_days(features)), ("model", clf)])
         elif spec.kind == "hist_gradient_boosting":
             clf = HistGradientBoostingClassifier(random_state=seed, **params)
             pipe = Pipeline([("features", build_preprocessor("tree", columns)),

@@ -55,6 +55,9 @@ class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "variable": [Options("herniation_type", "rim_enhancement")],
     }
+    #: whether the rim terms include type x partial and type x complete (a class attribute,
+    #: not a parameter, so that saved FindingTerms keep their bytes)
+    _type_x_rim: ClassVar[bool] = True
 
     def __init__(self, variable: str = "rim_enhancement") -> None:
         self.variable = variable
@@ -91,7 +94,7 @@ class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
         out["no_contrast"] = none_given
         if kind is not None:
             for k in _TYPES:
-                for r in _RIMS:
+                for r in _RIMS if self._type_x_rim else ():
                     out[f"{k}_x_{r}"] = (kind == k) & (rim == r)
                 out[f"no_contrast_x_{k}"] = none_given & (kind == k)
         if "migration_grade" in names:
@@ -116,13 +119,28 @@ class FindingTerms(ValidatedParams, TransformerMixin, BaseEstimator):
         return np.asarray(list(self._terms(empty)), dtype=object)
 
 
-def with_finding_terms(features: Any, columns: tuple[str, ...]) -> Any:
-    """``features`` (the linear ColumnTransformer) with type and rim encoded by
-    :class:`FindingTerms`; a variable the model does not use keeps its absence."""
+class FindingLevels(FindingTerms):
+    """:class:`FindingTerms` without the type x partial and type x complete terms.
+
+    For a model whose eventual part is additive in type and rim, as the generator's is where
+    the rim is seen (:class:`resorb.models.MixtureCureClassifier`): one indicator per type
+    but bulge, partial and complete rim and no contrast as levels of their own, and, because
+    an unseen rim is averaged over a distribution that depends on type and migration (Komori
+    1998), no contrast x type and no contrast x migrated.
+    """
+
+    _type_x_rim: ClassVar[bool] = False
+
+
+def with_finding_terms(features: Any, columns: tuple[str, ...],
+                       terms: type[FindingTerms] = FindingTerms) -> Any:
+    """``features`` (the linear ColumnTransformer) with type and rim encoded by ``terms``
+    (:class:`FindingTerms` or :class:`FindingLevels`); a variable the model does not use
+    keeps its absence."""
     rim_inputs = [c for c in ("rim_enhancement", "herniation_type", "migration_grade")
                   if c in columns]
-    swap = {"herniation_type": (FindingTerms("herniation_type"), ["herniation_type"]),
-            "rim_enhancement": (FindingTerms("rim_enhancement"), rim_inputs)}
+    swap = {"herniation_type": (terms("herniation_type"), ["herniation_type"]),
+            "rim_enhancement": (terms("rim_enhancement"), rim_inputs)}
     transformers = [(name, *swap[name]) if name in swap else (name, t, cols)
                     for name, t, cols in features.transformers]
     return features.set_params(transformers=transformers)
