@@ -57,7 +57,9 @@ def _cure_loss_grad(theta: np.ndarray, Xf: np.ndarray, log_t: np.ndarray, y: np.
     loss = -np.sum(w * (y * (log_s_eta + log_f) + (1.0 - y) * np.log(one_minus_p)))
     # d loss / d log p = (p - y) / (1 - p); d log p / dz = 1 - s; d log F / du = 1 / expm1(u)
     g = w * (p - y) / one_minus_p
-    ratio = np.where(u > 1e-12, u / np.expm1(np.maximum(u, 1e-300)), 1.0)  # u / expm1(u)
+    ratio = np.ones_like(u)                          # u / expm1(u), without overflow
+    away = u > 1e-12
+    ratio[away] = u[away] * np.exp(-u[away]) / -np.expm1(-u[away])
     g_eta = g * (1.0 - s)
     g_a = g * ratio                                  # d/da, a = k (log t - log scale)
     grad = np.concatenate(([g_eta.sum()], Xf.T @ g_eta,
@@ -194,9 +196,11 @@ class MixtureCureClassifier(ValidatedParams, ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_rows, 2)."""
+        check_is_fitted(self)
         p = expit(self.eventual_log_odds(X)) * self.time_course(X)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X):
         """Most probable class, shape (n_rows,)."""
+        check_is_fitted(self)
         return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
