@@ -66,7 +66,7 @@ class ChampionRule(Frozen):
 
     weights: dict[str, float] = Field(
         default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0,
-                                 "worst_subgroup_gap": -1.0}
+                                 "worst_subgroup_excess": -1.0}
     )
     slope_range: tuple[float, float] = (0.8, 1.2)
     #: AUROC gain from which a clearly better discriminating candidate beats one ranked above
