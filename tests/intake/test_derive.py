@@ -444,8 +444,8 @@ def test_a_model_trained_on_derived_volumes_says_so(tmp_path, fast_params, monke
     from resorb.jobs import load_training_data, train_job
     from resorb.scoring.model import load_model
 
-    frame = make_cohort(400, seed=5, diameters=True).drop(
-        columns=["herniation_volume_mm3", "canal_occupation_pct"])
+    frame = make_cohort(400, seed=5, diameters=True).drop(  # label from `resorbed`
+        columns=["herniation_volume_mm3", "canal_occupation_pct", "volume_followup_mm3"])
     data_file = tmp_path / "routine.parquet"
     frame.to_parquet(data_file, index=False)
     mapping_file = tmp_path / "m.yaml"
@@ -481,8 +481,8 @@ def test_a_model_trained_on_derived_volumes_says_so(tmp_path, fast_params, monke
 def test_evaluate_warns_when_the_model_was_trained_on_measured_volumes(tmp_path, monkeypatch):
     from pathlib import Path
 
-    frame = make_cohort(400, seed=6, diameters=True).drop(
-        columns=["herniation_volume_mm3", "canal_occupation_pct"])
+    frame = make_cohort(400, seed=6, diameters=True).drop(  # label from `resorbed`
+        columns=["herniation_volume_mm3", "canal_occupation_pct", "volume_followup_mm3"])
     data = tmp_path / "routine.parquet"
     frame.to_parquet(data, index=False)
     mapping = tmp_path / "m.yaml"
@@ -502,3 +502,24 @@ def test_evaluate_warns_when_the_model_was_trained_on_measured_volumes(tmp_path,
             "diameters") in result.output
     assert "canal_occupation_pct: measured" not in result.output  # exact: not flagged
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(("derive", "passing", "refused"), [
+    ({"herniation_volume_mm3": VOLUME}, "volume_followup_mm3", True),
+    ({"volume_followup_mm3": VOLUME}, "herniation_volume_mm3", True),
+    ({"herniation_volume_mm3": VOLUME, "volume_followup_mm3": VOLUME}, None, False),
+    ({"herniation_volume_mm3": VOLUME}, None, False),
+])
+def test_a_label_volume_passing_through_measured_beside_a_derived_one_is_refused(
+        derive, passing, refused):
+    """The mapping file's own check cannot see a volume that passes through unmapped."""
+    mapping = parse_mapping({"columns": {}, "derive": derive})
+    raw = {"AP": ["10"], "LR": ["12"], "CC": ["14"]}
+    if passing is not None:
+        raw[passing] = ["900"]
+    if not refused:
+        assert len(apply_mapping(pd.DataFrame(raw), mapping).frame) == 1
+        return
+    with pytest.raises(ConfigError, match=rf"is derived \(ellipsoid_volume\) but {passing} "
+                                          r"passes through as measured: the label compares"):
+        apply_mapping(pd.DataFrame(raw), mapping)

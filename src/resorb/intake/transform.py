@@ -101,6 +101,7 @@ def plan_columns(mapping: Mapping, names: Sequence[str],
         else:
             kept.append(name)
             carried.append(name)
+    _one_way_label_volumes(mapping, passed, source_name)
     if dropped_unmapped := [d for d in dropped if d not in built]:
         log.append(f"dropped {len(dropped_unmapped)} unmapped source column"
                    f"{'s' * (len(dropped_unmapped) != 1)}: {', '.join(dropped_unmapped)}")
@@ -110,6 +111,33 @@ def plan_columns(mapping: Mapping, names: Sequence[str],
     targets = tuple(n for n in schema.NAMES if n in built)
     return ColumnPlan(targets, tuple(carried), tuple(passed), tuple(kept), tuple(dropped),
                       tuple(log))
+
+
+#: the two volumes the label rule compares (``label.min_reduction_pct``)
+_LABEL_VOLUMES = ("herniation_volume_mm3", "volume_followup_mm3")
+
+
+def _one_way_label_volumes(mapping: Mapping, passed: Sequence[str], source_name: str) -> None:
+    """Refuse one label volume derived while the other passes through as measured.
+
+    The mapping file's own check (:class:`~resorb.intake.mapping_file.Mapping`) sees only the
+    columns it names; a volume already under its resorb name passes through unmapped, and the
+    label would then compare an ellipsoid estimate with a measured volume (on generated data
+    the share labelled resorbed rose from 0.52-0.56 to 0.81-0.84).
+
+    Raises
+    ------
+    ConfigError
+        Naming both volumes, how each is obtained and the fix.
+    """
+    derived = [v for v in _LABEL_VOLUMES if v in mapping.derive]
+    measured = [v for v in _LABEL_VOLUMES if v in passed]
+    if len(derived) == 1 and measured:
+        raise ConfigError(
+            f"{source_name}: {derived[0]} is derived ({mapping.derive[derived[0]].method}) "
+            f"but {measured[0]} passes through as measured: the label compares the two "
+            "volumes (label rule min_reduction_pct), so measure both the same way: derive "
+            f"both from diameters, or map {derived[0]} from its measured column too")
 
 
 def transform(rows: pd.DataFrame, mapping: Mapping, plan: ColumnPlan,
