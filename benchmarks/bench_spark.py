@@ -1,7 +1,9 @@
 """Benchmark of the Spark engine: rows/s and the driver's memory, against the local engine.
 
-Generates synthetic candidates into one Parquet file (row groups of 125,000 rows; Spark
-splits it into 8 MB input partitions, ``spark.sql.files.maxPartitionBytes``), fits a
+Generates synthetic candidates into one Parquet file (row groups of 125,000 rows, ~3 MB;
+Spark's default split size, total bytes / cores when below 128 MB, gives one input partition
+per core: row groups are the unit a Parquet file is split by, and 3 tasks on 2 cores, as 8 MB
+splits gave at 1 M rows, leave a core idle for a third of the job), fits a
 ``params.yaml`` candidate on 5,000 synthetic rows (``bench_scoring``'s helpers), then runs,
 each in a fresh subprocess and alternating engines within a repeat:
 
@@ -15,10 +17,13 @@ with and without reasons. Wall seconds cover the scoring call (reading, scoring,
 counting), not the JVM start-up, which is reported apart. The driver's memory is the peak
 RSS of the Python driver (``ru_maxrss``) and of its JVM (sampled every 0.2 s with psutil);
 with the standalone cluster the driver's JVM does no executor work, so its memory must not
-grow with the rows (the driver holds no rows).
+grow with the rows (the driver holds no rows). ``CPU s`` is the CPU time of the worker
+process and its descendants during the call (driver, JVM, Python workers; for the standalone
+cluster the executors are not descendants, so only the driver's side): on a shared machine
+it varies far less than wall time.
 
-    python benchmarks/bench_spark.py --rows 1000000 --explain 0 3
-    python benchmarks/bench_spark.py --rows 10000000 --explain 0 --repeats 1
+    python benchmarks/bench_spark.py --rows 1000000 10000000 --explain 0 3
+    python benchmarks/bench_spark.py --rows 1000000 --explain 0 --engines local "spark local[2]"
 """
 
 from __future__ import annotations
@@ -161,6 +166,7 @@ def _worker(args: argparse.Namespace) -> int:
             stop.wait(0.2)
 
     startup = 0.0
+    cpu_before = _tree_cpu()
     if args.worker == "local":
         t = time.perf_counter()
         summary = score_file(args.input, args.workdir / "out.parquet", model,
@@ -177,7 +183,6 @@ def _worker(args: argparse.Namespace) -> int:
             builder = (SparkSession.builder.master(args.master).appName("resorb-bench")
                        .config("spark.ui.enabled", "false")
                        .config("spark.ui.showConsoleProgress", "false")
-                       .config("spark.sql.files.maxPartitionBytes", "8m")
                        .config("spark.sql.session.timeZone", "UTC")
                        .config("spark.driver.memory", "1g"))
             if args.master.startswith("spark://"):
@@ -188,18 +193,40 @@ def _worker(args: argparse.Namespace) -> int:
             spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         startup = time.perf_counter() - t
+        cpu_before = _tree_cpu()
         t = time.perf_counter()
         summary = score_path(args.input, args.workdir / "out", model, explain_k=args.explain)
     seconds = time.perf_counter() - t
+    cpu = _tree_cpu() - cpu_before  # the session is still running: its JVM and workers count
     stop.set()
     driver_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     line = json.dumps({"engine": args.worker, "explain": args.explain, "seconds": seconds,
-                       "startup": startup, "rows_in": summary.rows_in,
+                       "cpu": cpu, "startup": startup, "rows_in": summary.rows_in,
                        "driver_python_mb": driver_mb, "driver_jvm_mb": jvm_peak[0] / 2**20})
     with (args.workdir / "runs.jsonl").open("a") as log:  # kept if the parent is stopped
         log.write(line + "\n")
     print(line)
     return 0
+
+
+def _tree_cpu() -> float:
+    """CPU seconds (user + system) of this process and all its descendants so far.
+
+    Counts the driver, its JVM and the JVM's Python workers (with the standalone cluster the
+    executors are the workers' processes, not descendants: not counted). A measure that a
+    loaded machine distorts far less than wall time.
+    """
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
 
 
 def _report(args: argparse.Namespace, results: list[dict], started: datetime,
@@ -209,6 +236,7 @@ def _report(args: argparse.Namespace, results: list[dict], started: datetime,
     frame = pd.DataFrame(results)
     table = (frame.groupby(["rows", "explain", "engine"], sort=False)
              .agg(runs=("seconds", "size"), seconds=("seconds", "median"),
+                  cpu=("cpu", "median"),
                   startup=("startup", "median"), python_mb=("driver_python_mb", "max"),
                   jvm_mb=("driver_jvm_mb", "max"))
              .reset_index())
@@ -219,8 +247,9 @@ def _report(args: argparse.Namespace, results: list[dict], started: datetime,
                                    strict=True)]
     table["rows"] = table["rows"].map("{:,}".format)
     table = table[["rows", "explain", "engine", "runs", "seconds", "rows/s", "x local (wall)",
-                   "startup", "python_mb", "jvm_mb"]].rename(columns={
-                       "seconds": "median s", "startup": "JVM start s",
+                   "cpu", "startup", "python_mb", "jvm_mb"]].rename(columns={
+                       "seconds": "median s", "cpu": "CPU s (driver tree)",
+                       "startup": "JVM start s",
                        "python_mb": "driver Python peak MB", "jvm_mb": "driver JVM peak MB"})
     return "\n".join([
         f"bench_spark ({started:%Y-%m-%d %H:%M} UTC): {args.candidate}, engines "

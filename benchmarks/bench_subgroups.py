@@ -19,7 +19,11 @@ Usage (one process, OMP_NUM_THREADS=1 on a shared machine)::
 
     .venv/bin/python benchmarks/bench_subgroups.py --test-seeds 101,102,103 \\
         --before models/reference
+    .venv/bin/python benchmarks/bench_subgroups.py --test-seeds 101,102,103 \
+        --candidate mixture_cure --before models/reference --cost-repeats 0
     .venv/bin/python benchmarks/bench_subgroups.py --variants --test-seeds 101
+    .venv/bin/python benchmarks/bench_subgroups.py --variants --only "mixture cure" \
+        --test-seeds 101
 
 ``--variants`` prints only the table of what was tried (docs/training.md): each variant of
 the candidates fitted on the training rows and scored on the first test cohort.
@@ -56,14 +60,18 @@ def _cells(frame: pd.DataFrame, p: np.ndarray, name: str) -> pd.DataFrame:
 
 
 def _cost(frame: pd.DataFrame, params: Params, seed: int, repeats: int) -> pd.DataFrame:
-    """Seconds of the logistic candidate's 5-fold predictions with and without the terms."""
+    """Seconds of the 5-fold predictions of the logistic candidate with and without the
+    terms, and of the mixture cure candidate."""
     data, X, groups = prepare(frame, params)
     splits, _ = make_folds(data.y, groups, params.training.folds, 1, seed)
     spec = params.candidates["logistic"]
     plain = spec.model_copy(update={"params": {**spec.params, "finding_terms": False}})
-    times: dict[str, list[float]] = {"without terms": [], "with terms": []}
-    for _ in range(repeats):  # alternating, so that the machine's load hits both alike
-        for label, s in (("without terms", plain), ("with terms", spec)):
+    arms = [("without terms", plain), ("with terms", spec)]
+    if "mixture_cure" in params.candidates:
+        arms.append(("mixture cure (params.yaml)", params.candidates["mixture_cure"]))
+    times: dict[str, list[float]] = {label: [] for label, _ in arms}
+    for _ in range(repeats):  # alternating, so that the machine's load hits all alike
+        for label, s in arms:
             t0 = time.perf_counter()
             out_of_fold(s, X, data.y, splits, seed)
             times[label].append(time.perf_counter() - t0)
@@ -107,7 +115,7 @@ def _grouped_boosting(X: pd.DataFrame, y: np.ndarray, params: Params, seed: int,
 
 
 def _variants(train: pd.DataFrame, test: pd.DataFrame, params: Params, seed: int,
-              min_rows: int) -> pd.DataFrame:
+              min_rows: int, only: str = "") -> pd.DataFrame:
     """What was tried (docs/training.md): each variant fitted on every labelled training row
     and scored on one test cohort's labelled rows."""
     from resorb.models import build_model
@@ -141,10 +149,17 @@ def _variants(train: pd.DataFrame, test: pd.DataFrame, params: Params, seed: int
             X, y, params, seed, 20, True),
         "random forest (params.yaml)": lambda: build_model(cand["random_forest"], seed).fit(
             X, y),
+        "mixture cure (params.yaml)": lambda: build_model(cand["mixture_cure"], seed).fit(X, y),
+        "mixture cure, C 1": lambda: build_model(spec("mixture_cure", C=1.0), seed).fit(X, y),
+        "mixture cure, C 10": lambda: build_model(spec("mixture_cure", C=10.0), seed).fit(X, y),
+        "mixture cure, type x rim terms": lambda: build_model(
+            spec("mixture_cure", type_x_rim=True), seed).fit(X, y),
     }
     rows = []
     cells = _cells(tf.frame, truth, "truth_again")
     for label, fit in variants.items():
+        if only not in label:
+            continue
         t0 = time.perf_counter()
         model = fit()
         seconds = time.perf_counter() - t0
@@ -172,29 +187,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--before", default=None, help="a model folder to show beside (optional)")
     ap.add_argument("--cost-repeats", type=int, default=2)
     ap.add_argument("--no-check", action="store_true")
+    ap.add_argument("--candidate", default=None,
+                    help="score this candidate (refitted on every row) instead of the champion")
     ap.add_argument("--variants", action="store_true",
                     help="only the table of what was tried, on the first test seed")
+    ap.add_argument("--only", default="", help="with --variants: those whose label has this")
     args = ap.parse_args(argv)
     params = Params.default()
     print(f"# bench_subgroups: {machine()}; {provenance()}\n")
     train = make_cohort(args.n_train, args.seed)
     if args.variants:
         test = make_cohort(args.n_test, args.test_seeds[0])
-        table = _variants(train, test, params, args.seed, args.min_rows)
+        table = _variants(train, test, params, args.seed, args.min_rows, args.only)
         print(f"## variants: trained on {args.n_train:,} (seed {args.seed}), tested on "
               f"{args.n_test:,} (seed {args.test_seeds[0]})\n\n{markdown(table, 3)}\n")
         return 0
     t0 = time.perf_counter()
     comp = compare_candidates(train, params, seed=args.seed)
     compare_s = time.perf_counter() - t0
-    champion = train_candidate(train, comp.champion, params, seed=args.seed,
-                               evaluation=comp.evaluations[comp.champion]).model
+    chosen = args.candidate or comp.champion
+    champion = train_candidate(train, chosen, params, seed=args.seed,
+                               evaluation=comp.evaluations[chosen]).model
     board = comp.leaderboard[["candidate", "champion", "auroc", "calibration_slope",
                               "worst_subgroup", "worst_subgroup_gap",
                               "worst_subgroup_gap_ci_low", "worst_subgroup_gap_ci_high",
                               "subgroup_ok"]]
     print(f"## compare on {args.n_train:,} rows (seed {args.seed}): champion {comp.champion}, "
-          f"{compare_s:.0f} s\n\n{markdown(board, 3)}\n")
+          f"{compare_s:.0f} s; scored below: {chosen}\n\n{markdown(board, 3)}\n")
     before = None
     if args.before:
         from resorb.scoring.model import load_model

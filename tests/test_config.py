@@ -143,8 +143,8 @@ def _set(data: dict, dotted: str, value: object) -> dict:
     ("scoring.horizon_days", "soon", r"'scoring\.horizon_days' input should be a valid "
                                      r"integer.*; found 'soon'"),
     ("candidates.logistic.kind", "svm", r"'candidates\.logistic\.kind' input should be "
-                                        r"'logistic', 'hist_gradient_boosting' or "
-                                        r"'random_forest'; found 'svm'"),
+                                        r"'logistic', 'hist_gradient_boosting', "
+                                        r"'random_forest' or 'mixture_cure'; found 'svm'"),
     ("candidates.extra", {"params": {}}, r"'candidates\.extra\.kind' is required but missing"),
     ("scoring.risk_bands.cuts", [0.6, 0.3], r"'scoring\.risk_bands' cuts must increase"),
     ("cohort.presets.nope", {}, r"'cohort\.presets\.nope' \(the key\) input should be "

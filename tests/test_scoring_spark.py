@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 import resorb.cohort
 import resorb.spark
 from resorb.cli import app
+from resorb.config import ScoringParams
 from resorb.models import CandidateSpec
 from resorb.scoring import load_model, output_columns, score_file
 from resorb.scoring.spark import SOURCE_FILE, SOURCE_ROW, score_path
@@ -145,31 +146,65 @@ def test_a_glob_picks_files_and_a_mapping_runs_on_the_executors(spark, tmp_path,
 # ------------------------------------------------------------------------------- retries
 
 
-def fail_first_attempt(batches):
-    """Pass the first batch through, then fail the first attempt of partition 0."""
-    context = TaskContext.get()
-    for number, batch in enumerate(batches):
-        if number == 1 and context.partitionId() == 0 and context.attemptNumber() == 0:
-            raise RuntimeError("injected failure of a first attempt")
-        yield batch
+def fail_first_attempt(how: str, marker: Path):
+    """A mapInArrow body failing the first attempt of partition 0 after its first batch.
+
+    ``raise``: the task raises; ``exit``: the executor's Python worker dies (``os._exit``),
+    as when it is killed. ``marker`` is written first, so the test knows a failure happened.
+    """
+    def body(batches):
+        context = TaskContext.get()
+        for number, batch in enumerate(batches):
+            yield batch
+            if number == 0 and context.partitionId() == 0 and context.attemptNumber() == 0:
+                marker.write_text(how)
+                if how == "exit":
+                    os._exit(17)
+                raise RuntimeError("injected failure of a first attempt")
+    return body
 
 
+@pytest.mark.parametrize("how", ["raise", "exit"])
 def test_a_task_failing_mid_write_is_retried_without_losing_or_duplicating_rows(
-        spark, tmp_path, logistic):
+        spark, tmp_path, logistic, how):
     folder = parts(bad_rows(400, seed=8), tmp_path / "in", ".parquet", [250, 150])
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "40")
-    try:
-        scored = resorb.spark.score(resorb.spark.read(spark, folder), logistic, explain=2)
-        scored.write.parquet(str(tmp_path / "clean"))
-        scored.mapInArrow(fail_first_attempt, scored.schema).write.parquet(
-            str(tmp_path / "retried"))
-    finally:
-        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    marker = tmp_path / "failed"
+    scored = resorb.spark.score(resorb.spark.read(spark, folder), logistic, explain=2)
+    scored.write.parquet(str(tmp_path / "clean"))
+    scored.mapInArrow(fail_first_attempt(how, marker), scored.schema).write.parquet(
+        str(tmp_path / "retried"))
+    assert marker.read_text() == how  # the first attempt did fail
     clean, retried = spark_output(tmp_path / "clean"), spark_output(tmp_path / "retried")
     assert len(retried) == 400 and not retried.duplicated(ORIGIN).any()
     pd.testing.assert_frame_equal(retried, clean)
     failures = [p for p in (tmp_path / "retried").iterdir() if p.name.startswith("_temp")]
     assert failures == []
+
+
+def test_small_arrow_batches_are_gathered_into_chunks_and_csv_rows_keep_their_numbers(
+        spark, tmp_path, logistic):
+    """Spark's batches (7 rows here) are gathered into chunk_rows (50) before scoring; the
+    result, reasons and CSV row numbers are those of the local engine on the whole file."""
+    folder = parts(bad_rows(260, seed=5), tmp_path / "in", ".csv", [170, 90])
+    local = score_file(folder.parent / "in-whole.csv", tmp_path / "local.parquet", logistic,
+                       explain_k=2)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "7")
+    seen: list[tuple[int, int | None]] = []
+    try:
+        remote = score_path(folder, tmp_path / "out", logistic, explain_k=2,
+                            params=ScoringParams(chunk_rows=50),
+                            progress=lambda done, total: seen.append((done, total)))
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    assert (remote.scored, remote.rejected) == (local.scored, local.rejected)
+    by_spark = spark_output(tmp_path / "out")
+    assert_same_as_local(by_spark, pd.read_parquet(tmp_path / "local.parquet"))
+    names = by_spark[SOURCE_FILE].str.rsplit("/", n=1).str[-1]
+    assert by_spark.groupby(names)[SOURCE_ROW].agg(["min", "max", "nunique"]).values.tolist(
+        ) == [[1, 170, 170], [1, 90, 90]]
+    # progress as the local engine reports it: from 0 to all rows, never backwards
+    assert seen[0] == (0, 260) and seen[-1] == (260, 260)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
 # ------------------------------------------------------------------------------- the API
@@ -234,6 +269,22 @@ def test_bad_options_are_usage_errors(spark, run_cli, tmp_path, reference, args,
     for word in words:
         assert word in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_passes_urls_and_globs_to_spark_and_refuses_a_missing_path(
+        spark, run_cli, tmp_path, reference):
+    folder = parts(bad_rows(20, seed=2), tmp_path / "in", ".parquet", [12, 8])
+    result = run_cli("score", "-i", f"file://{folder}/part-*.parquet", "-o",
+                     f"file://{tmp_path}/out", "--engine", "spark", "--model",
+                     reference.source, "--explain", "0")
+    assert result.exit_code == 3, result.output  # rows 6 and 18 break the dictionary
+    assert "part-*.parquet: 20 rows in = 18 scored + 2 rejected" in result.output
+    assert len(spark_output(tmp_path / "out")) == 20
+    missing = run_cli("score", "-i", tmp_path / "nowhere.parquet", "-o", tmp_path / "out2",
+                      "--engine", "spark", "--model", reference.source)
+    assert missing.exit_code == 2
+    assert "nowhere.parquet: no such file" in missing.output
+    assert "Traceback" not in missing.output and not (tmp_path / "out2").exists()
 
 
 def test_a_ragged_csv_fails_the_job_and_says_so(spark, run_cli, tmp_path, reference):

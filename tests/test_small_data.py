@@ -182,7 +182,8 @@ def uninformed(fast):
     return frame, data, X
 
 
-@pytest.mark.parametrize("name", ["logistic", "hist_gradient_boosting", "random_forest"])
+@pytest.mark.parametrize("name", ["logistic", "hist_gradient_boosting", "random_forest",
+                                  "mixture_cure"])
 def test_uninformed_predictors_fit_without_warnings_and_change_no_prediction(uninformed, fast,
                                                                              name):
     # pytest turns every warning into an error (pyproject.toml): the 180 RuntimeWarnings of

@@ -19,6 +19,7 @@ from resorb.metrics.subgroups import (
     WorstSubgroup,
     finding_calibration,
     finding_groups,
+    subgroup_excess,
     worst_subgroup,
 )
 from resorb.models import FindingTerms, build_model, predict_resorption
@@ -101,6 +102,23 @@ def test_small_groups_are_shown_never_hidden():
     w = worst_subgroup(t)
     assert w.subgroup == "type x rim: bulge + none"
     assert w.difference == pytest.approx(1 / 150 - 0.1)
+
+
+@pytest.mark.parametrize(("events", "predicted", "beyond"), [
+    (25, 0.1, False),   # 25 of 200 against 0.10: 0.025 off, its interval holds 0
+    (60, 0.1, True),    # 60 of 200 against 0.10: the whole interval lies above
+    (20, 0.1, False),   # exactly as predicted
+])
+def test_excess_is_the_distance_of_the_interval_from_zero(events, predicted, beyond):
+    y = np.r_[np.ones(events), np.zeros(200 - events)]
+    t = finding_calibration(_frame(["bulge"] * 200, ["none"] * 200), y,
+                            np.full(200, predicted))
+    row = t.iloc[0]
+    excess = subgroup_excess(t)
+    assert excess == pytest.approx(max(0.0, row["difference_ci_low"],
+                                       -row["difference_ci_high"]))
+    assert (excess > 0) == beyond
+    assert excess <= worst_subgroup(t).gap
 
 
 def test_bad_predictions_are_refused():

@@ -98,7 +98,7 @@ def test_compare_is_reproducible_and_ranks_every_candidate(cohort, fast_params):
     b = compare_candidates(cohort, fast_params, seed=5)
     pd.testing.assert_frame_equal(a.leaderboard, b.leaderboard)
     assert set(a.leaderboard["candidate"]) == {"logistic", "hist_gradient_boosting",
-                                               "random_forest"}
+                                               "random_forest", "mixture_cure"}
     assert a.leaderboard["champion"].sum() == 1
     for col in ("auroc", "auroc_ci_low", "auroc_ci_high", "calibration_slope", "ici", "brier",
                 "d_auroc_vs_champion", "d_auroc_vs_champion_ci_low",

@@ -158,6 +158,14 @@ def adapt_candidate(spec: CandidateSpec, n_rows: int, n_events: int,
                 f"penalty C chosen by {rule.inner_folds}-fold cross-validated log loss among "
                 f"{len(grid)} values {_number(min(grid))}-{_number(max(grid))} inside the "
                 f"training rows (was fixed at {_number(float(was))})")
+    elif spec.kind == "mixture_cure":
+        if params.get("type_x_rim"):
+            params["type_x_rim"] = False
+            changes.append("type x rim terms left out")
+        knots = int(params.get("spline_knots", 5))
+        if rule.spline_knots < knots:
+            params["spline_knots"] = rule.spline_knots
+            changes.append(f"spline knots {knots} -> {rule.spline_knots}")
     else:
         defaults = _SKLEARN_DEFAULTS[spec.kind]
         wanted: dict[str, int] = {}

@@ -210,9 +210,11 @@ def champion_score(metrics: dict[str, float], rule: ChampionRule) -> tuple[bool,
     """(inside the slope range, weighted score) for one candidate; higher is better.
 
     Besides the metrics of :data:`resorb.metrics.METRICS`, the weights may name
-    ``abs_slope_error`` (|1 - slope|) and ``worst_subgroup_gap`` (absolute observed -
-    expected of the worst subgroup, :class:`resorb.metrics.subgroups.WorstSubgroup`; must
-    then be in ``metrics``).
+    ``abs_slope_error`` (|1 - slope|), ``worst_subgroup_gap`` (absolute observed -
+    expected of the worst subgroup, :class:`resorb.metrics.subgroups.WorstSubgroup`) and
+    ``worst_subgroup_excess`` (its part beyond chance,
+    :func:`resorb.metrics.subgroups.subgroup_excess`); the last two must then be in
+    ``metrics``.
     """
     derived = dict(metrics)
     derived["abs_slope_error"] = abs(1.0 - metrics.get("calibration_slope", np.nan))

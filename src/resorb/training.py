@@ -36,7 +36,7 @@ from resorb.metrics.bootstrap import (
     bootstrap_evaluation,
     paired_difference,
 )
-from resorb.metrics.subgroups import finding_calibration, worst_subgroup
+from resorb.metrics.subgroups import finding_calibration, subgroup_excess, worst_subgroup
 from resorb.models import build_model, predict_resorption
 from resorb.parallel import run_units
 
@@ -462,7 +462,9 @@ def compare_candidates(
                                              tp.champion.subgroup_min_rows)
         worst = worst_subgroup(findings[name])
         inside, score = champion_score(
-            dict(table["estimate"]) | {"worst_subgroup_gap": worst.gap}, tp.champion)
+            dict(table["estimate"]) | {"worst_subgroup_gap": worst.gap,
+                                       "worst_subgroup_excess": subgroup_excess(findings[name])},
+            tp.champion)
         slope = table.loc["calibration_slope"] if "calibration_slope" in table.index else None
         facts[name] = ChampionFacts(
             score=score, slope_ok=inside, auroc=float(table["estimate"].get("auroc", np.nan)),

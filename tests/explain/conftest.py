@@ -19,6 +19,8 @@ CASES = {
     "calibrated_logistic": CandidateSpec(kind="logistic", calibration="isotonic"),
     "calibrated_hist_gradient_boosting": CandidateSpec(
         kind="hist_gradient_boosting", params={"max_iter": 20}, calibration="sigmoid"),
+    "mixture_cure": CandidateSpec(kind="mixture_cure"),
+    "calibrated_mixture_cure": CandidateSpec(kind="mixture_cure", calibration="isotonic"),
 }
 
 

@@ -51,7 +51,7 @@ def test_inputs_are_not_modified(fitted, training, rows):
     pd.testing.assert_frame_equal(training[0], background)
 
 
-@pytest.mark.parametrize("case", ["logistic", "hist_gradient_boosting"])
+@pytest.mark.parametrize("case", ["logistic", "hist_gradient_boosting", "mixture_cure"])
 def test_complete_rim_enhancement_pushes_towards_resorption(case, fitted, training):
     X = training[0]
     rim = explain(fitted(case), X).values["rim_enhancement"]
@@ -69,7 +69,8 @@ def test_same_seed_same_explanation(fitted, training, rows):
 # ------------------------------------------------------------------------ to_shap
 
 
-@pytest.mark.parametrize("case", ["logistic", "hist_gradient_boosting", "random_forest"])
+@pytest.mark.parametrize("case", ["logistic", "hist_gradient_boosting", "random_forest",
+                                  "mixture_cure"])
 def test_to_shap_values_and_base_add_up_to_the_predicted_probability(case, fitted, training,
                                                                        rows, shap):
     model = fitted(case)

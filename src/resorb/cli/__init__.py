@@ -84,6 +84,7 @@ def validate(
     With --mapping, shows what the mapping did (renames, recodes, unit conversions, filtered
     rows) and then every remaining problem, with row numbers of the source file.
     """
+    resolve_params(ctx)  # a wrong --params file or --set is exit 2 here as everywhere
     if model is not None:
         _validate_for_model(ctx, file, purpose, mapping, model)
         return
@@ -152,7 +153,9 @@ def _validate_for_model(ctx: typer.Context, file: Path, purpose: Purpose,
 
 
 @app.command("schema")
+@domain_errors
 def show_schema(
+    ctx: typer.Context,
     fmt: Annotated[SchemaFormat, typer.Option(
         "--format", help="How to print it.")] = SchemaFormat.TABLE,
     sets: Annotated[bool, typer.Option(
@@ -160,6 +163,7 @@ def show_schema(
                        "why.")] = False,
 ) -> None:
     """Print the data dictionary: every column's role, type, unit and allowed values."""
+    resolve_params(ctx)  # a wrong --params file or --set is exit 2 here as everywhere
     from resorb.display import markdown_table, print_dictionary
     from resorb.schema import dictionary_frame, predictor_sets_frame
 
@@ -291,7 +295,7 @@ def compare(
 @domain_errors
 def ui(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Start the MLflow UI on the project's tracking store, on 127.0.0.1 only."""
     from resorb.browse import serve_ui
@@ -327,9 +331,13 @@ def explain_cmd(
     from resorb.scoring.model import load_for_predictors
 
     if out is not None:  # an unwritable place is refused before any work
+        from resorb.errors import InputError
         from resorb.files import check_output_path
 
         check_output_path(out, f"--out {out}")
+        if data is not None and out.exists() and data.exists() and out.samefile(data):
+            raise InputError(f"--out {out}: the contributions would overwrite the --data file; "
+                             "choose another")
     check_data_source(data, synthetic, mapping)
     params = resolve_params(ctx, {"training.seed": seed})
     open_store(params)
@@ -380,12 +388,15 @@ _SCORE_HELP = (
 @domain_errors
 def score(
     ctx: typer.Context,
-    input_file: Annotated[Path, typer.Option(
+    input_file: Annotated[str, typer.Option(
         "--input", "-i", help="Candidates to score: CSV or Parquet, one row per herniation, "
-                              "in the data dictionary's columns (or any, with --mapping).")],
-    output: Annotated[Path, typer.Option(
+                              "in the data dictionary's columns (or any, with --mapping). "
+                              "With --engine spark also a folder of part files, a glob or a "
+                              "URL Spark reads (hdfs://, s3a://, file://).")],
+    output: Annotated[str, typer.Option(
         "--output", "-o", help="Scored table to write (.csv or .parquet); it appears only "
-                               "once complete, an interrupted run leaves none.")],
+                               "once complete, an interrupted run leaves none. With --engine "
+                               "spark a folder (or URL) of Parquet part files.")],
     model: Annotated[str | None, typer.Option(
         help="Registry URI (models:/resorb@champion, models:/resorb/3, runs:/ID/model) or an "
              "exported model folder. Without a registry here (no mlflow.db, no "
@@ -426,8 +437,12 @@ def score(
         open_store(params, only_if_present=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        # Spark reads URLs and globs as given (a Path would fold hdfs:// into hdfs:/)
+        spark = engine.value == "spark"
+        source = input_file if spark else Path(input_file)
+        target = output if spark else Path(output)
         with ScoreProgress() as progress:
-            summary = score_file(input_file, output, model, mapping=mapping,
+            summary = score_file(source, target, model, mapping=mapping,
                                  engine=engine.value, spark_master=spark_master,
                                  params=params.scoring, progress=progress)
     except KeyboardInterrupt:
@@ -435,7 +450,7 @@ def score(
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    err(f"{input_file.name}: {summary.rows_in:,} rows in = {summary.scored:,} scored + "
+    err(f"{_input_name(input_file)}: {summary.rows_in:,} rows in = {summary.scored:,} scored + "
         f"{summary.rejected:,} rejected -> {summary.output} ({summary.seconds:.1f} s)")
     err(f"model: {summary.model}")
     if summary.ignored_columns:
@@ -452,6 +467,11 @@ def score(
         common = "; ".join(f"{why} ({n:,})" for why, n in summary.rejections)
         err(f"rejected rows, commonest reasons: {common}")
     raise typer.Exit(summary.exit_code)
+
+
+def _input_name(input_file: str) -> str:
+    """The input as messages name it: a file's name, a folder's, a glob's or a URL's last part."""
+    return input_file.rstrip("/").rsplit("/", 1)[-1] or input_file
 
 
 # -------------------------------------------------------------------------------- report

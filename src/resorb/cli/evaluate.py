@@ -33,6 +33,12 @@ ModelOpt = Annotated[str | None, typer.Option(
          "runs:/ID/model) or an exported model folder. Default: the champion when a registry "
          "is here, else the reference predictor models/reference.",
     show_default="models:/resorb@champion or models/reference")]
+#: the same model option for `evaluations`, which lists validations and validates nothing
+ListedModelOpt = Annotated[str | None, typer.Option(
+    help="Model whose validations to list: a registry URI (models:/resorb@champion, "
+         "models:/resorb/3, runs:/ID/model) or an exported model folder. Default: the "
+         "champion when a registry is here, else the reference predictor models/reference.",
+    show_default="models:/resorb@champion or models/reference")]
 #: the hierarchy as printed: estimates of the levels before a blank line, ideal values
 _IDEAL = {"o_e_ratio": "1", "calibration_intercept": "0", "calibration_slope": "1", "ici": "0",
           "e50": "0", "e90": "0", "emax": "0", "auroc": "1 (0.5: chance)", "auprc": "1",
@@ -201,7 +207,7 @@ def _interval(estimate: float, low: float, high: float, decimals: int) -> str:
 @domain_errors
 def evaluations(
     ctx: typer.Context,
-    model: ModelOpt = None,
+    model: ListedModelOpt = None,
 ) -> None:
     """List a model's external validations logged by `resorb evaluate`, newest first."""
     from resorb import tracking

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,34 @@ from resorb.errors import ModelNotFoundError
 #: what the reading commands say where no tracking store exists (they never create one)
 NO_REGISTRY = ("no model registry here (no mlflow.db in this folder, MLFLOW_TRACKING_URI and "
                "params.yaml tracking.uri unset)")
+
+#: MLflow's rule for an alias (mlflow.utils.validation), checked here so that a bad alias is
+#: exit 2 before the store opens, not an MlflowException traceback
+_ALIAS = re.compile(r"[\w-]{1,255}")
+
+
+def _check_alias(alias: str | None) -> str | None:
+    """The alias, or a usage error saying what MLflow accepts."""
+    if alias is None:
+        return alias
+    if not _ALIAS.fullmatch(alias):
+        raise typer.BadParameter(f"{alias!r} is not an alias name: use 1-255 letters, digits, "
+                                 "underscores (_) or dashes (-), e.g. champion",
+                                 param_hint="--alias")
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise typer.BadParameter(f"{alias!r} is reserved by MLflow ('latest' and v<number> "
+                                 "name versions); choose another, e.g. champion",
+                                 param_hint="--alias")
+    return alias
+
+
+def _check_name(name: str) -> str:
+    """The sub-folder name, refused when it is a path that would leave --to."""
+    if not name or name in (".", "..") or Path(name).name != name:
+        raise typer.BadParameter(f"{name!r} is not a folder name: give a plain name (e.g. "
+                                 "reference); the folder is made inside --to", param_hint="--name")
+    return name
+
 
 models_app = typer.Typer(help="The model registry: list, promote, export.", no_args_is_help=True,
                          rich_markup_mode=None)
@@ -40,7 +69,8 @@ def models_list(ctx: typer.Context) -> None:
 def models_promote(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Version number to promote, or 'latest'.")],
-    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
+    alias: Annotated[str, typer.Option(help="Alias to point at it.",
+                                       callback=_check_alias)] = "champion",
 ) -> None:
     """Point an alias (default: champion) at a version; the move is kept in the history."""
     from resorb import tracking
@@ -81,9 +111,11 @@ def models_history(ctx: typer.Context) -> None:
 def models_export(
     ctx: typer.Context,
     to: Annotated[Path, typer.Option(help="Folder to export into (e.g. models/).")],
-    alias: Annotated[str | None, typer.Option(help="Alias to export.")] = "champion",
+    alias: Annotated[str | None, typer.Option(help="Alias to export.",
+                                              callback=_check_alias)] = "champion",
     version: Annotated[str | None, typer.Option(help="Version (instead of an alias).")] = None,
-    name: Annotated[str, typer.Option(help="Sub-folder name.")] = "reference",
+    name: Annotated[str, typer.Option(help="Sub-folder name.",
+                                      callback=_check_name)] = "reference",
 ) -> None:
     """Export a registered model (MLmodel + skops file + metadata) into a folder."""
     from resorb import tracking

@@ -67,12 +67,13 @@ class Engine(StrEnum):
 
 
 DataOpt = Annotated[Path | None, typer.Option(
-    "--data", help="Training table (CSV/Parquet) in the data dictionary, or with --mapping.")]
+    "--data", help="Table (CSV/Parquet), one row per herniation, in the data dictionary or "
+             "read through --mapping.")]
 SyntheticOpt = Annotated[int | None, typer.Option(
-    "--synthetic", min=50, help="Train on a synthetic cohort of N rows instead of a file.")]
+    "--synthetic", min=50, help="Use a synthetic cohort of N rows instead of a file.")]
 PresetOpt = Annotated[Preset, typer.Option(help="Synthetic preset (with --synthetic).")]
 SeedOpt = Annotated[int | None, typer.Option(
-    help="Seed of the synthetic cohort and of every model.",
+    min=0, max=2**32 - 1, help="Seed of the synthetic cohort and of every model.",
     show_default="params.yaml training.seed")]
 MappingOpt = Annotated[Path | None, typer.Option(
     "--mapping", help="YAML column mapping from the file's columns and units to resorb's.")]

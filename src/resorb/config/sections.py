@@ -66,7 +66,7 @@ class ChampionRule(Frozen):
 
     weights: dict[str, float] = Field(
         default_factory=lambda: {"auroc": 1.0, "abs_slope_error": -0.5, "ici": -2.0,
-                                 "worst_subgroup_gap": -1.0}
+                                 "worst_subgroup_excess": -1.0}
     )
     slope_range: tuple[float, float] = (0.8, 1.2)
     #: AUROC gain from which a clearly better discriminating candidate beats one ranked above
@@ -115,7 +115,8 @@ class SmallSampleParams(Frozen):
 class TrainingParams(Frozen):
     """The ``training`` section: validation, bootstrap, decision curve and champion rule."""
 
-    seed: int = 2026
+    #: numpy's legacy RandomState, which scikit-learn's splitters use, takes 0 to 2**32 - 1
+    seed: int = Field(default=2026, ge=0, le=2**32 - 1)
     folds: int = Field(default=5, ge=2)
     repeats: int = Field(default=1, ge=1)
     n_boot: int = Field(default=200, ge=10)
@@ -172,7 +173,7 @@ class CandidateSpec(Frozen):
     turns one it does not accept into a :class:`resorb.errors.ConfigError`.
     """
 
-    kind: Literal["logistic", "hist_gradient_boosting", "random_forest"]
+    kind: Literal["logistic", "hist_gradient_boosting", "random_forest", "mixture_cure"]
     calibration: Literal["none", "sigmoid", "isotonic"] = "none"
     calibration_folds: int = Field(default=3, ge=2)
     #: what the calibrator is fitted on: held-out predictions of ``calibration_folds``

@@ -20,6 +20,10 @@ How the contributions are computed
   and sum exactly to ``p(x) - p_base``. This is an approximation of a probability-scale
   attribution (the link is not additive); ``p_base`` is the probability at the reference
   log-odds, not the mean predicted probability.
+- Mixture cure model (:class:`resorb.models.MixtureCureClassifier`, ``expit(eta) F(t)``):
+  the exact two-player Shapley split between the eventual part and the horizon's time course,
+  the eventual part shared by linear SHAP of ``eta`` (secant slope):
+  :mod:`resorb.explain.cure`.
 - ``CalibratedClassifierCV(ensemble=False)``: the contributions of its single base pipeline,
   rescaled in the same way to the calibrated probability minus the calibrated base value.
 - :class:`resorb.updating.UpdatedModel` (``logit p = a + b LP + g @ t``): the parent's
@@ -43,6 +47,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from resorb.explain.cure import cure_contributions, is_cure
 from resorb.explain.linear import is_linear, linear_contributions
 from resorb.explain.treeshap import tree_contributions
 from resorb.explain.values import value_numbers, value_words
@@ -183,6 +188,9 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame | None = None,
     estimator = pipeline.named_steps["model"]
     variables, groups, raw_columns = _variables(features)
     Z = features.transform(X)
+    if is_cure(estimator):
+        return _explain_cure(model, X, background, features, estimator, calibrated, Z,
+                             variables, groups, raw_columns)
     if is_linear(estimator):
         reference = features.transform(background) if background is not None else Z
         phi, raw_base, raw_pred = linear_contributions(estimator, Z, reference, groups,
@@ -194,7 +202,7 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame | None = None,
         if background is not None:
             Zb = features.transform(_subsample(background, max_background, seed))
         phi, raw_base, raw_pred, link = tree_contributions(trees_of, Z, Zb, groups,
-                                                           len(variables))
+                                                            len(variables))
         method = ("TreeSHAP " + ("path-dependent" if Zb is None else "interventional")
                   + (", log-odds" if link == "logit" else ", probability"))
     if calibrated is None:
@@ -217,6 +225,33 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame | None = None,
                                     index=X.index),
         method=method,
     )
+
+
+def _explain_cure(model: Any, X: pd.DataFrame, background: pd.DataFrame | None,
+                  features: ColumnTransformer, estimator: Any, calibrated: Any, Z: Any,
+                  variables: list[str], groups: np.ndarray,
+                  raw_columns: list[str]) -> Explanation:
+    """A mixture cure model: exact two-part Shapley split, secant scaling within eta."""
+    reference = features.transform(background) if background is not None else Z
+    phi, share, horizon, h, p_base, _p = cure_contributions(estimator, Z, reference, groups,
+                                                            len(variables))
+    values = _distribute(phi, share)
+    values[:, h] += horizon
+    method = ("mixture cure: exact Shapley split between eventual resorption and time "
+              "course; eventual part by exact linear SHAP (interventional) in log-odds, "
+              "probability scale by secant-slope scaling")
+    if calibrated is not None:
+        p_cal = predict_resorption(model, X)
+        p_base = float(calibrated.calibrators[0].predict(np.array([p_base]))[0])
+        values = _distribute(values, p_cal - p_base)
+        method += f", rescaled to the {calibrated.method} calibration"
+    return Explanation(
+        values=pd.DataFrame(values, index=X.index, columns=pd.Index(variables)),
+        base_value=float(p_base), scale="probability",
+        feature_values=pd.DataFrame({v: X[c].to_numpy() for v, c in zip(variables, raw_columns,
+                                                                         strict=True)},
+                                    index=X.index),
+        method=method)
 
 
 def _explain_updated(model: UpdatedModel, X: pd.DataFrame, background: pd.DataFrame | None,

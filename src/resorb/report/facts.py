@@ -228,6 +228,14 @@ def encodings(card: ModelCard) -> str:
                 "standardised; ordered grades by rank; categories one-hot; the horizon as "
                 "monotone ramps of log-days so that the probability never falls as the "
                 "horizon grows.")
+    if card.kind == "mixture_cure":
+        splines = [c.name for c in schema.COLUMNS if c.encoding is schema.Encoding.SPLINE]
+        return (f"Mixture cure model: the probability of eventual resorption is logistic in "
+                f"the predictors (cubic splines with quantile knots for {', '.join(splines)}; "
+                "other numbers standardised; herniation type and rim enhancement as levels, "
+                "no contrast its own level; categories one-hot), multiplied by a Weibull "
+                "distribution function of the follow-up days fitted with it, so that the "
+                "probability never falls as the horizon grows.")
     return ("Tree model: numbers as measured, ordered grades by rank, categories one-hot; "
             "predictions constrained to rise with the horizon.")
 

@@ -132,7 +132,7 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
     engine : {"local", "spark"}
         Where the work runs: in this process, or on Spark executors at ``spark_master``
         (:func:`resorb.scoring.spark.score_path`: ``output`` is then a Parquet folder and
-        ``chunk_rows`` and ``progress`` are not used).
+        ``chunk_rows`` is not used; ``progress`` counts finished tasks).
     params : ScoringParams, optional
     progress : callable, optional
         Called with 0 rows when the model is loaded and scoring starts, then after each chunk
@@ -158,7 +158,8 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
         from resorb.scoring.spark import score_path
 
         return score_path(input, output, model, mapping=mapping, horizon_days=horizon_days,
-                          explain_k=explain_k, master=spark_master, params=params)
+                          explain_k=explain_k, master=spark_master, params=params,
+                          progress=progress)
     params = params or ScoringParams()
     horizon = params.horizon_days if horizon_days is None else int(horizon_days)
     k = params.explain if explain_k is None else int(explain_k)
@@ -222,6 +223,75 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
 # ------------------------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True)
+class InputColumns:
+    """What an input's header gives scoring, the same for both engines.
+
+    Attributes
+    ----------
+    mapping : ChunkMapping or None
+        The mapping checked against this header (None without a mapping).
+    header : list of str
+        The canonical header the checks and the default model see (after the mapping).
+    read : list of str
+        The columns to read from the input (stripped source names).
+    """
+
+    mapping: ChunkMapping | None
+    header: list[str]
+    read: list[str]
+
+
+def input_columns(names: list[str], mapping: str | os.PathLike[str] | Any | None,
+                  file_name: str) -> InputColumns:
+    """The canonical header and the columns to read, the mapping file loaded once.
+
+    Parameters
+    ----------
+    names : list of str
+        The input's header (stripped), in file order.
+    mapping : path-like, Mapping, ChunkMapping or None
+    file_name : str
+        How messages name the input.
+
+    Raises
+    ------
+    ConfigError, InputError
+        An invalid mapping file, or one naming columns the header lacks.
+    """
+    if mapping is None:
+        return InputColumns(None, list(names),
+                            [n for n in dict.fromkeys(names) if n in USED_COLUMNS])
+    if not isinstance(mapping, ChunkMapping):
+        loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        mapping = ChunkMapping(loaded, names, file_name)
+    return InputColumns(mapping, list(mapping.columns), list(mapping.sources))
+
+
+def map_rows(raw: pd.DataFrame, mapping: ChunkMapping | None
+             ) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Rows as read -> canonical frame and per-row rejection reasons (None: none rejected).
+
+    Rows the mapping's filter leaves out are kept with the reason ``filtered``; a derivation
+    the mapping could not make gives its own reason.
+    """
+    if mapping is None:
+        return raw, None
+    frame, keep, derived = mapping.apply_with_reasons(raw)
+    why = np.full(len(frame), "", dtype=object) if derived is None else derived
+    if keep is not None:
+        why = np.where(keep, why, FILTERED)
+    if keep is None and derived is None:
+        return frame, None
+    return frame, pd.Series(why, index=frame.index, dtype=object)
+
+
+def measured_otherwise(mapping: ChunkMapping | None, model: LoadedModel) -> tuple[str, ...]:
+    """Model inputs the mapping derives differently from the model's training data."""
+    given = mapping_derivations(mapping.mapping if mapping else None)
+    return measurement_mismatches(model.metadata.derived, given, model.features)
+
+
 class _Input:
     """The input file as frames with canonical names, chunk by chunk: read once, mapped once.
 
@@ -231,20 +301,14 @@ class _Input:
 
     def __init__(self, source: TableFile, mapping: str | os.PathLike[str] | Any | None) -> None:
         self.source = source
-        self.mapping: ChunkMapping | None = None
-        if mapping is None:
-            self.header = list(source.names)
-            self.read = [n for n in dict.fromkeys(source.names) if n in USED_COLUMNS]
-        else:
-            loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
-            self.mapping = ChunkMapping(loaded, source.names, source.path.name)
-            self.header = self.mapping.columns
-            self.read = self.mapping.sources
+        columns = input_columns(source.names, mapping, source.path.name)
+        self.mapping: ChunkMapping | None = columns.mapping
+        self.header = columns.header
+        self.read = columns.read
 
     def measured_otherwise(self, model: LoadedModel) -> tuple[str, ...]:
         """Model inputs this file's mapping derives differently from the model's training."""
-        given = mapping_derivations(self.mapping.mapping if self.mapping else None)
-        return measurement_mismatches(model.metadata.derived, given, model.features)
+        return measured_otherwise(self.mapping, model)
 
     def identifier_types(self, ids: list[str]) -> dict[str, pa.DataType]:
         if not self.passes_through(ids):
@@ -292,16 +356,7 @@ class _Input:
     def frames(self, rows: int) -> Iterator[tuple[pa.Table, pd.DataFrame, pd.Series | None]]:
         """(chunk as read, its canonical frame, filter rejections or None) per chunk."""
         for table in self.source.chunks(rows, self.read):
-            raw = table.to_pandas()
-            if self.mapping is None:
-                yield table, raw, None
-                continue
-            frame, keep, derived = self.mapping.apply_with_reasons(raw)
-            why = np.full(len(frame), "", dtype=object) if derived is None else derived
-            if keep is not None:
-                why = np.where(keep, why, FILTERED)
-            rejected = (None if keep is None and derived is None else
-                        pd.Series(why, index=frame.index, dtype=object))
+            frame, rejected = map_rows(table.to_pandas(), self.mapping)
             yield table, frame, rejected
 
 
@@ -384,17 +439,7 @@ def score_chunk(table: pa.Table, job: ChunkJob,
     pyarrow.Table of shape (n_rows, len(job.schema_out))
         One row per input row, in order, with schema ``job.schema_out``.
     """
-    raw = table.to_pandas()
-    rejected = None
-    if job.mapping is None:
-        frame = raw
-    else:
-        frame, keep, derived = job.mapping.apply_with_reasons(raw)
-        why = np.full(len(frame), "", dtype=object) if derived is None else derived
-        if keep is not None:
-            why = np.where(keep, why, FILTERED)
-        if keep is not None or derived is not None:
-            rejected = pd.Series(why, index=frame.index, dtype=object)
+    frame, rejected = map_rows(table.to_pandas(), job.mapping)
     if job.repeated_episodes is not None and job.repeated_episodes.size:
         rejected = _reject_repeated(frame, job.repeated_episodes, rejected)
     result = score_frame(frame, job.model, job.horizon_days, job.explain_k, job.params,

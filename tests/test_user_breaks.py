@@ -1,0 +1,124 @@
+"""What a new user broke, as real subprocesses of the `resorb` command: each case is bad
+input or an odd option that once gave a traceback, a wrong exit code or a silent drop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resorb.cohort import make_cohort
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = REPO / "tests" / "params_fast.yaml"
+REFERENCE = REPO / "models" / "reference"
+RESORB = str(Path(sys.executable).with_name("resorb"))
+
+
+def resorb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`resorb ARGS` in a fresh process (its own tracking store in ``cwd``), one BLAS thread."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([RESORB, "--params", str(FAST), *args],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """A working folder holding a small labelled cohort, ``cohort.csv``."""
+    path = tmp_path_factory.mktemp("user")
+    make_cohort(n=120, seed=3).to_csv(path / "cohort.csv", index=False)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [
+    ("train", "--data", "cohort.csv", "--seed", "-5"),
+    ("--set", "training.seed=4294967296", "train", "--data", "cohort.csv"),
+    ("evaluate", "--model", str(REFERENCE), "--data", "cohort.csv", "--no-track",
+     "--seed", "-1"),
+    ("update", "--model", str(REFERENCE), "--data", "cohort.csv", "--no-register",
+     "--out", "updated", "--seed", "-1"),
+])
+def test_a_seed_numpy_cannot_take_is_refused_with_exit_2(folder, args):
+    # numpy's legacy RandomState (scikit-learn's splitters) takes 0 to 2**32 - 1; a seed
+    # outside used to reach it and end in a ValueError traceback, exit 1
+    out = resorb(*args, cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "seed" in out.stderr
+    assert not (folder / "updated").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "words"), [
+    (("models", "promote", "1", "--alias", ""), "is not an alias name"),
+    (("models", "promote", "1", "--alias", "Latest"), "is reserved"),
+    (("models", "export", "--to", "out", "--name", "../escaped"), "is not a folder name"),
+    (("models", "export", "--to", "out", "--name", "/tmp/escaped-by-resorb-test"),
+     "is not a folder name"),
+])
+def test_a_bad_alias_or_export_name_is_a_usage_error(folder, args, words):
+    # an alias MLflow refuses was an MlflowException traceback (exit 1); an export --name
+    # holding a path wrote the model outside --to. Both are refused before the store opens.
+    out = resorb(*args, cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert words in out.stderr
+    assert not (folder / "escaped").exists()
+    assert not Path("/tmp/escaped-by-resorb-test").exists()
+    assert not (folder / "out").exists()
+    assert not (folder / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_ui_refuses_a_port_outside_1_to_65535(folder, port):
+    # the UI used to start and announce http://127.0.0.1:99999 (or :0, a random port)
+    out = resorb("ui", "--port", port, cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "--port" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_explain_does_not_write_its_contributions_over_the_data(folder):
+    # `explain --data cohort.csv --out cohort.csv` replaced the patients' table with SHAP
+    # values (score refuses the same mistake); a hard link to it is the same file too
+    before = (folder / "cohort.csv").read_bytes()
+    os.link(folder / "cohort.csv", folder / "linked.csv")
+    for target in ("cohort.csv", "./cohort.csv", "linked.csv"):
+        out = resorb("explain", "--model", str(REFERENCE), "--data", "cohort.csv",
+                     "--out", target, cwd=folder)
+        assert out.returncode == 2, out.stderr
+        assert "would overwrite the --data file" in out.stderr
+    assert (folder / "cohort.csv").read_bytes() == before
+    assert not (folder / "mlflow.db").exists()
+
+
+def test_evaluations_help_says_it_lists():
+    # its --model help was evaluate's ("Model to validate"); it validates nothing
+    out = subprocess.run([RESORB, "evaluations", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0
+    assert "whose validations to list" in out.stdout
+    assert "to validate" not in out.stdout
+
+
+@pytest.mark.parametrize("command", [("validate", "cohort.csv"), ("schema",)])
+@pytest.mark.parametrize(("options", "words"), [
+    (("--params", "nope.yaml"), "nope.yaml"),
+    (("--set", "nokey=3"), "nokey"),
+])
+def test_validate_and_schema_refuse_bad_parameters_as_score_does(folder, command, options,
+                                                                  words):
+    """`resorb --params nope.yaml validate` used to say "valid" and exit 0."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run([RESORB, *options, *command], capture_output=True, text=True,
+                          cwd=folder, env=env, timeout=600)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert words in done.stderr
+    assert "Traceback" not in done.stderr
