@@ -450,6 +450,29 @@ def test_chunked_output_equals_unchunked_output(tmp_path, request, suffix, model
     assert whole["reason_3"].notna().sum() == 43
 
 
+def test_the_first_chunk_is_conformed_once_for_the_reference_and_the_scores(
+        tmp_path, logistic, monkeypatch):
+    """The reference pass's cell checks of the first chunk are reused to score it (the same
+    chunk when chunk_rows >= 2 max_background); with smaller chunks each pass checks its own."""
+    from resorb.scoring import frame as frame_module
+
+    calls = []
+
+    def counting(df, *args, **kwargs):
+        calls.append(len(df))
+        return conform_rows(df, *args, **kwargs)
+
+    monkeypatch.setattr(frame_module, "conform_rows", counting)
+    src = written(candidates(30, vas_leg={4: "75"}), tmp_path / "in.csv")
+    one = score_file(src, tmp_path / "one.csv", logistic, chunk_rows=1000, explain_k=2)
+    assert calls == [30]
+    calls.clear()
+    score_file(src, tmp_path / "many.csv", logistic, chunk_rows=20, explain_k=2)
+    assert calls == [30, 20, 10]  # the reference pass reads 400 rows at a time
+    assert one.scored == 29
+    pd.testing.assert_frame_equal(read(tmp_path / "one.csv"), read(tmp_path / "many.csv"))
+
+
 @pytest.mark.parametrize("model_name", ["logistic", "forest"])
 def test_explanations_add_up_to_the_probability(request, model_name):
     model = request.getfixturevalue(model_name)

@@ -266,15 +266,17 @@ def _evaluate(raw: pd.Series, col: Column,
 def parse(raw: pd.Series, col: Column) -> Cells:
     """Parse one column's cells to the column's kind (no rule applied yet)."""
     flags: dict[str, np.ndarray] = {}
+    stripped = None
     if not _is_typed(raw):
         raw, undecodable = _as_text(raw)
         if undecodable.any():
             flags["encoding"] = undecodable
-        raw = raw.where(raw.str.strip() != "")  # blank cells are missing
+        stripped = raw.str.strip()
+        raw = raw.where(stripped != "")  # blank cells are missing
     missing = raw.isna().to_numpy().copy()
     number = None
     if col.kind in _NUMERIC:
-        values = _to_float(raw)
+        values = _to_float(raw, stripped)
         number = values.to_numpy(dtype=float, na_value=np.nan)
         unparsed = np.isnan(number) & ~missing
     else:
@@ -369,10 +371,13 @@ def _is_typed(raw: pd.Series) -> bool:
             or pd.api.types.is_datetime64_any_dtype(raw.dtype))
 
 
-def _to_float(raw: pd.Series) -> pd.Series:
+def _to_float(raw: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
+    """Numbers of a column; ``stripped``: its text cells already stripped (as :func:`parse`
+    has them), not stripped again."""
     if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
         return raw.astype("float64")
-    return pd.to_numeric(raw.astype("str").str.strip().where(raw.notna()), errors="coerce")
+    text = raw.astype("str").str.strip() if stripped is None else stripped
+    return pd.to_numeric(text.where(raw.notna()), errors="coerce")
 
 
 def _to_boolean(raw: pd.Series) -> pd.Series:
@@ -384,9 +389,11 @@ def _to_boolean(raw: pd.Series) -> pd.Series:
         out[~np.isin(arr, (0.0, 1.0))] = pd.NA
         return pd.Series(out, index=raw.index)
     text = raw.astype("str").str.strip().str.lower()
-    res = pd.Series(pd.array([pd.NA] * len(raw), dtype="boolean"), index=raw.index)
-    res = res.mask(text.isin(_TRUE).to_numpy(), True).mask(text.isin(_FALSE).to_numpy(), False)
-    return res.where(raw.notna(), pd.NA).astype("boolean")
+    # built as one masked array: four Series.mask/where calls were two thirds of the cost of
+    # checking a boolean column of a 10-row chunk (cProfile)
+    true = text.isin(_TRUE).to_numpy(dtype=bool)
+    known = (true | text.isin(_FALSE).to_numpy(dtype=bool)) & raw.notna().to_numpy(dtype=bool)
+    return pd.Series(pd.arrays.BooleanArray(true & known, ~known), index=raw.index)
 
 
 def _to_category(raw: pd.Series, col: Column) -> pd.Series:
@@ -394,5 +401,9 @@ def _to_category(raw: pd.Series, col: Column) -> pd.Series:
         raw = raw.astype("str").where(raw.notna())
     lookup = {c.casefold(): c for c in col.categories}
     key = raw.astype("str").str.strip().str.casefold()
-    mapped = key.map(lookup)
-    return mapped.where(raw.notna()).astype("str").where(mapped.notna() & raw.notna(), None)
+    # a dict look-up per cell and one Series built from the kept values: Series.map and three
+    # where/astype calls were two thirds of the cost of checking a category column of a
+    # 10-row chunk (cProfile); chunks of 1,000 rows or more reach here as distinct cells only
+    mapped = np.array([lookup.get(k) for k in key.to_numpy(dtype=object)], dtype=object)
+    keep = (mapped != None) & raw.notna().to_numpy(dtype=bool)  # noqa: E711 (elementwise)
+    return pd.Series(np.where(keep, mapped, None), index=raw.index, dtype="str", name=raw.name)

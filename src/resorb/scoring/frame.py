@@ -205,7 +205,8 @@ def validate_for_model(path: str | os.PathLike[str], features: Sequence[str],
 def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | None = None,
                 explain_k: int | None = None, params: ScoringParams | None = None, *,
                 background: pd.DataFrame | None = None, predict: Predictor | None = None,
-                rejected: pd.Series | None = None) -> pd.DataFrame:
+                rejected: pd.Series | None = None,
+                conformed: tuple[pd.DataFrame, pd.Series] | None = None) -> pd.DataFrame:
     """Score follow-up candidates: P(resorption), band, eligibility for waiting, reasons.
 
     Parameters
@@ -234,6 +235,10 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
         Per-row reasons, from earlier steps (e.g. a mapping's filter), to reject rows
         whatever their values (``""``: no objection; otherwise it replaces the row's
         validation problems); aligned with ``frame``.
+    conformed : (DataFrame, Series), optional
+        What :func:`conform_frame` returned for this very ``frame`` (the local engine
+        conforms a file's first chunk once for its reference sample and once to score it
+        otherwise); not checked against ``frame`` beyond its index.
 
     Returns
     -------
@@ -255,7 +260,7 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
     horizon = params.horizon_days if horizon_days is None else int(horizon_days)
     k = params.explain if explain_k is None else int(explain_k)
     n = len(frame)
-    canonical, reasons, days, X = prepare_rows(frame, model, horizon, rejected)
+    canonical, reasons, days, X = prepare_rows(frame, model, horizon, rejected, conformed)
     ok = reasons == ""
     rows = np.flatnonzero(ok)
     p_valid = np.asarray((predict or model.predict)(X), dtype=float) if len(X) else np.empty(0)
@@ -311,8 +316,37 @@ def _text(values: np.ndarray, index: pd.Index) -> pd.Series:
     return _labels(codes.astype(np.int64), [str(u) for u in uniques], index)
 
 
+def conform_frame(frame: pd.DataFrame, model: LoadedModel) -> tuple[pd.DataFrame, pd.Series]:
+    """Check the header and apply the data dictionary's cell rules to the columns scoring reads.
+
+    The costly, model-input-independent half of :func:`prepare_rows`.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, n_columns)
+        As for :func:`score_frame`; not modified.
+    model : LoadedModel
+
+    Returns
+    -------
+    canonical : DataFrame of shape (n_rows, n_used_columns)
+        Coerced values (invalid cells missing).
+    problems : Series of str, shape (n_rows,)
+        Why each row breaks the dictionary; ``""`` for a valid row.
+
+    Raises
+    ------
+    DataValidationError
+        A required column is absent, or a column is given twice.
+    """
+    check_columns(frame.columns, model.features)
+    read = read_columns(model.features)
+    return conform_rows(frame[[c for c in read if c in frame.columns]], purpose="scoring")
+
+
 def prepare_rows(frame: pd.DataFrame, model: LoadedModel, horizon_days: int,
-                 rejected: pd.Series | None = None
+                 rejected: pd.Series | None = None,
+                 conformed: tuple[pd.DataFrame, pd.Series] | None = None
                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
     """Validate candidates row by row and build the model input of the valid ones.
 
@@ -325,6 +359,9 @@ def prepare_rows(frame: pd.DataFrame, model: LoadedModel, horizon_days: int,
         Horizon for rows without a ``followup_days`` value, in days.
     rejected : Series of str, optional
         As for :func:`score_frame`.
+    conformed : (DataFrame, Series), optional
+        :func:`conform_frame` of ``frame``, when already computed (used if its index is
+        ``frame``'s).
 
     Returns
     -------
@@ -342,10 +379,10 @@ def prepare_rows(frame: pd.DataFrame, model: LoadedModel, horizon_days: int,
     DataValidationError
         A required column is absent, or a column is given twice.
     """
-    check_columns(frame.columns, model.features)
-    read = read_columns(model.features)
-    canonical, problems = conform_rows(frame[[c for c in read if c in frame.columns]],
-                                       purpose="scoring")
+    if conformed is not None and conformed[0].index.equals(frame.index):
+        canonical, problems = conformed
+    else:
+        canonical, problems = conform_frame(frame, model)
     reasons = problems.to_numpy(dtype=object)
     if rejected is not None:
         extra = rejected.to_numpy(dtype=object)
