@@ -381,7 +381,8 @@ def test_the_issue_repro_names_the_recalibration_and_its_fixes(fast_folds):
                      "recalibration cross-validates in 3 stratified folds",
                      "has 2 events and 30 non-events",
                      "calibration_folds=2 compare", "calibration=none compare",
-                     "--candidate logistic --candidate hist_gradient_boosting"):
+                     "--candidate logistic --candidate mixture_cure --candidate "
+                         "hist_gradient_boosting"):
         assert fragment in message
     assert "site_" not in message
     forest = {"random_forest": fast.candidates["random_forest"]}
