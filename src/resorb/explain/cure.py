@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
+from resorb.explain.linear import grouped_log_odds
+
 __all__ = ["cure_contributions", "is_cure"]
 
 
@@ -62,14 +64,9 @@ def cure_contributions(estimator: Any, Z: Any, reference: Any, groups: np.ndarra
     p : ndarray of shape (n_rows,)
         ``s * F``, the model's probabilities.
     """
-    coef = np.asarray(estimator.coef_, dtype=float).ravel()
-    intercept = float(np.ravel(estimator.intercept_)[0])
-    mean = np.asarray(reference, dtype=float).mean(axis=0)
-    to_groups = np.zeros((groups.size, n_groups))
-    to_groups[np.arange(groups.size), groups] = 1.0
-    phi = ((np.asarray(Z, dtype=float) - mean) * coef) @ to_groups
+    phi, base_log_odds = grouped_log_odds(estimator, Z, reference, groups, n_groups)
     s = expit(np.asarray(estimator.eventual_log_odds(Z), dtype=float))
-    s0 = float(expit(intercept + float(mean @ coef)))
+    s0 = float(expit(base_log_odds))
     F = np.asarray(estimator.time_course(Z), dtype=float)
     F0 = float(np.mean(estimator.time_course(reference)))
     horizon_group = int(groups[estimator.horizon_index_])

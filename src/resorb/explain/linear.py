@@ -48,10 +48,21 @@ def linear_contributions(estimator: Any, Z: Any, reference: Any, groups: np.ndar
     raw : ndarray of shape (n_rows,)
         The model's decision function for each row.
     """
+    phi, base = grouped_log_odds(estimator, Z, reference, groups, n_groups)
+    return phi, base, np.asarray(estimator.decision_function(Z))
+
+
+def grouped_log_odds(estimator: Any, Z: Any, reference: Any, groups: np.ndarray,
+                     n_groups: int) -> tuple[np.ndarray, float]:
+    """The linear part of :func:`linear_contributions`: ``(phi, base)`` without ``raw``.
+
+    For any estimator with ``coef_`` and ``intercept_`` (the mixture cure model's eventual
+    part included, :mod:`resorb.explain.cure`); shapes as in :func:`linear_contributions`.
+    """
     coef = np.asarray(estimator.coef_, dtype=float).ravel()
     intercept = float(np.ravel(estimator.intercept_)[0])
     mean = np.asarray(reference, dtype=float).mean(axis=0)
     to_groups = np.zeros((groups.size, n_groups))
     to_groups[np.arange(groups.size), groups] = 1.0
     phi = ((np.asarray(Z, dtype=float) - mean) * coef) @ to_groups
-    return phi, intercept + float(mean @ coef), np.asarray(estimator.decision_function(Z))
+    return phi, intercept + float(mean @ coef)
