@@ -3,8 +3,9 @@
 For each seed, a ``literature`` cohort of ``--n-train`` patients is drawn for training (seed
 s) and an independent one of ``--n-test`` for testing (seed s + 1000). For every selection
 of predictors (``full``, ``routine``, ``routine`` without contrast, and the strongest single
-findings) each champion candidate of the reference predictors (``hist_gradient_boosting``
-for ``models/reference``, ``logistic`` for ``models/routine``: ``make reference``) is built
+findings) each candidate of :func:`candidates` (the champions of the shipped reference
+predictors, read from their cards ``models/reference`` and ``models/routine``: ``make
+reference``; and the former champions ``hist_gradient_boosting`` and ``logistic``) is built
 as training builds it on that selection (:meth:`resorb.config.Params.candidate`), fitted on
 every labelled training row and scored on the labelled (non-operated) test rows: AUROC,
 calibration slope and calibration-in-the-large (CITL) with stratified bootstrap 95%
@@ -31,6 +32,7 @@ import pandas as pd
 from _common import ROOT, machine, markdown, provenance, seed_list
 
 from resorb import metrics, schema
+from resorb.card import ModelCard
 from resorb.cohort import make_cohort
 from resorb.config import Params
 from resorb.models import build_model, predict_resorption
@@ -47,15 +49,45 @@ SELECTIONS: dict[str, str] = {
     "type + migration": "herniation_type,migration_grade",
     "herniation type only": "herniation_type",
 }
-CANDIDATES = ("hist_gradient_boosting", "logistic")
+#: the folders of the shipped reference predictors, whose champions are measured
+REFERENCES = ("reference", "routine")
+#: measured besides them: the champions of the shipped predictors before the mixture cure one
+FORMER = ("hist_gradient_boosting", "logistic")
 CSV = ROOT / "src" / "resorb" / "report" / "predictor_sets.csv"
 DOC = ROOT / "docs" / "predictor_sets.md"
 SHOWN = {"auroc": "AUROC", "calibration_slope": "slope", "calibration_intercept": "CITL"}
 
 
+def reference_cards() -> dict[str, ModelCard]:
+    """The card of each shipped reference predictor (``models/<name>/artifacts``)."""
+    return {name: ModelCard.from_json(
+                (ROOT / "models" / name / "artifacts" / "resorb.json").read_bytes())
+            for name in REFERENCES}
+
+
+def candidates(cards: dict[str, ModelCard]) -> tuple[str, ...]:
+    """The shipped champions, then the former ones; each once, in that order."""
+    return tuple(dict.fromkeys([*(card.candidate for card in cards.values()), *FORMER]))
+
+
+def champions_in_words(cards: dict[str, ModelCard]) -> str:
+    """'`mixture_cure` for `models/reference`, `mixture_cure` for `models/routine`'."""
+    return ", ".join(f"`{card.candidate}` for `models/{name}`" for name, card in cards.items())
+
+
+def routine_in_words(card: ModelCard) -> str:
+    """'Its champion is `x`, cross-validated AUROC 0.770 (0.763 to 0.776), ...'."""
+    auroc, slope = card.metrics["auroc"], card.metrics["calibration_slope"]
+    return (f"Its champion is `{card.candidate}`, cross-validated AUROC "
+            f"{auroc.estimate:.3f} ({auroc.ci_low:.3f} to {auroc.ci_high:.3f}), "
+            f"calibration slope {slope.estimate:.2f} ({slope.ci_low:.2f} to "
+            f"{slope.ci_high:.2f})")
+
+
 def measure(seed: int, n_train: int, n_test: int, n_boot: int,
-            params: Params) -> pd.DataFrame:
-    """One row per (selection, candidate) and one for the oracle, on one seed pair."""
+            params: Params, names: tuple[str, ...]) -> pd.DataFrame:
+    """One row per (selection, candidate of ``names``) and one for the oracle, on one seed
+    pair."""
     train_data, _, _ = prepare(make_cohort(n_train, seed=seed), params)
     test_data, _, _ = prepare(make_cohort(n_test, seed=seed + 1000), params)
     y = test_data.y
@@ -78,7 +110,7 @@ def measure(seed: int, n_train: int, n_test: int, n_boot: int,
         # the model input of each selection, as training builds it (resorb.training.prepare)
         _, X_train, _ = prepare(train_data.frame, chosen)
         _, X_test, _ = prepare(test_data.frame, chosen)
-        for name in CANDIDATES:
+        for name in names:
             start = time.perf_counter()
             model = build_model(chosen.candidate(name), seed=seed).fit(X_train, train_data.y)
             p = predict_resorption(model, X_test)
@@ -128,8 +160,13 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; write no file")
     args = ap.parse_args()
     params = Params.resolve()
+    cards = reference_cards()
+    names = candidates(cards)
+    # stamped before the run writes its files, so that it names the code that measured
+    stamp = provenance()
+    print(f"candidates: {', '.join(names)}; {stamp}", flush=True)
     started = time.perf_counter()
-    results = pd.concat([measure(s, args.n_train, args.n_test, args.n_boot, params)
+    results = pd.concat([measure(s, args.n_train, args.n_test, args.n_boot, params, names)
                          for s in args.seeds], ignore_index=True)
     summary = summarise(results)
     shown = table(summary)
@@ -146,7 +183,8 @@ def main() -> None:
                         for c in per_seed.columns]
     DOC.write_text(DOC_TEMPLATE.format(
         table=markdown(shown), per_seed=markdown(per_seed, decimals=3), command=command,
-        machine=machine(), provenance=provenance(),
+        machine=machine(), provenance=stamp, champions=champions_in_words(cards),
+        routine=routine_in_words(cards["routine"]),
         minutes=(time.perf_counter() - started) / 60,
         membership=markdown(schema.predictor_sets_frame())), encoding="utf-8")
     print(f"wrote {DOC.relative_to(ROOT)} and {CSV.relative_to(ROOT)}")
@@ -177,8 +215,7 @@ The routine reference predictor `models/routine` is built by `make reference` be
 `models/reference`: `resorb compare --synthetic 20000 --seed 2026 --predictors routine
 --register`, `resorb models promote latest --alias routine`, `resorb models export --alias
 routine --to models --name routine` (both are versions of the registered model `resorb`; the
-alias tells them apart). Its champion is `logistic`, cross-validated AUROC 0.758 (0.750 to
-0.764), calibration slope 0.98 (0.95 to 1.02).
+alias tells them apart). {routine}.
 
 ## Membership, and why
 
@@ -186,9 +223,9 @@ alias tells them apart). Its champion is `logistic`, cross-validated AUROC 0.758
 
 ## What is lost without a finding
 
-Each champion candidate of the shipped reference predictors (`hist_gradient_boosting` for
-`models/reference`, `logistic` for `models/routine`) trained on each selection of predictors
-and tested on an independent cohort of the `literature` preset, against the oracle: the
+The champion candidate of the shipped reference predictors ({champions}), and the
+former champions `hist_gradient_boosting` and `logistic`, each trained on each selection of
+predictors and tested on an independent cohort of the `literature` preset, against the oracle: the
 generator's `true_resorption_probability` of the complete record, the best any model can do.
 Means over the seeds of the estimates and of their stratified bootstrap 95% intervals; "AUROC
 lost" is the mean difference to the oracle on the same test rows. CITL is the
