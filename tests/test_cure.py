@@ -14,7 +14,7 @@ from resorb.features import model_input
 from resorb.models import MixtureCureClassifier, build_model, predict_resorption
 from resorb.models.cure import _cure_loss_grad, weibull_cdf
 from resorb.serialization import load_estimator, save_estimator
-from tests.factories import random_canonical
+from tests.factories import contract_checks, random_canonical
 
 SHAPE, SCALE, BETA, B0 = 0.6, 80.0, np.array([1.0, -0.7, 0.4]), 0.3
 
@@ -111,3 +111,58 @@ def test_type_x_rim_terms_on_request() -> None:
     assert not any("_x_partial" in n for n in names)
     assert "rim_enhancement__sequestration_x_partial" in more - names
     assert "followup_days__followup_days" in names  # days, not ramps
+
+
+# ----------------------------------------------------- scikit-learn's estimator contract
+#: the checks whose generated X puts values <= 0 in the last column, the one the cure model
+#: reads as the follow-up days when X has no column names
+_NON_POSITIVE_DAYS = ("generated X has values <= 0 in the last column, the follow-up days "
+                      "without column names: fit refuses them (ValueError); passes on _LogDays")
+_CURE_EXPECTED_FAILURES = {
+    name: _NON_POSITIVE_DAYS for name in (
+        "check_classifier_data_not_an_array", "check_classifiers_classes",
+        "check_classifiers_train", "check_estimators_dtypes",
+        "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
+        "check_estimators_pickle", "check_n_features_in_after_fitting",
+        "check_pipeline_consistency", "check_readonly_memmap_input")
+} | {
+    "check_positive_only_tag_during_fit":
+        "only the horizon column must be > 0, not every column: the positive_only tag would "
+        "claim the latter, so the tag is False and negative follow-up days are refused",
+}
+
+
+class _LogDays(MixtureCureClassifier):
+    """The cure model with its horizon column read as log days, so that any real number is a
+    valid follow-up (exp(x) days): scikit-learn's generated data then exercise every other
+    part of the estimator (validation, fitting, attributes, cloning, pickling) unchanged."""
+
+    def _split(self, X):
+        Xf = np.array(X, dtype=float)
+        Xf[:, self.horizon_index_] = np.exp(np.clip(Xf[:, self.horizon_index_], -30.0, 30.0))
+        return super()._split(Xf)
+
+
+@contract_checks([MixtureCureClassifier()],
+                 expected_failed_checks=lambda _estimator: _CURE_EXPECTED_FAILURES)
+def test_sklearn_contract(estimator, check) -> None:
+    check(estimator)
+
+
+@contract_checks([_LogDays()])
+def test_sklearn_contract_with_any_real_horizon(estimator, check) -> None:
+    check(estimator)
+
+
+def test_a_weight_is_a_repeated_row_where_the_shape_is_not_identified() -> None:
+    # every follow-up far beyond the smallest scale: F(t) = 1 whatever the Weibull shape, so
+    # L-BFGS-B stops wherever its start leads it; a weight of 3 must start it as 3 rows do
+    rng = np.random.default_rng(42)
+    X = pd.DataFrame({"a": rng.normal(size=15),
+                      "followup_days__followup_days": rng.uniform(1.0, 3.0, 15)})
+    y = rng.integers(0, 2, 15)
+    w = rng.integers(0, 5, 15)
+    weighted = MixtureCureClassifier().fit(X, y, sample_weight=w)
+    repeated = MixtureCureClassifier().fit(X.loc[X.index.repeat(w)], np.repeat(y, w))
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X),
+                               rtol=1e-7, atol=1e-9)
