@@ -354,7 +354,7 @@ def test_the_report_names_the_set_and_shows_the_packaged_loss_table():
         set(table["selection"])
     assert len(facts.rows) == len(table)
     # the row of the model's set and candidate is bold, when the packaged table measured
-    # that candidate (it predates the mixture cure candidate: then no row is)
+    # that candidate (a table older than the card's candidate bolds no row)
     measured = card.candidate in set(table["candidate"])
     assert [(r.predictors, r.model) for r in facts.rows if r.own] == \
         ([("routine", card.candidate)] if measured else [])
