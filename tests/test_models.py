@@ -229,3 +229,58 @@ BAD_ARGUMENTS = [  # call, message
 def test_bad_arguments_are_named_with_what_was_expected(call, message):
     with pytest.raises(InvalidParameterError, match=message):
         call()
+
+
+# ------------------------------------------------- out-of-bag recalibration's contract
+#: the real structure (a 'features' step, then HorizonMonotone of a bagged forest) with a
+#: pass-through features step, so that scikit-learn's generated arrays reach the forest
+def _out_of_bag(n_estimators: int = 10):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from resorb.models import OutOfBagCalibratedClassifier
+
+    forest = RandomForestClassifier(n_estimators=n_estimators, random_state=0)
+    return OutOfBagCalibratedClassifier(Pipeline([("features", FunctionTransformer()),
+                                                  ("model", HorizonMonotone(forest))]))
+
+
+_NO_WEIGHTS = ("refuses sample weights (ValueError): resorb weights no row, and the "
+               "out-of-bag calibration is not written for weights")
+_OUT_OF_BAG_EXPECTED_FAILURES = {
+    name: _NO_WEIGHTS for name in (
+        "check_sample_weights_pandas_series", "check_sample_weights_not_an_array",
+        "check_sample_weights_list", "check_all_zero_sample_weights_error",
+        "check_sample_weights_shape", "check_sample_weights_not_overwritten",
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_classifiers_one_label_sample_weights")
+} | {
+    "check_estimators_nan_inf":
+        "X reaches the pipeline as it came: missing values are its steps' to handle (resorb's "
+        "features step imputes them; this pass-through one hands them to the forest, which "
+        "takes NaN)",
+}
+
+
+@contract_checks([_out_of_bag()],
+                 expected_failed_checks=lambda _estimator: _OUT_OF_BAG_EXPECTED_FAILURES)
+def test_out_of_bag_recalibration_contract(estimator, check):
+    with threadpool_limits(1):
+        check(estimator)
+
+
+@pytest.mark.parametrize(("X", "y", "error", "message"), [
+    pytest.param(np.ones((6, 2)), np.zeros(6), ValueError, r"needs both outcomes; y has one "
+                 r"class \(0\.0\)", id="one-class"),
+    pytest.param(np.ones((6, 2)), None, ValueError, "requires y to be passed", id="y-none"),
+    pytest.param(np.ones((6, 2)), np.array([0, 1, 0, 1, 0]), ValueError,
+                 "inconsistent numbers of samples", id="y-shorter"),
+    pytest.param("sparse", np.array([0, 1, 0, 1, 0, 1]), TypeError,
+                 "does not accept sparse data", id="sparse"),
+])
+def test_out_of_bag_recalibration_refuses_bad_input_before_fitting(X, y, error, message):
+    from scipy.sparse import csr_matrix
+
+    X = csr_matrix(np.ones((6, 2))) if isinstance(X, str) else X
+    with pytest.raises(error, match=message):
+        _out_of_bag().fit(X, y)

@@ -141,15 +141,44 @@ class OutOfBagCalibratedClassifier(ValidatedParams, CalibratedClassifierCV):
     def _get_estimator(self) -> Any:
         return self.estimator
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def fit(self, X, y, sample_weight=None):
-        """Fit the pipeline once and the calibrator on its out-of-bag predictions."""
+        """Fit the pipeline once and the calibrator on its out-of-bag predictions.
+
+        Raises
+        ------
+        ValueError
+            ``sample_weight`` given, ``y`` None, not finite, of another length than ``X``
+            or of one class, or ``estimator`` not a pipeline of a bagged forest.
+        TypeError
+            ``X`` is sparse (the pipeline's ``features`` step needs a frame).
+        """
+        from scipy.sparse import issparse
         from sklearn.calibration import _CalibratedClassifier, _SigmoidCalibration
         from sklearn.isotonic import IsotonicRegression
+        from sklearn.utils.validation import check_array, check_consistent_length
 
         self._validate_params()
         if sample_weight is not None:
             raise ValueError("OutOfBagCalibratedClassifier does not take sample weights")
-        self.classes_, codes = _binary_classes(np.asarray(y))
+        if issparse(X):
+            raise TypeError("OutOfBagCalibratedClassifier does not accept sparse data: give X "
+                            "as a DataFrame or a dense array")
+        if y is None:
+            raise ValueError("OutOfBagCalibratedClassifier requires y to be passed, but the "
+                             "target y is None")
+        # X reaches the pipeline as it came (its features step imputes missing values); y is
+        # the outcome, checked here before a forest is fitted on it
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        check_consistent_length(X, y)
+        self.classes_, codes = _binary_classes(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"OutOfBagCalibratedClassifier needs both outcomes; y has one "
+                             f"class ({self.classes_[0]})")
         pipe = clone(self.estimator)
         steps = getattr(pipe, "named_steps", {})
         forest = getattr(steps.get("model"), "estimator", None)
