@@ -41,7 +41,7 @@ by :func:`resorb.explain.explain`.
 
 The package's modules: :mod:`~resorb.updating.terms` (the parent's log-odds, the revision
 terms), :mod:`~resorb.updating.likelihood` (the penalised logistic core),
-:mod:`~resorb.updating.model` (:class:`UpdatedModel`), :mod:`~resorb.updating.closed_test`,
+:mod:`~resorb.updating.model` (:class:`UpdatedModel`), :mod:`~resorb.updating.closed_testing`,
 :mod:`~resorb.updating.methods` (names, parameter counts, sample size) and
 :mod:`~resorb.updating.update` (:func:`fit_update`). Every name keeps its former path
 ``resorb.updating.X``; :class:`UpdatedModel`'s ``__module__`` is set to ``resorb.updating``
@@ -51,7 +51,7 @@ terms), :mod:`~resorb.updating.likelihood` (the penalised logistic core),
 
 from __future__ import annotations
 
-from resorb.updating.closed_test import ClosedTest, TestStep, closed_test
+from resorb.updating.closed_testing import ClosedTest, TestStep, closed_test
 from resorb.updating.likelihood import _binary, _effective_df, _fit, _nll, _Standardised
 from resorb.updating.methods import (
     CHOICES,

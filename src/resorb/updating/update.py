@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from resorb.errors import InputError
-from resorb.updating.closed_test import ClosedTest, closed_test
+from resorb.updating.closed_testing import ClosedTest, closed_test
 from resorb.updating.methods import CHOICES, KEEP, check_alpha
 from resorb.updating.model import UpdatedModel
 
