@@ -22,7 +22,8 @@ from resorb.metrics.subgroups import (
     subgroup_excess,
     worst_subgroup,
 )
-from resorb.models import FindingTerms, build_model, predict_resorption
+from resorb.models import FindingLevels, FindingTerms, build_model, predict_resorption
+from tests.factories import contract_checks
 
 
 def _frame(types, rims, grades=None):
@@ -317,3 +318,30 @@ def test_a_slope_that_cannot_be_fitted_is_missing_not_an_error():
     y = np.r_[np.zeros(30), np.ones(30)]
     t = finding_calibration(_frame(["bulge"] * n, ["none"] * n), y, p, min_rows=10)
     assert np.isnan(t.iloc[0]["slope"]) and np.isfinite(t.iloc[0]["citl"])
+
+
+# ------------------------------------------------- scikit-learn's estimator contract
+_NAMED_FRAME = ("FindingTerms needs a DataFrame whose first column is the named finding "
+                "(its terms are of clinical categories); scikit-learn's generated X is an "
+                "unnamed numeric array, refused with a ValueError before anything is fitted")
+#: every check that fits: only the construction, parameter and tag checks apply
+_FINDING_EXPECTED_FAILURES = dict.fromkeys((
+    "check_complex_data", "check_dict_unchanged", "check_dont_overwrite_parameters",
+    "check_dtype_object", "check_estimator_sparse_array", "check_estimator_sparse_matrix",
+    "check_estimator_sparse_tag", "check_estimators_dtypes",
+    "check_estimators_empty_data_messages", "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf", "check_estimators_overwrite_params", "check_estimators_pickle",
+    "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample",
+    "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
+    "check_fit_score_takes_y", "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance", "check_n_features_in",
+    "check_n_features_in_after_fitting", "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
+    "check_transformer_data_not_an_array", "check_transformer_general",
+    "check_transformer_preserve_dtypes"), _NAMED_FRAME)
+
+
+@contract_checks([FindingTerms("rim_enhancement"), FindingLevels()],
+                 expected_failed_checks=lambda _estimator: _FINDING_EXPECTED_FAILURES)
+def test_finding_terms_contract(estimator, check):
+    check(estimator)
