@@ -87,7 +87,7 @@ def test_explain_follows_the_models_set_and_refuses_another(clinic, tmp_path):
 # --------------------------------------------------------------------------------- plan
 #: the smallest plan that still runs every step (one worker: the results do not depend on it)
 TINY_PLAN = ("--sizes", "100,200", "--validation-sizes", "100,200", "--replicates", "2",
-             "--validation-rows", "500", "--reference-rows", "500", "--workers", "1",
+             "--validation-rows", "500", "--reference-rows", "500", "--jobs", "1",
              "--seed", "3")
 RILEY = re.compile(r"Riley 2020: ([\d,]+) rows \(([\d,]+) events\) for (\d+) candidate "
                    r"parameters")
