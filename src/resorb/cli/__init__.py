@@ -42,6 +42,7 @@ from resorb.cli.options import (
     domain_errors,
     err,
     global_options,
+    noting_replacement,
     open_store,
     resolve_params,
 )
@@ -359,7 +360,8 @@ def explain_cmd(
     if out is not None:
         from resorb.files import write_table
 
-        write_table(result.contributions.reset_index(drop=True), out)
+        with noting_replacement(out):
+            write_table(result.contributions.reset_index(drop=True), out)
         typer.echo(f"contributions of {len(result.contributions):,} rows written to {out}")
     if result.run_id:
         typer.echo(f"plots logged to run {result.run_id} (see `resorb ui`)")
@@ -441,7 +443,7 @@ def score(
         spark = engine.value == "spark"
         source = input_file if spark else Path(input_file)
         target = output if spark else Path(output)
-        with ScoreProgress() as progress:
+        with ScoreProgress() as progress, noting_replacement(target):
             summary = score_file(source, target, model, mapping=mapping,
                                  engine=engine.value, spark_master=spark_master,
                                  params=params.scoring, progress=progress)
@@ -502,7 +504,8 @@ def report_cmd(
         raise typer.BadParameter("give --model or --run, not both")
     params = resolve_params(ctx)
     open_store(params, only_if_present=True)
-    result = make_report(params, model=model, run=run, out=out, data=data)
+    with noting_replacement(out):
+        result = make_report(params, model=model, run=run, out=out, data=data)
     typer.echo(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB) for {result.model} "
                f"in {result.seconds:.1f} s")
     if result.logged_as:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from resorb.cli.options import PredictorsOpt, domain_errors, err, open_store, resolve_params
+from resorb.cli.options import (
+    PredictorsOpt,
+    domain_errors,
+    err,
+    noting_replacement,
+    open_store,
+    resolve_params,
+)
 from resorb.errors import InputError
 
 if TYPE_CHECKING:
@@ -322,7 +329,10 @@ def plan(
                                   progress=progress)
     seconds = time.perf_counter() - start
     _print_plan(result, seconds, workers)
-    for path in write_outputs(result, plot, out):
+    files = [out / name for name in OUT_FILES] if out is not None else []
+    with noting_replacement(*files, plot):
+        written = write_outputs(result, plot, out)
+    for path in written:
         err(f"wrote {path}")
 
 
