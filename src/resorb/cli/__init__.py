@@ -317,7 +317,10 @@ def explain_cmd(
     mapping: MappingOpt = None,
     rows: Annotated[int, typer.Option(min=10, help="Rows explained (a random sample).")] = 2000,
     out: Annotated[Path | None, typer.Option(
-        help="Write per-row contributions (one column per variable) to CSV/Parquet.")] = None,
+        help="Write per-row contributions (one column per variable) to CSV/Parquet, each "
+             "row keyed by the identifiers present (patient_id, site, baseline_date, as "
+             "score passes them through) and source_row (1-based data row of --data).")
+    ] = None,
     predictors: PredictorsOpt = None,
 ) -> None:
     """SHAP contributions per clinical variable; global importance and beeswarm to MLflow.
@@ -361,7 +364,7 @@ def explain_cmd(
         from resorb.files import write_table
 
         with noting_replacement(out):
-            write_table(result.contributions.reset_index(drop=True), out)
+            write_table(result.table(), out)  # row keys first: joins back to the input
         typer.echo(f"contributions of {len(result.contributions):,} rows written to {out}")
     if result.run_id:
         typer.echo(f"plots logged to run {result.run_id} (see `resorb ui`)")
