@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import FAST_PARAMS
 from tests.leftovers.conftest import run
 
 REFERENCE = Path(__file__).resolve().parents[2] / "models" / "reference"
@@ -50,7 +51,8 @@ def test_score_notes_the_file_it_replaced_and_a_failed_run_does_not(tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_notes_the_folder_it_replaced(tmp_path):
-    args = ("evaluate", "--model", str(REFERENCE), "--synthetic", "300", "--seed", "7",
+    args = ("--params", str(FAST_PARAMS), "evaluate", "--model", str(REFERENCE),
+            "--synthetic", "300", "--seed", "7",
             "--out", "ev", "--no-track")
     first = run(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
