@@ -241,8 +241,10 @@ class ColumnCheck:
         """Rows of ``mask`` whose cell spells a missing value; None when none does."""
         if _is_typed(self.raw) and self.raw.dtype.kind in "biufcmM":
             return None  # a typed number or date column holds no text
-        text = self.raw.astype(str).str.strip().str.lower().to_numpy()
-        codes = mask & np.isin(text, list(MISSING_SPELLINGS))
+        # only the offending cells are looked at: a few among millions of rows
+        text = self.raw[mask].astype(str).str.strip().str.lower().to_numpy()
+        codes = np.zeros(len(mask), dtype=bool)
+        codes[np.flatnonzero(mask)[np.isin(text, list(MISSING_SPELLINGS))]] = True
         return codes if codes.any() else None
 
     def _missing_code_problem(self, rule: CellRule, codes: np.ndarray) -> Problem:
