@@ -4,6 +4,7 @@ recalibration as for a refit; the parent's derivations stay under ``update.paren
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def derived_parent(tmp_path_factory):
 def test_a_recalibration_on_measured_volumes_records_measured(tmp_path, cohort,
                                                               derived_parent):
     cohort.to_csv(tmp_path / "f.csv", index=False)  # volumes measured, no mapping
+    shutil.copytree(derived_parent, tmp_path / "updated")  # an earlier export, replaced
     result = run("--params", str(FAST_PARAMS), "update", "--model", str(derived_parent),
                  "--data", "f.csv", "--method", "intercept", "--no-register",
                  "--out", "updated", cwd=tmp_path)
@@ -39,6 +41,7 @@ def test_a_recalibration_on_measured_volumes_records_measured(tmp_path, cohort,
     assert "Traceback" not in result.stderr
     # the mix is still warned about when the update is made
     assert "herniation_volume_mm3" in result.stderr and "warning:" in result.stderr
+    assert "note: replaced the existing folder updated" in result.stderr.splitlines()
     card = json.loads((tmp_path / "updated" / "artifacts" / "resorb.json").read_text())
     assert card["update"]["method"] == "intercept"
     assert card["derived"] == {}  # what the update data were: measured
