@@ -446,7 +446,7 @@ def score(
         spark = engine.value == "spark"
         source = input_file if spark else Path(input_file)
         target = output if spark else Path(output)
-        with ScoreProgress() as progress, noting_replacement(target):
+        with noting_replacement(target), ScoreProgress() as progress:  # note after the bar
             summary = score_file(source, target, model, mapping=mapping,
                                  engine=engine.value, spark_master=spark_master,
                                  params=params.scoring, progress=progress)
