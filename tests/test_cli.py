@@ -214,7 +214,9 @@ def test_explain_logs_plots_and_compares_with_the_true_effects(tmp_path, monkeyp
     assert result.exit_code == 0, result.output
     assert "against the generator's true effects: Spearman" in result.output
     contributions = pd.read_csv(out)
-    assert contributions.shape == (200, len(schema.FEATURES))
+    keys = ["patient_id", "site", "baseline_date", "source_row"]  # to join back to the rows
+    assert list(contributions.columns[:4]) == keys
+    assert contributions.shape == (200, len(keys) + len(schema.FEATURES))
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (explained,) = client.search_runs([client.get_experiment_by_name("resorb").experiment_id])
     assert "shap_truth_spearman" in explained.data.metrics

@@ -133,6 +133,11 @@ def test_the_cli_prints_no_mlflow_info_or_progress_bars_unless_verbose(tmp_path)
         assert ran.returncode == 0, (step, ran.stdout[-2000:], ran.stderr[-2000:])
         assert "INFO mlflow" not in ran.stderr, (step, ran.stderr[-2000:])
         assert "Downloading artifacts" not in ran.stderr, (step, ran.stderr[-2000:])
+    # exporting again replaces the folder, as scripts expect, and says so in one line
+    again = _resorb("models", "export", "--alias", "champion", "--to", "exported", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [line for line in again.stderr.splitlines() if "replaced" in line] == [
+        f"note: replaced the existing folder {Path('exported') / 'reference'}"]
     verbose = _resorb("--verbose", "models", "export", "--alias", "champion", "--to",
                       "verbose", cwd=tmp_path)
     assert verbose.returncode == 0, verbose.stderr[-2000:]

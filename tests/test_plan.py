@@ -164,7 +164,7 @@ def test_cli_writes_the_tables_and_the_plot(tmp_path, tiny):
     resorb = Path(sys.executable).with_name("resorb")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     out, plot = tmp_path / "plan", tmp_path / "curve.png"
-    proc = subprocess.run([str(resorb), "plan", *TINY_CLI, "--workers", "1", "--out", str(out),
+    proc = subprocess.run([str(resorb), "plan", *TINY_CLI, "--jobs", "1", "--out", str(out),
                            "--plot", str(plot)], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -63,7 +63,8 @@ def test_explain_follows_the_models_set_and_refuses_another(clinic, tmp_path):
                  "--out", str(out), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "ignored, not predictors of this model: odi" in run.stderr
-    assert list(pd.read_csv(out).columns) == card_of(ROUTINE_FOLDER)["features"]
+    columns = list(pd.read_csv(out).columns)  # the row keys, then one column per feature
+    assert columns[columns.index("source_row") + 1:] == card_of(ROUTINE_FOLDER)["features"]
     assert "Traceback" not in run.stderr
 
     # the full reference predictor needs what this file lacks
@@ -87,7 +88,7 @@ def test_explain_follows_the_models_set_and_refuses_another(clinic, tmp_path):
 # --------------------------------------------------------------------------------- plan
 #: the smallest plan that still runs every step (one worker: the results do not depend on it)
 TINY_PLAN = ("--sizes", "100,200", "--validation-sizes", "100,200", "--replicates", "2",
-             "--validation-rows", "500", "--reference-rows", "500", "--workers", "1",
+             "--validation-rows", "500", "--reference-rows", "500", "--jobs", "1",
              "--seed", "3")
 RILEY = re.compile(r"Riley 2020: ([\d,]+) rows \(([\d,]+) events\) for (\d+) candidate "
                    r"parameters")

@@ -324,6 +324,10 @@ class UpdateRecord(_Frozen):
     rows, events : int
         Update rows and resorbed among them.
     prevalence : float
+    parent_derived : dict of str to str
+        The parent card's ``derived``: what the parent's own training data derived (the
+        updated card's ``derived`` says what the update data were). Empty in cards written
+        before it was recorded.
     """
 
     parent: str
@@ -343,6 +347,7 @@ class UpdateRecord(_Frozen):
     rows: int
     events: int
     prevalence: float
+    parent_derived: dict[str, str] = Field(default_factory=dict)
 
 
 ModelCard.model_rebuild()

@@ -42,6 +42,7 @@ from resorb.cli.options import (
     domain_errors,
     err,
     global_options,
+    noting_replacement,
     open_store,
     resolve_params,
 )
@@ -316,7 +317,10 @@ def explain_cmd(
     mapping: MappingOpt = None,
     rows: Annotated[int, typer.Option(min=10, help="Rows explained (a random sample).")] = 2000,
     out: Annotated[Path | None, typer.Option(
-        help="Write per-row contributions (one column per variable) to CSV/Parquet.")] = None,
+        help="Write per-row contributions (one column per variable) to CSV/Parquet, each "
+             "row keyed by the identifiers present (patient_id, site, baseline_date, as "
+             "score passes them through) and source_row (1-based data row of --data).")
+    ] = None,
     predictors: PredictorsOpt = None,
 ) -> None:
     """SHAP contributions per clinical variable; global importance and beeswarm to MLflow.
@@ -359,7 +363,8 @@ def explain_cmd(
     if out is not None:
         from resorb.files import write_table
 
-        write_table(result.contributions.reset_index(drop=True), out)
+        with noting_replacement(out):
+            write_table(result.table(), out)  # row keys first: joins back to the input
         typer.echo(f"contributions of {len(result.contributions):,} rows written to {out}")
     if result.run_id:
         typer.echo(f"plots logged to run {result.run_id} (see `resorb ui`)")
@@ -441,7 +446,7 @@ def score(
         spark = engine.value == "spark"
         source = input_file if spark else Path(input_file)
         target = output if spark else Path(output)
-        with ScoreProgress() as progress:
+        with noting_replacement(target), ScoreProgress() as progress:  # note after the bar
             summary = score_file(source, target, model, mapping=mapping,
                                  engine=engine.value, spark_master=spark_master,
                                  params=params.scoring, progress=progress)
@@ -502,7 +507,8 @@ def report_cmd(
         raise typer.BadParameter("give --model or --run, not both")
     params = resolve_params(ctx)
     open_store(params, only_if_present=True)
-    result = make_report(params, model=model, run=run, out=out, data=data)
+    with noting_replacement(out):
+        result = make_report(params, model=model, run=run, out=out, data=data)
     typer.echo(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB) for {result.model} "
                f"in {result.seconds:.1f} s")
     if result.logged_as:

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from resorb.cli.options import Engine, Preset, domain_errors, err, resolve_params
+from resorb.cli.options import (
+    Engine,
+    Preset,
+    domain_errors,
+    err,
+    noting_replacement,
+    resolve_params,
+)
 
 cohort_app = typer.Typer(help="Synthetic cohorts that follow the published evidence.",
                          no_args_is_help=True, rich_markup_mode=None)
@@ -53,8 +60,9 @@ def cohort_generate(
         from resorb.spark import write_cohort
 
         cohort = load_cohort_params(preset.value, resolve_params(ctx))
-        written = write_cohort(out, n=n, seed=seed, partitions=partitions, params=cohort,
-                               master=spark_master)
+        with noting_replacement(out):
+            written = write_cohort(out, n=n, seed=seed, partitions=partitions, params=cohort,
+                                   master=spark_master)
         typer.echo(f"wrote {written.rows:,} rows ({preset}, seed {seed}, "
                    f"{written.partitions} partitions) to {out}/ on Spark")
         return
@@ -64,7 +72,8 @@ def cohort_generate(
         check_fits(n, peak_bytes_per_row(
             lambda k: make_cohort(n=k, seed=seed, params=cohort, diameters=diameters)))
     frame = make_cohort(n=n, seed=seed, params=cohort, diameters=diameters)
-    write_table(frame, out)
+    with noting_replacement(out):
+        write_table(frame, out)
     typer.echo(f"wrote {len(frame):,} rows ({preset}, seed {seed}) to {out}")
 
 

@@ -21,6 +21,7 @@ from resorb.cli.options import (
     check_data_source,
     domain_errors,
     err,
+    noting_replacement,
     open_store,
     resolve_params,
 )
@@ -113,7 +114,9 @@ def evaluate(
     if out is not None:
         from resorb.evaluation import save_evaluation
 
-        typer.echo(f"written: {save_evaluation(ev, out)}/ (metrics, curves, subgroups, plots)")
+        with noting_replacement(out):
+            written = save_evaluation(ev, out)
+        typer.echo(f"written: {written}/ (metrics, curves, subgroups, plots)")
     if track:
         from resorb import tracking
         from resorb.evaluation import evaluation_record

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from resorb.cli.options import domain_errors, open_store, resolve_params
+from resorb.cli.options import domain_errors, noting_replacement, open_store, resolve_params
 from resorb.errors import ModelNotFoundError
 
 #: what the reading commands say where no tracking store exists (they never create one)
@@ -125,5 +125,6 @@ def models_export(
     if open_store(resolve_params(ctx), only_if_present=True) is None:
         raise ModelNotFoundError(f"{NO_REGISTRY}, so nothing to export")
     uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
-    path = tracking.export(uri, to / name, verify=True)
+    with noting_replacement(to / name):
+        path = tracking.export(uri, to / name, verify=True)
     typer.echo(f"exported {uri} to {path}")

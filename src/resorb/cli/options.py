@@ -7,18 +7,20 @@
   :func:`resolve_params`, which turns them and a command's own options into one
   :class:`resorb.config.Params` (once per command);
 - :func:`open_store`, the one call of :func:`resorb.tracking.configure`;
-- :func:`check_data_source`, the usage conflicts of the training-data options.
+- :func:`check_data_source`, the usage conflicts of the training-data options;
+- :func:`noting_replacement`, the one-line note of every command that replaced an output.
 
 Only typer is imported at module level.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -217,6 +219,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 def err(message: str) -> None:
     """Print a message on stderr."""
     typer.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def noting_replacement(*paths: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Around a block that writes ``paths`` (files or folders) by replacing them whole: once
+    the block succeeds, one line on stderr naming each that existed before.
+
+    Every command that writes an output keeps replacing it (scripts rely on that, and the
+    write stays atomic); the note tells a person that a file of the same name was there.
+    Nothing is printed when the block fails (an existing output is then left as it was).
+    None, and URLs (which only Spark can see), are skipped.
+    """
+    existing = [Path(p) for p in paths
+                if p is not None and "://" not in str(p) and Path(p).exists()]
+    yield
+    for path in existing:
+        err(f"note: replaced the existing {'folder' if path.is_dir() else 'file'} {path}")
 
 
 def domain_errors(func: F) -> F:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from resorb.cli.options import PredictorsOpt, domain_errors, err, open_store, resolve_params
+from resorb.cli.options import (
+    PredictorsOpt,
+    domain_errors,
+    err,
+    noting_replacement,
+    open_store,
+    resolve_params,
+)
 from resorb.errors import InputError
 
 if TYPE_CHECKING:
@@ -200,6 +207,21 @@ def _print_plan(plan: Plan, seconds: float, workers: int) -> None:
     typer.echo(f"{seconds:.0f} s with {workers} worker process{'es' * (workers != 1)}")
 
 
+def _jobs_option(jobs: int, workers: int | None, ctx: typer.Context) -> int:
+    """Worker processes from ``--jobs`` (0: every core), or from the deprecated ``--workers``
+    (named ``--jobs`` like ``train`` and ``compare``'s; still accepted, with a note)."""
+    from resorb.parallel import resolve_jobs
+
+    if workers is None:
+        return resolve_jobs(jobs)
+    source = ctx.get_parameter_source("jobs")  # typer's own click: compared by name
+    if source is not None and source.name == "COMMANDLINE":
+        raise typer.BadParameter("give --jobs (--workers is its old name), not both",
+                                 param_hint="--workers")
+    err("note: --workers is deprecated, use --jobs (the same number of worker processes)")
+    return workers
+
+
 def plan(
     ctx: typer.Context,
     preset: Annotated[str | None, typer.Option(
@@ -227,9 +249,11 @@ def plan(
     reference_rows: Annotated[int, typer.Option(
         min=500, help="Rows drawn to fit the model of the external-validation study "
                       "(without --model).")] = 20_000,
-    workers: Annotated[int, typer.Option(
-        min=1, help="Worker processes (each single-threaded); results do not depend on it.")
-    ] = 2,
+    jobs: Annotated[int, typer.Option(
+        min=0, help="Worker processes, each single-threaded (0: every core); the results are "
+                    "the same for any number.")] = 2,
+    workers: Annotated[int | None, typer.Option(
+        min=1, hidden=True, help="Deprecated name of --jobs.")] = None,
     target_metric: Annotated[TargetMetric, typer.Option(
         help="Development target metric.")] = TargetMetric.CALIBRATION_SLOPE,
     target_value: Annotated[float | None, typer.Option(
@@ -258,6 +282,7 @@ def plan(
     from resorb.cohort import load_cohort_params
     from resorb.planning import PlanSettings, Target, plan_sample_size, target_problem
 
+    workers = _jobs_option(jobs, workers, ctx)
     dev_sizes = parse_sizes(sizes, "--sizes")
     val_sizes = parse_sizes(validation_sizes, "--validation-sizes")
     if target_value is None:
@@ -304,7 +329,10 @@ def plan(
                                   progress=progress)
     seconds = time.perf_counter() - start
     _print_plan(result, seconds, workers)
-    for path in write_outputs(result, plot, out):
+    files = [out / name for name in OUT_FILES] if out is not None else []
+    with noting_replacement(*files, plot):
+        written = write_outputs(result, plot, out)
+    for path in written:
         err(f"wrote {path}")
 
 

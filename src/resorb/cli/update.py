@@ -19,6 +19,7 @@ from resorb.cli.options import (
     check_data_source,
     domain_errors,
     err,
+    noting_replacement,
     open_store,
     resolve_params,
 )
@@ -137,7 +138,8 @@ def update_cmd(
     typer.echo(f"method: {METHOD_WORDS[outcome.update.method]} ({outcome.update.method})")
     if register:
         open_store(params)
-    recorded = record_update(outcome, params, register=register, out=out)
+    with noting_replacement(out):
+        recorded = record_update(outcome, params, register=register, out=out)
     if recorded.version:
         typer.echo(f"registered: resorb version {recorded.version} (parent "
                    f"{outcome.card.update.parent}); run {recorded.run_id}")

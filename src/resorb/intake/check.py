@@ -41,8 +41,11 @@ def check_header(columns: Sequence[str], purpose: Purpose = "any",
     ----------
     columns : sequence of str
         The header, in file order.
-    purpose, allow_unknown
+    purpose
         As for :func:`conform`.
+    allow_unknown
+        As for :func:`conform`; the header's problems are the same either way (it only says
+        whether a frame would carry the unknown columns).
 
     Returns
     -------
@@ -50,12 +53,12 @@ def check_header(columns: Sequence[str], purpose: Purpose = "any",
         Column problems only (no rows are read), in dictionary order of the columns.
     """
     names = [str(c) for c in columns]
-    problems = _header_problems(names, purpose, allow_unknown)
+    problems = _header_problems(names, purpose)
     return ValidationReport(n_rows=0, n_columns=len(names), problems=_in_dictionary_order(problems),
                             purpose=purpose)
 
 
-def _header_problems(names: list[str], purpose: Purpose, allow_unknown: bool) -> list[Problem]:
+def _header_problems(names: list[str], purpose: Purpose) -> list[Problem]:
     problems = [Problem(name, "duplicate_column", names.count(name),
                         f"appears {names.count(name)} times in the header", hint="keep one copy")
                 for name in sorted({c for c in names if names.count(c) > 1})]
@@ -65,7 +68,7 @@ def _header_problems(names: list[str], purpose: Purpose, allow_unknown: bool) ->
             problems.append(Problem(name, "missing_column", 0, "is required but absent",
                                     hint=f"{col.description} ({col.allowed}); rename or map "
                                          f"a source column with --mapping"))
-    if not allow_unknown and purpose != "scoring":  # scoring ignores them all: a note, below
+    if purpose != "scoring":  # scoring ignores them all: a note, below
         for name in _misspelt(names):
             close = _closest(name)
             problems.append(Problem(name, "unknown_column", 0,
@@ -123,7 +126,10 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
     purpose : {"any", "scoring", "training"}
         Which columns are required: training also needs the horizon ``followup_days``.
     allow_unknown : bool
-        Keep columns that are not in the dictionary instead of reporting them.
+        Carry columns that are not in the dictionary into the frame (a mapping's
+        ``drop_unmapped: false``). They are reported either way, as docs/hardening.md says:
+        a note naming them (no command reads them), and for "any" and "training" a likely
+        typo of an absent dictionary column is a problem (``unknown_column``).
 
     Returns
     -------
@@ -131,7 +137,7 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
         The canonical frame (same rows, same order; invalid cells set missing) and the report.
     """
     names = [str(c) for c in df.columns]
-    problems = _header_problems(names, purpose, allow_unknown)
+    problems = _header_problems(names, purpose)
     if df.columns.duplicated().any():
         df = df.loc[:, ~df.columns.duplicated()]
     bad = np.zeros(len(df), dtype=bool)
@@ -155,9 +161,7 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
             if name not in schema.BY_NAME:
                 out[str(name)] = df[name]
     canonical = pd.DataFrame(out, index=df.index)
-    notes = purpose_notes(canonical, purpose)
-    if not allow_unknown:
-        notes = (*notes, *_ignored_note(names, purpose))
+    notes = (*purpose_notes(canonical, purpose), *_ignored_note(names, purpose))
     report = ValidationReport(n_rows=len(df), n_columns=len(names),
                               problems=_in_dictionary_order(problems), purpose=purpose,
                               bad_rows=bad, notes=notes)

@@ -470,6 +470,14 @@ def update_measurement_warnings(trained: AnyMapping[str, str], given: AnyMapping
         derived by an approximation and the other measured in the update data; a label
         volume that is not an input measured otherwise than in the parent's training. Empty
         when the update data measure everything as the parent's training did.
+
+    Notes
+    -----
+    A mapping file never gives the label's two volumes measured two ways (it is refused when
+    it loads or is applied: ``transform._one_way_label_volumes``), so ``resorb update`` does
+    not meet that sentence; :func:`resorb.jobs.update_job` does, with a
+    :class:`~resorb.jobs.TrainingData` whose ``derived`` its caller sets
+    (tests/leftovers/test_update_label_mix.py).
     """
     out = list(measurement_mismatches(trained, given, features))
     present = [v for v in LABEL_VOLUMES if v in columns]

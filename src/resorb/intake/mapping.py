@@ -228,7 +228,8 @@ def read_mapped(path: str | os.PathLike[str],
     (DataFrame, ValidationReport, MappingResult or None)
         The canonical frame (one row per kept source row), the report with row numbers
         pointing at SOURCE file rows, and what the mapping did (None without a mapping).
-        Unmapped columns kept by ``drop_unmapped: false`` are carried, not reported.
+        Unmapped columns kept by ``drop_unmapped: false`` are carried, and reported as a
+        file's unknown columns are (a note; a likely typo a problem for "any"/"training").
 
     Raises
     ------

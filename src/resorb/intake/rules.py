@@ -28,6 +28,13 @@ _PLURAL = {Kind.NUMBER: "numbers", Kind.INTEGER: "whole numbers", Kind.BOOLEAN: 
            Kind.DATE: "dates (YYYY-MM-DD)"}
 _SINGULAR = {Kind.NUMBER: "a number", Kind.INTEGER: "a whole number",
              Kind.BOOLEAN: "true/false", Kind.DATE: "a date (YYYY-MM-DD)"}
+#: cell texts (compared stripped and lower-cased) that exports write for "no value": the
+#: reader knows only the empty cell and a mapping's ``dialect.missing`` codes, so a cell
+#: rule that meets one of these says how to declare it rather than only "not a number"
+MISSING_SPELLINGS = frozenset({
+    "na", "n/a", "n.a.", "n.a", "#n/a", "nan", "null", "none", "nil", "missing", "unknown",
+    "unk", "n/k", "nk", "not known", "not recorded", "not done", "-", "--", "---", "?",
+    "??", ".", "k.a.", "keine angabe", "nv", "n.v.", "nd", "n.d."})
 #: years a date may fall in: a clinical record's dates, and well inside what a timestamp holds
 #: (pandas' nanosecond timestamps stop at 1677 and 2262: year 1200 or 99999 is a typo, not a date)
 DATE_YEARS = (1900, 2200)
@@ -202,16 +209,26 @@ class ColumnCheck:
         return bad
 
     def problems(self) -> list[Problem]:
-        """The broken rules as report entries (count, first rows, message, likely fix)."""
+        """The broken rules as report entries (count, first rows, message, likely fix).
+
+        Cells of a quoting rule that spell a missing value (:data:`MISSING_SPELLINGS`:
+        ``n/a``, ``NA``, ``-``, ...) are an entry of their own, whose fix is the mapping
+        file's ``dialect: {missing: [...]}`` with the exact spellings found.
+        """
         out = []
         for rule, mask in self.broken:
-            n = int(mask.sum())
-            message = rule.message(self.column).format(
-                n=n, s="" if n == 1 else "s", are="is" if n == 1 else "are")
-            if rule.quotes_values and (found := self._examples(mask)):
-                message += f" (found {found})"
-            out.append(Problem(self.column.name, rule.rule, n, message, row_numbers(mask),
-                               rule.hint(self.column)))
+            codes = self._missing_codes(mask) if rule.quotes_values else None
+            rest = mask if codes is None else mask & ~codes
+            if rest.any():
+                n = int(rest.sum())
+                message = rule.message(self.column).format(
+                    n=n, s="" if n == 1 else "s", are="is" if n == 1 else "are")
+                if rule.quotes_values and (found := self._examples(rest)):
+                    message += f" (found {found})"
+                out.append(Problem(self.column.name, rule.rule, n, message, row_numbers(rest),
+                                   rule.hint(self.column)))
+            if codes is not None and codes.any():
+                out.append(self._missing_code_problem(rule, codes))
         return out
 
     def _examples(self, mask: np.ndarray) -> str:
@@ -219,6 +236,32 @@ class ColumnCheck:
             return ""  # identifier values are never echoed
         values = pd.unique(self.raw[mask].astype(str))[:MAX_VALUES_SHOWN]
         return ", ".join(f"'{v}'" for v in values)
+
+    def _missing_codes(self, mask: np.ndarray) -> np.ndarray | None:
+        """Rows of ``mask`` whose cell spells a missing value; None when none does."""
+        if _is_typed(self.raw) and self.raw.dtype.kind in "biufcmM":
+            return None  # a typed number or date column holds no text
+        # only the offending cells are looked at: a few among millions of rows
+        text = self.raw[mask].astype(str).str.strip().str.lower().to_numpy()
+        codes = np.zeros(len(mask), dtype=bool)
+        codes[np.flatnonzero(mask)[np.isin(text, list(MISSING_SPELLINGS))]] = True
+        return codes if codes.any() else None
+
+    def _missing_code_problem(self, rule: CellRule, codes: np.ndarray) -> Problem:
+        """One entry for the missing-value spellings: the column, each spelling, the rows
+        and the ``dialect.missing`` declaration that makes the reader treat them as empty.
+        (Quoted even in an identifier column: a spelling from a fixed list names no one.)"""
+        n = int(codes.sum())
+        found = list(pd.unique(self.raw[codes].astype(str).str.strip()))
+        quoted = ", ".join(f"'{v}'" for v in found)
+        listed = ", ".join("'" + v.replace("'", "''") + "'" for v in found)
+        it, they = ("it", "it means") if len(found) == 1 else ("them", "they mean")
+        message = (f"has {n} cell{'s' * (n != 1)} spelling a missing value that the reader "
+                   f"does not know (found {quoted})")
+        hint = (f"if {they} 'missing', declare {it} in the mapping file (--mapping FILE; "
+                f"for a file already in resorb's column names the file may hold only this "
+                f"line): dialect: {{missing: [{listed}]}}; otherwise fix the cells")
+        return Problem(self.column.name, rule.rule, n, message, row_numbers(codes), hint)
 
 
 def check_column(raw: pd.Series, col: Column, purpose: Purpose = "any") -> ColumnCheck:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from resorb.card import DataSource
@@ -26,6 +27,17 @@ class TrainingData:
     derived: dict[str, str] = field(default_factory=dict)
     #: predictors the file holds outside ``training.predictors``: dropped, never used
     ignored: tuple[str, ...] = ()
+    #: 1-based data row of the file (row 1: the first under the header) each frame row was
+    #: read from, shape (n_rows,); None: the frame's own order (a generated cohort)
+    source_rows: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def row_numbers(self) -> np.ndarray:
+        """1-based row of the input (file or generated cohort) of each frame row, as
+        ``resorb score`` and the validation reports number rows; shape (n_rows,)."""
+        if self.source_rows is not None:
+            return np.asarray(self.source_rows, dtype=np.int64)
+        return np.arange(1, len(self.frame) + 1, dtype=np.int64)
 
 
 def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | None,
@@ -51,6 +63,7 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         return TrainingData(frame, DataSource("synthetic", preset, seed, synthetic))
     notes: list[str] = []
     derived: dict[str, str] = {}
+    rows = None  # the frame's rows are the file's, in order, unless a filter kept fewer
     if mapping is not None:
         from resorb.intake import Mapping, load_mapping, mapping_derivations
 
@@ -64,6 +77,7 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         frame, report, result = read_mapped(data, mapping, purpose="training")
         if result is not None:
             notes.append(describe(result))
+            rows = result.source_rows
     else:
         from resorb.intake import check_file
 
@@ -71,7 +85,7 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
     if not report.ok:
         raise DataValidationError(report)
     return TrainingData(frame, DataSource("real"), tuple(notes), file_name=Path(data).name,
-                        derived=derived)
+                        derived=derived, source_rows=rows)
 
 
 def _load_for_predictors(data: Path, mapping: str | os.PathLike[str] | None,
@@ -88,7 +102,8 @@ def _load_for_predictors(data: Path, mapping: str | os.PathLike[str] | None,
         raise DataValidationError(report)
     notes = (describe(result),) if result is not None else ()
     return TrainingData(frame, DataSource("real"), notes, file_name=data.name,
-                        ignored=ignored)
+                        ignored=ignored,
+                        source_rows=result.source_rows if result is not None else None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,13 @@ from resorb.jobs.data import TrainingData
 
 @dataclass(frozen=True)
 class ExplainResult:
-    """Global importance of a model's explanations and, on synthetic data, their fidelity."""
+    """Global importance of a model's explanations and, on synthetic data, their fidelity.
+
+    ``contributions`` (one row per explained row, one column per clinical variable) and
+    ``row_keys`` (the same rows: ``source_row`` and the identifiers the data hold) stay in
+    memory for the user's own ``--out`` file (:meth:`table`); only ``importance`` and the
+    plots are logged, never a row.
+    """
 
     importance: pd.Series
     contributions: pd.DataFrame
@@ -23,6 +29,25 @@ class ExplainResult:
     model: str
     method: str
     run_id: str | None
+    #: ``source_row`` (1-based data row of the input, as ``resorb score`` and the validation
+    #: reports number rows) and the identifiers present (patient_id, site, baseline_date),
+    #: one row per row of ``contributions``, in the same order
+    row_keys: pd.DataFrame | None = None
+
+    def table(self) -> pd.DataFrame:
+        """The contributions with their row keys first, to join back to the input.
+
+        Returns
+        -------
+        DataFrame of shape (n_explained, n_keys + n_variables)
+            The identifiers present (as ``resorb score`` passes them through), then
+            ``source_row``, then one column per clinical variable (probability units);
+            rows in input order.
+        """
+        contributions = self.contributions.reset_index(drop=True)
+        if self.row_keys is None:
+            return contributions
+        return pd.concat([self.row_keys.reset_index(drop=True), contributions], axis=1)
 
 
 def explain_job(model_ref: Any, data: TrainingData, params: Params, rows: int = 2000,
@@ -39,12 +64,16 @@ def explain_job(model_ref: Any, data: TrainingData, params: Params, rows: int = 
 
     from resorb import explain as ex
     from resorb.features import model_input
+    from resorb.schema import IDENTIFIERS
     from resorb.scoring.model import load_model
 
     loaded = model_ref if hasattr(model_ref, "estimator") else load_model(model_ref)
     frame = data.frame
     if len(frame) > rows:
         frame = frame.sample(n=rows, random_state=seed).sort_index()
+    positions = data.frame.index.get_indexer(frame.index)
+    row_keys = frame[[c for c in IDENTIFIERS if c in frame.columns]].assign(
+        source_row=data.row_numbers[positions])
     X = model_input(frame, columns=loaded.features)
     expl = ex.explain(loaded.estimator, X, background=X, seed=seed)
     importance = ex.global_importance(expl)
@@ -74,4 +103,4 @@ def explain_job(model_ref: Any, data: TrainingData, params: Params, rows: int = 
             tracking.log_artifacts(tmp, ARTIFACTS.explanations)
             run_id = tracking.active_run_id()
     return ExplainResult(importance, expl.values, expl.base_value, agreement,
-                         loaded.describe(), expl.method, run_id)
+                         loaded.describe(), expl.method, run_id, row_keys=row_keys)

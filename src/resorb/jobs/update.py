@@ -159,13 +159,16 @@ def update_job(model_ref: Any, data: TrainingData, params: Params, method: str =
         revision_terms=tuple(t for t, _ in REVISION_TERMS) if revised else (),
         revision_coefficients=tuple(float(c) for c in m.revision_coef_) if revised else (),
         revision_penalty=float(m.penalty_) if revised else None,
-        data_sha256=fp.data_sha256, rows=fp.rows, events=fp.events, prevalence=fp.prevalence)
+        data_sha256=fp.data_sha256, rows=fp.rows, events=fp.events, prevalence=fp.prevalence,
+        parent_derived=dict(loaded.metadata.derived))
     parent_card = loaded.metadata
     card = parent_card.model_copy(update={
         "data_source": data.source, "seed": int(seed), "label_rule": params.label,
         "resorb_version": __version__, "skops_sha256": "", "update": record,
-        "derived": dict(data.derived) if update.method == "refit"
-        else {**parent_card.derived, **data.derived},
+        # what the update data were, for every method: the card's data_source, label rule
+        # and calibration are the update data's, and scoring compares its mapping with
+        # this (the parent's own derivations stay in update.parent_derived)
+        "derived": dict(data.derived),
         "metrics": {r.metric: MetricEstimate.of(r.estimate, r.ci_low, r.ci_high)
                     for r in metrics.itertuples(index=False)},
         # model_copy does not validate: the card's ranges are tuples, not _ranges' lists

@@ -58,7 +58,26 @@ def _penalised_fit(Xf: np.ndarray, t: np.ndarray, w: np.ndarray, C: float,
 
 
 class _LinearLogOdds:
-    """Predictions of a fitted binary linear model from ``coef_`` and ``intercept_``."""
+    """Predictions of a fitted binary linear model from ``coef_`` and ``intercept_``, and
+    the fitting steps the plain and the cross-validated estimator share."""
+
+    def _fit_inputs(self, X: Any, y: Any, sample_weight: Any
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Validate; set ``classes_``; return (X as float, 0/1 target, weights, lower bounds)."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, reset=True, dtype="numeric")
+        self.classes_, yi = _binary_classes(y)
+        w = _positive_weights(sample_weight, X)
+        return np.asarray(X, dtype=float), yi.astype(float), w, _lower_bounds(self, X.shape[1])
+
+    def _fit_with(self, C: float, Xf: np.ndarray, t: np.ndarray, w: np.ndarray,
+                  lower: np.ndarray) -> Any:
+        """Fit every row at ``C``; set ``intercept_``, ``coef_``, ``n_iter_``; return self."""
+        res = _penalised_fit(Xf, t, w, C, lower, None, self.max_iter, self.tol)
+        self.intercept_ = np.array([res.x[0]])
+        self.coef_ = res.x[1:].reshape(1, -1)
+        self.n_iter_ = np.array([res.nit])
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -117,17 +136,8 @@ class MonotoneLogisticRegression(ValidatedParams, _LinearLogOdds, ClassifierMixi
 
     def fit(self, X, y, sample_weight=None):
         """Fit by penalised maximum likelihood; the intercept is not penalised."""
-        self._validate_params()
-        X, y = validate_data(self, X, y, reset=True, dtype="numeric")
-        self.classes_, yi = _binary_classes(y)
-        w = _positive_weights(sample_weight, X)
-        Xf, lower = np.asarray(X, dtype=float), _lower_bounds(self, X.shape[1])
-        res = _penalised_fit(Xf, yi.astype(float), w, self.C, lower, None, self.max_iter,
-                             self.tol)
-        self.intercept_ = np.array([res.x[0]])
-        self.coef_ = res.x[1:].reshape(1, -1)
-        self.n_iter_ = np.array([res.nit])
-        return self
+        Xf, t, w, lower = self._fit_inputs(X, y, sample_weight)
+        return self._fit_with(self.C, Xf, t, w, lower)
 
 
 #: inverse penalty strengths tried by :class:`MonotoneLogisticRegressionCV` by default:
@@ -202,11 +212,8 @@ class MonotoneLogisticRegressionCV(ValidatedParams, _LinearLogOdds, ClassifierMi
         """Choose C by inner cross-validation, then fit on every row with it."""
         from sklearn.model_selection import StratifiedKFold
 
-        self._validate_params()
-        X, y = validate_data(self, X, y, reset=True, dtype="numeric")
-        self.classes_, yi = _binary_classes(y)
-        w = _positive_weights(sample_weight, X)
-        Xf, lower, t = np.asarray(X, dtype=float), _lower_bounds(self, X.shape[1]), yi.astype(float)
+        Xf, t, w, lower = self._fit_inputs(X, y, sample_weight)
+        yi = t.astype(int)
         minority = int(min(np.sum(yi == 0), np.sum(yi == 1)))
         if minority < 1:
             raise ValueError("MonotoneLogisticRegressionCV needs both classes; y holds one "
@@ -218,11 +225,7 @@ class MonotoneLogisticRegressionCV(ValidatedParams, _LinearLogOdds, ClassifierMi
             # offered is the cautious choice
             self.cv_log_loss_ = np.full(self.Cs_.size, np.nan)
             self.C_ = float(self.Cs_[0])
-            res = _penalised_fit(Xf, t, w, self.C_, lower, None, self.max_iter, self.tol)
-            self.intercept_ = np.array([res.x[0]])
-            self.coef_ = res.x[1:].reshape(1, -1)
-            self.n_iter_ = np.array([res.nit])
-            return self
+            return self._fit_with(self.C_, Xf, t, w, lower)
         folds = StratifiedKFold(min(self.cv, minority), shuffle=True,
                                 random_state=self.random_state)
         loss = np.zeros(self.Cs_.size)
@@ -236,8 +239,4 @@ class MonotoneLogisticRegressionCV(ValidatedParams, _LinearLogOdds, ClassifierMi
                 loss[i] += np.sum(w[test] * (np.logaddexp(0.0, z) - t[test] * z))
         self.cv_log_loss_ = loss / w.sum()
         self.C_ = float(self.Cs_[int(np.argmin(self.cv_log_loss_))])
-        res = _penalised_fit(Xf, t, w, self.C_, lower, None, self.max_iter, self.tol)
-        self.intercept_ = np.array([res.x[0]])
-        self.coef_ = res.x[1:].reshape(1, -1)
-        self.n_iter_ = np.array([res.nit])
-        return self
+        return self._fit_with(self.C_, Xf, t, w, lower)
