@@ -7,7 +7,7 @@ unmaps a chunk as soon as the frame that opened it returns, so a hot loop sittin
 chunk's end maps and unmaps one at each call; only the thread's first chunk is never
 unmapped. Imported from inside the command (about 30 frames down: typer, click, resorb's
 wrappers), scikit-learn cost 60-67 thousand minor page faults and 0.40-0.49 s of system
-time for the whole command; imported first, 2-10 frames down, 41-46 thousand and 0.19-0.35 s
+time for the whole command; imported first, 2-10 frames down, 41-46 thousand and 0.19-0.39 s
 (every depth from 0 to 8 extra frames tried). ``perf record -e minor-faults`` put 45% of the
 faults of the deep import in ``_PyThreadState_BumpFramePointerSlow`` (a new chunk), 4% of
 the shallow one's.
