@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/bench_startup.py --baseline-venv ../main/.venv  # before/after
 
 Each command runs as a fresh subprocess, in alternating order, ``--repeats`` times; medians of
-wall time and of CPU time (user + system of the child), with baselines from the same run:
+wall time and of CPU time (user + system of the child; the system part is shown too: page
+faults of the import, see resorb/cli/preload.py), with baselines from the same run:
 
 - ``python -c pass``: the interpreter;
 - ``python -c "import typer"``: the CLI library, the floor of ``resorb --help``;
@@ -75,15 +76,16 @@ print(json.dumps([(b[0], b[1] - a[1], b[2] - a[2]) for a, b in zip(marks, marks[
 """
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one subprocess."""
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall, CPU (user + system) and system seconds of one subprocess."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=600)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    system = after.ru_stime - before.ru_stime
+    return wall, (after.ru_utime - before.ru_utime) + system, system
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             commands["resorb --help, no byte-code"] = ([resorb, "--help"], source)
             commands["resorb score, no byte-code"] = (score, source)
         _run(score, cwd, env)  # warm the file cache once
-        times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+        times: dict[str, list[tuple[float, float, float]]] = {k: [] for k in commands}
         for _ in range(args.repeats):
             for name, (cmd, e) in commands.items():
                 times[name].append(_run(cmd, cwd, e))
@@ -137,8 +139,9 @@ def main(argv: list[str] | None = None) -> None:
             out = subprocess.run([python, "-c", stages_code], cwd=cwd, env=env, check=True,
                                  capture_output=True, text=True, timeout=600)
             stage_runs.append(pd.DataFrame(json.loads(out.stdout.strip().splitlines()[-1])))
-    wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
-    cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
+    wall = {k: statistics.median(w for w, _, _ in v) for k, v in times.items()}
+    cpu = {k: statistics.median(c for _, c, _ in v) for k, v in times.items()}
+    system = {k: statistics.median(s for _, _, s in v) for k, v in times.items()}
     base = {"resorb --help": "python -c 'import typer'",
             "resorb --help, no byte-code": "python -c 'import typer'",
             "resorb score (10 rows, reference predictor)": "python -c 'import pandas, sklearn'",
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": list(commands),
         "median wall s": [wall[k] for k in commands],
         "median CPU s": [cpu[k] for k in commands],
+        "of which system s": [system[k] for k in commands],
         "wall / baseline": [wall[k] / wall[base[k]] if k in base else float("nan")
                             for k in commands],
         "baseline": [base.get(k, "") for k in commands],

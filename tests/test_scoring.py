@@ -616,3 +616,16 @@ def test_explain_k_above_the_variables_is_refused(tmp_path, logistic):
 def test_params_defaults_come_from_params_yaml():
     params = Params.default().scoring
     assert params == ScoringParams()  # the file states the defaults explicitly
+
+
+def test_a_shared_feature_transform_predicts_as_the_pipeline(tmp_path):
+    # score_frame predicts from the transform it explains (one ColumnTransformer pass)
+    from resorb.cohort import make_cohort
+    from resorb.features import model_input
+    from resorb.scoring import load_model
+
+    model = load_model(Path(__file__).resolve().parents[1] / "models" / "reference")
+    X = model_input(make_cohort(40, 5), columns=model.features)
+    Z = model.transform(X)
+    assert Z is not None and len(Z) == 40
+    np.testing.assert_array_equal(model.predict_transformed(Z), model.predict(X))

@@ -39,9 +39,38 @@ def _imported(code: str, cwd: Path) -> list[str]:
     "try:\n    app()\nexcept SystemExit as e:\n    assert e.code == 0, e.code",
     "import sys\nfrom resorb.cli import app\nsys.argv = ['resorb', 'cohort', '--help']\n"
     "try:\n    app()\nexcept SystemExit as e:\n    assert e.code == 0, e.code",
-], ids=["import", "help", "cohort help"])
+    # the score command's libraries are imported early (cli/preload.py), but not for help
+    "import sys\nfrom resorb.cli import app\nsys.argv = ['resorb', 'score', '--help']\n"
+    "try:\n    app()\nexcept SystemExit as e:\n    assert e.code == 0, e.code",
+], ids=["import", "help", "cohort help", "score help"])
 def test_help_imports_nothing_heavy(code, tmp_path):
     assert _imported(code, tmp_path) == []
+
+
+@pytest.mark.parametrize(("args", "command"), [
+    (["score", "-i", "x.csv", "-o", "y.csv"], "score"),
+    (["--params", "score", "validate", "x.csv"], "validate"),  # a file named "score"
+    (["--set", "scoring.explain=0", "score"], "score"),
+    (["--params=p.yaml", "-v", "score"], "score"),
+    (["score", "--help"], None),
+    (["-h"], None),
+    ([], None),
+    (["--verbose"], None),
+])
+def test_the_command_is_found_past_the_global_options(args, command):
+    from resorb.cli.preload import command_of
+
+    assert command_of(args) == command
+
+
+def test_a_score_imports_its_libraries_before_typer_parses(tmp_path):
+    # a usage error (no --input) stops typer before the command runs: what is imported by
+    # then was imported by the app's call, ahead of typer
+    code = ("import sys\nfrom resorb.cli import app\nsys.argv = ['resorb', 'score']\n"
+            "try:\n    app()\nexcept SystemExit as e:\n    assert e.code == 2, e.code")
+    assert {"pandas", "sklearn"} <= set(_imported(code, tmp_path))
+    other = code.replace("'score'", "'validate'")
+    assert not {"pandas", "sklearn"} & set(_imported(other, tmp_path))
 
 
 @pytest.mark.slow

@@ -143,7 +143,10 @@ def read_mlmodel(folder: Path, source: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when PyYAML has it (as for params.yaml): the reference model's
+        # 4.8 kB MLmodel in 0.001 s of CPU instead of 0.011 s, at every model load
+        data = yaml.load(path.read_text(encoding="utf-8"),
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ModelIntegrityError(f"{source}: MLmodel is not valid YAML ({type(exc).__name__})",
                                   path=str(path)) from None

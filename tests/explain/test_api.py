@@ -135,3 +135,35 @@ def test_explain_names_what_it_needs(fitted, training, rows):
     ensemble = CalibratedClassifierCV(build_model(CASES["logistic"]), cv=2, ensemble=True)
     with pytest.raises(ValueError, match=r"ensemble=False"):
         explain(ensemble.fit(X, y), rows)
+
+
+# --------------------------------------------------------- features the caller already has
+
+
+@pytest.mark.parametrize("case", ["logistic", "hist_gradient_boosting", "random_forest",
+                                  "mixture_cure"])
+def test_given_features_give_the_same_explanation(case, fitted, training, rows):
+    # scoring transforms once and hands the features to explain (docs/scoring.md "Start-up")
+    model = fitted(case)
+    features = model.named_steps["features"]
+    background = training[0].iloc[:80]
+    plain = explain(model, rows, background=background, max_background=50)
+    given = explain(model, rows, background=background, max_background=50,
+                    features_X=features.transform(rows),
+                    features_background=features.transform(background))
+    pd.testing.assert_frame_equal(given.values, plain.values, check_exact=True)
+    assert given.base_value == plain.base_value and given.method == plain.method
+
+
+@pytest.mark.parametrize("case", ["logistic", "mixture_cure"])
+def test_given_background_features_are_the_reference_used(case, fitted, training, rows):
+    # a linear explainer takes the background's features as given: others change the base
+    model = fitted(case)
+    features = model.named_steps["features"]
+    background, other = training[0].iloc[:80], training[0].iloc[300:380]
+    plain = explain(model, rows, background=other)
+    given = explain(model, rows, background=background,
+                    features_background=features.transform(other))
+    np.testing.assert_allclose(given.values.to_numpy(), plain.values.to_numpy(), atol=1e-12)
+    assert given.base_value == pytest.approx(plain.base_value, abs=1e-12)
+    assert given.base_value != explain(model, rows, background=background).base_value

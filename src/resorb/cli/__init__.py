@@ -47,12 +47,13 @@ from resorb.cli.options import (
     resolve_params,
 )
 from resorb.cli.plan import plan_command
+from resorb.cli.preload import ResorbApp
 from resorb.cli.update import register_update
 
 if TYPE_CHECKING:
     from resorb.config import Params
 
-app = typer.Typer(
+app = ResorbApp(  # a typer.Typer; see preload.py for what its call adds
     name="resorb",
     help="Predict spontaneous resorption of lumbar disc herniation under conservative care.",
     no_args_is_help=True,

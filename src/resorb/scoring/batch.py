@@ -192,7 +192,9 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
         raise InputError(f"engine must be 'local' or 'spark'; got {engine!r}")
     job = ChunkJob(loaded, horizon, k, params, background, schema_out, tuple(ids),
                    source.mapping, pass_through=source.passes_through(ids),
-                   repeated_episodes=source.repeated_episodes(rows_per_chunk))
+                   repeated_episodes=source.repeated_episodes(rows_per_chunk),
+                   background_features=_background_features(loaded, background,
+                                                            params.max_background))
     rows_in = scored = unused_given = 0
     tally: Counter[str] = Counter()
     start = time.perf_counter()
@@ -392,6 +394,19 @@ def _reference_sample(source: _Input, rows: int, model: LoadedModel, horizon: in
     return (sample if sample is not None and len(sample) else None), first
 
 
+def _background_features(model: LoadedModel, background: pd.DataFrame | None,
+                         n: int) -> pd.DataFrame | None:
+    """The reference sample's features, transformed once per run.
+
+    None when there is no sample, or when it holds fewer than ``n`` rows: then it is every
+    valid row of a small file, and :func:`score_frame` takes the features of a chunk
+    holding exactly those rows (a file of one chunk) from the chunk's own transform.
+    """
+    if background is None or len(background) < n:
+        return None
+    return model.transform(background)
+
+
 # ------------------------------------------------------------------- the per-chunk function
 
 
@@ -416,6 +431,8 @@ class ChunkJob:
     #: hashes of the (patient, level) pairs the whole file repeats (local engine: a first
     #: pass); None: not known (Spark, where a chunk cannot see the others; docs/scoring.md)
     repeated_episodes: np.ndarray | None = None
+    #: ``model.transform(background)``, once per run; None: transformed per chunk
+    background_features: pd.DataFrame | None = None
 
 
 def score_chunk(table: pa.Table, job: ChunkJob,
@@ -444,7 +461,7 @@ def score_chunk(table: pa.Table, job: ChunkJob,
         rejected = _reject_repeated(frame, job.repeated_episodes, rejected)
     result = score_frame(frame, job.model, job.horizon_days, job.explain_k, job.params,
                          background=job.background, rejected=rejected,
-                         conformed=conformed)
+                         conformed=conformed, background_features=job.background_features)
     passes = job.mapping is None if job.pass_through is None else job.pass_through
     return _to_arrow(result, job.schema_out, list(job.identifiers), table if passes else None)
 

@@ -206,7 +206,8 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
                 explain_k: int | None = None, params: ScoringParams | None = None, *,
                 background: pd.DataFrame | None = None, predict: Predictor | None = None,
                 rejected: pd.Series | None = None,
-                conformed: tuple[pd.DataFrame, pd.Series] | None = None) -> pd.DataFrame:
+                conformed: tuple[pd.DataFrame, pd.Series] | None = None,
+                background_features: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score follow-up candidates: P(resorption), band, eligibility for waiting, reasons.
 
     Parameters
@@ -239,6 +240,9 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
         What :func:`conform_frame` returned for this very ``frame`` (the local engine
         conforms a file's first chunk once for its reference sample and once to score it
         otherwise); not checked against ``frame`` beyond its index.
+    background_features : DataFrame, optional
+        ``model.transform(background)``, when the caller has it (the local engine transforms
+        a file's reference sample once, not once per chunk).
 
     Returns
     -------
@@ -263,7 +267,16 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
     canonical, reasons, days, X = prepare_rows(frame, model, horizon, rejected, conformed)
     ok = reasons == ""
     rows = np.flatnonzero(ok)
-    p_valid = np.asarray((predict or model.predict)(X), dtype=float) if len(X) else np.empty(0)
+    # the feature transform is shared by the prediction and the reasons: one
+    # ColumnTransformer pass per chunk instead of two (0.065 s of CPU for 10 rows)
+    Z = model.transform(X) if k and predict is None and len(X) else None
+    if Z is not None:
+        p_valid = np.asarray(model.predict_transformed(Z), dtype=float)
+        if background_features is None and _same_rows(background, X):
+            background_features = Z  # a file of one chunk is its own reference sample
+    else:
+        p_valid = (np.asarray((predict or model.predict)(X), dtype=float) if len(X)
+                   else np.empty(0))
 
     idx = frame.index
     # position of each output row among the scored rows; -1 for a rejected row
@@ -288,7 +301,7 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
     out["eligible_for_waiting"] = eligible_all
     out["eligibility_reason"] = _labels(why, [*why_text, NOT_SCORED], idx)
     if k:
-        top = _top_reasons(model, X, k, background)
+        top = _top_reasons(model, X, k, background, Z, background_features)
         for name in top.columns:
             cells = pa.array(top[name]).take(pa.array(pos, mask=pos < 0))
             out[name] = pd.Series(cells, index=idx, dtype="str")
@@ -301,6 +314,12 @@ def score_frame(frame: pd.DataFrame, model: LoadedModel, horizon_days: int | Non
     out["status"] = _labels((~ok).astype(np.int64), [SCORED, REJECTED], idx)
     out["reason"] = _text(reasons, idx)
     return pd.DataFrame(out, index=idx)
+
+
+def _same_rows(a: pd.DataFrame | None, b: pd.DataFrame) -> bool:
+    """Whether ``a`` holds the values of ``b``, row for row (indexes aside)."""
+    return a is not None and a.shape == b.shape and list(a.columns) == list(b.columns) \
+        and a.reset_index(drop=True).equals(b.reset_index(drop=True))
 
 
 def _labels(codes: np.ndarray, labels: Sequence[str], index: pd.Index) -> pd.Series:
@@ -423,7 +442,8 @@ def _eligibility(canonical: pd.DataFrame, rows: np.ndarray, p: np.ndarray,
 
 
 def _top_reasons(model: LoadedModel, X: pd.DataFrame, k: int,
-                 background: pd.DataFrame | None) -> pd.DataFrame:
+                 background: pd.DataFrame | None, Z: pd.DataFrame | None = None,
+                 background_features: pd.DataFrame | None = None) -> pd.DataFrame:
     names = [f"reason_{i}" for i in range(1, k + 1)]
     if len(X) == 0:
         return pd.DataFrame({c: pd.Series([], dtype="str") for c in names})
@@ -431,7 +451,8 @@ def _top_reasons(model: LoadedModel, X: pd.DataFrame, k: int,
 
     ref = background if (model.is_linear and background is not None and len(background)) \
         else None
-    expl = explain(model.estimator, X, background=ref)
+    expl = explain(model.estimator, X, background=ref, features_X=Z,
+                   features_background=background_features if ref is not None else None)
     return top_reasons(expl, min(k, expl.values.shape[1])).reindex(columns=names)
 
 

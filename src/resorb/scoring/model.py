@@ -124,6 +124,23 @@ class LoadedModel:
 
         return predict_resorption(self.estimator, X)
 
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame | None:
+        """The feature step's output for model input ``X``, shape (n_rows, n_features_out);
+        None when the estimator is not a plain ``Pipeline([("features", ...), ("model",
+        ...)])`` (calibrated and updated models predict through more than that)."""
+        steps = getattr(self.estimator, "steps", None)
+        if not (isinstance(steps, list) and [name for name, _ in steps] == ["features", "model"]):
+            return None
+        return steps[0][1].transform(X)
+
+    def predict_transformed(self, Z: pd.DataFrame) -> np.ndarray:
+        """P(resorption) from :meth:`transform`'s output, shape (n_rows,): what
+        :meth:`predict` computes, without transforming again (``Pipeline.predict_proba``
+        is the feature step's ``transform`` then the model step's ``predict_proba``)."""
+        from resorb.models import predict_resorption
+
+        return predict_resorption(self.estimator.steps[-1][1], Z)
+
 
 def registry_available(configured_uri: str | None = None) -> bool:
     """Whether a tracking store is set up: a server URI, or a SQLite file that exists.
@@ -502,7 +519,8 @@ def _registered_meta(folder: Path) -> tuple[str, str]:
         return "", ""
     import yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: faster
     if not isinstance(data, dict):
         return "", ""
     return str(data.get("model_name") or ""), str(data.get("model_version") or "")
