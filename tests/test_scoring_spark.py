@@ -359,6 +359,7 @@ def test_the_cli_passes_urls_and_globs_to_spark_and_refuses_a_missing_path(
                      reference.source, "--explain", "0")
     assert result.exit_code == 3, result.output  # rows 6 and 18 break the dictionary
     assert "part-*.parquet: 20 rows in = 18 scored + 2 rejected" in result.output
+    assert f"-> file://{tmp_path}/out (" in result.output  # as given, not file:/...
     assert len(spark_output(tmp_path / "out")) == 20
     missing = run_cli("score", "-i", tmp_path / "nowhere.parquet", "-o", tmp_path / "out2",
                       "--engine", "spark", "--model", reference.source)

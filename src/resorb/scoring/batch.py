@@ -64,8 +64,9 @@ class ScoreSummary:
         Data rows read; always ``scored + rejected``.
     scored, rejected : int
         Rows with a probability, and rows refused with a reason.
-    output : Path
-        The file written.
+    output : Path or str
+        The file written (local engine); the Spark engine's folder or URL as given (a
+        ``Path`` would turn ``file:///x`` into ``file:/x``).
     model : str
         The model, in words (name, version, candidate, training data).
     ignored_columns : tuple of str
@@ -88,7 +89,7 @@ class ScoreSummary:
     rows_in: int
     scored: int
     rejected: int
-    output: Path
+    output: Path | str
     model: str
     ignored_columns: tuple[str, ...] = ()
     rejections: tuple[tuple[str, int], ...] = ()

@@ -223,7 +223,7 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
     Returns
     -------
     ScoreSummary
-        Counted by Spark; ``output`` is the folder.
+        Counted by Spark; ``output`` is the folder or URL as given.
 
     Raises
     ------
@@ -274,7 +274,7 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
         raise SparkJobError(f"{target}: {counts.rows:,} rows written for {rows_in:,} rows in; "
                             f"the output is wrong, please report this")
     return ScoreSummary(rows_in=rows_in, scored=counts.scored, rejected=counts.rejected,
-                        output=Path(target), model=loaded.describe(),
+                        output=target, model=loaded.describe(),
                         ignored_columns=plan.ignored_columns, rejections=counts.rejections,
                         seconds=time.perf_counter() - start, unused_given=counts.unused_given,
                         unused_predictors=unused_inputs(loaded),
