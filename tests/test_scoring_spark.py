@@ -384,6 +384,25 @@ def _subprocess(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.C
     return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def test_a_normal_run_shows_resorb_s_lines_only_and_a_jvm_error_stays_visible(tmp_path):
+    """No start-up WARN lines of Spark or the JVM before resorb's output (a terminal would
+    show them above the progress bar); a JVM that cannot start still says why."""
+    folder = parts(bad_rows(10, seed=1), tmp_path / "in", ".parquet", [10])
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYSPARK_PYTHON", "LOG4J_CONFIGURATION_FILE", "SPARK_DRIVER_MEMORY")}
+    args = [str(RESORB), "score", "-i", str(folder), "-o", str(tmp_path / "out"), "--engine",
+            "spark", "--spark-master", "local[1]", "--explain", "0"]
+    normal = _subprocess(args, env, tmp_path)
+    assert normal.returncode == 3, normal.stderr
+    lines = normal.stderr.splitlines()
+    assert lines[0].startswith("in: 10 rows in = 9 scored + 1 rejected"), lines
+    assert all(line.startswith(("in: ", "model: ", "rejected rows")) for line in lines), lines
+    broken = _subprocess(args, {**env, "SPARK_DRIVER_MEMORY": "1x"}, tmp_path)
+    assert broken.returncode == 2
+    assert "Invalid maximum heap size" in broken.stderr  # the JVM's own words
+    assert "error: Spark did not start" in broken.stderr
+
+
 def test_without_java_or_pyspark_the_message_says_what_to_install(tmp_path):
     folder = parts(bad_rows(10, seed=1), tmp_path / "in", ".parquet", [10])
     env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "PYSPARK_PYTHON")}
