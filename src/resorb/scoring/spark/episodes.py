@@ -40,6 +40,7 @@ from resorb.intake import ChunkMapping
 from resorb.scoring.batch import InputColumns, row_episode_keys
 from resorb.scoring.spark.read import SOURCE_FILE, SOURCE_ROW
 from resorb.scoring.spark.session import quiet
+from resorb.scoring.spark.worker import _number_rows
 
 #: columns of the pass (dropped before the output): a row's key (or placeholder), whether
 #: it has a key, and whether another row repeats its episode
@@ -77,8 +78,6 @@ def _keyed_rows(batches: Iterator[pa.RecordBatch], handle: Any,
                 number: bool) -> Iterator[pa.RecordBatch]:
     """mapInArrow body of step 3: the rows, (CSV) their row numbers, key or placeholder."""
     from pyspark import TaskContext
-
-    from resorb.scoring.spark.worker import _number_rows
 
     keying: _Keying = handle.value
     context = TaskContext.get()
