@@ -24,6 +24,11 @@ it varies far less than wall time.
 
     python benchmarks/bench_spark.py --rows 1000000 10000000 --explain 0 3
     python benchmarks/bench_spark.py --rows 1000000 --explain 0 --engines local "spark local[2]"
+    python benchmarks/bench_spark.py --rows 1000000 --explain 0 --repeats 3 \
+        --engines "spark local[2]" "spark local[2], no episode pass"
+
+The last one measures the one-row-per-episode pass (``NO_PASS`` turns it off in the
+worker; nothing else can).
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 from _common import machine, markdown, provenance  # noqa: E402
 
 ENGINES = ("local", "spark local[2]", "standalone")
+#: Spark local[2] without the one-row-per-episode pass (resorb.scoring.spark.episodes): only
+#: to measure what the pass costs; not a default engine (its output differs when a file
+#: repeats an episode)
+NO_PASS = "spark local[2], no episode pass"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--explain", type=int, nargs="+", default=[0, 3])
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES),
+                        choices=[*ENGINES, NO_PASS])
     parser.add_argument("--candidate", default="logistic",
                         help="params.yaml candidate (logistic: reasons are affordable at 10M)")
     parser.add_argument("--workdir", type=Path, default=None,
@@ -91,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(args.repeats):
                         for engine in args.engines:
                             master = {"local": "", "spark local[2]": "local[2]",
+                                      NO_PASS: "local[2]",
                                       "standalone": running.url if running else ""}[engine]
                             run = _run(data, model, work, engine, master, explain)
                             results.append({"rows": rows, "explain": explain,
@@ -107,22 +118,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def _candidates(path: Path, n: int, seed: int, piece: int = 125_000) -> Path:
     """Synthetic candidates without outcomes, as bench_scoring draws them, in row groups of
-    ``piece`` rows and with microsecond timestamps (Spark refuses nanoseconds)."""
+    ``piece`` rows and with microsecond timestamps (Spark refuses nanoseconds).
+
+    Patient ids are numbered across the file: each piece's cohort numbers its own from 1,
+    which repeated (patient, level) pairs across pieces and made both engines reject most
+    rows as repeated episodes (files written before this change are drawn again)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from resorb.cohort import make_cohort
     from resorb.scoring.frame import USED_COLUMNS
 
-    if path.is_file() and pq.ParquetFile(path).metadata.num_rows == n:
+    if (path.is_file() and pq.ParquetFile(path).metadata.num_rows == n
+            and pq.ParquetFile(path).schema_arrow.metadata.get(b"resorb_ids") == b"unique"):
         return path
     writer = None
     try:
         for i, start in enumerate(range(0, n, piece)):
             frame = make_cohort(min(piece, n - start), seed=seed + i)
+            frame["patient_id"] = [f"B{start + j:010d}" for j in range(1, len(frame) + 1)]
             table = pa.Table.from_pandas(frame[[c for c in frame.columns if c in USED_COLUMNS]],
                                          preserve_index=False)
             if writer is None:
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                       b"resorb_ids": b"unique"})
                 writer = pq.ParquetWriter(path, table.schema, coerce_timestamps="us")
             writer.write_table(table.cast(writer.schema))
     finally:
@@ -174,7 +193,9 @@ def _worker(args: argparse.Namespace) -> int:
     else:
         from pyspark.sql import SparkSession
 
-        from resorb.scoring.spark import quiet, score_path
+        from resorb.scoring.spark import job, quiet, score_path
+
+        job.EPISODE_PASS = args.worker != NO_PASS  # the one switch, for this measurement
 
         threading.Thread(target=sample, daemon=True).start()
         os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -245,9 +266,16 @@ def _report(args: argparse.Namespace, results: list[dict], started: datetime,
     table["x local (wall)"] = [base.get((r, e), float("nan")) / s for r, e, s in
                                zip(table["rows"], table["explain"], table["seconds"],
                                    strict=True)]
+    extra = []
+    if (table["engine"] == NO_PASS).any():  # what the episode pass costs, in the same run
+        plain = table[table["engine"] == NO_PASS].set_index(["rows", "explain"])
+        for what, column in (("seconds", "/ no pass (wall)"), ("cpu", "/ no pass (CPU)")):
+            table[column] = [v / plain[what].get((r, e), float("nan")) for r, e, v in
+                             zip(table["rows"], table["explain"], table[what], strict=True)]
+            extra.append(column)
     table["rows"] = table["rows"].map("{:,}".format)
     table = table[["rows", "explain", "engine", "runs", "seconds", "rows/s", "x local (wall)",
-                   "cpu", "startup", "python_mb", "jvm_mb"]].rename(columns={
+                   *extra, "cpu", "startup", "python_mb", "jvm_mb"]].rename(columns={
                        "seconds": "median s", "cpu": "CPU s (driver tree)",
                        "startup": "JVM start s",
                        "python_mb": "driver Python peak MB", "jvm_mb": "driver JVM peak MB"})

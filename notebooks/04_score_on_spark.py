@@ -44,8 +44,11 @@ print(f"{written.rows:,} rows in {written.partitions} partitions")
 # ## Read the files with their origin and score them
 #
 # `resorb.spark.read` adds `source_file` and `source_row` (1-based row within the file), which
-# `score` passes through, so the input order can be restored with an `orderBy`. A row that
-# breaks the data dictionary is kept as `rejected` with its reasons.
+# `score` passes through, so the input order can be restored with an `orderBy` (the scored
+# rows come back in no particular order). A row that breaks the data dictionary is kept as
+# `rejected` with its reasons, and so is every row repeating another row's patient and level
+# (one row per episode, as `resorb score`: a key pass and a shuffle on the executors, run
+# each time `scored` is computed).
 
 # %%
 cohort = resorb.spark.read(spark, work / "cohort")

@@ -24,6 +24,7 @@ import resorb.cohort
 import resorb.spark
 from resorb.cli import app
 from resorb.config import ScoringParams
+from resorb.intake.check import REPEATED_EPISODE
 from resorb.models import CandidateSpec
 from resorb.scoring import load_model, output_columns, score_file
 from resorb.scoring.spark import SOURCE_FILE, SOURCE_ROW, score_path
@@ -69,6 +70,24 @@ def bad_rows(n: int, seed: int) -> pd.DataFrame:
     """``n`` candidates, three of them breaking the dictionary, one with no horizon."""
     return candidates(n, seed=seed, vas_leg={5: "75"}, sex={17: "alien"},
                       cauda_equina={30: None}, followup_days={9: None})
+
+
+def with_repeats(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (>= 210 rows) with six rows repeating an episode (1-based rows 3, 6, 41, 42,
+    151, 201): 151 repeats 3, 201 repeats 6 (which breaks a cell rule too), 41 repeats 42
+    with the level in lower case; rows 61 and 62 share a level with no patient: no repeat."""
+    frame = frame.copy()
+    pair = ["patient_id", "level"]
+    frame.loc[150, pair] = frame.loc[2, pair].to_numpy()
+    frame.loc[200, pair] = frame.loc[5, pair].to_numpy()
+    frame.loc[40, pair] = frame.loc[41, pair].to_numpy()
+    frame.loc[40, "level"] = frame.loc[41, "level"].lower()
+    frame.loc[[60, 61], "patient_id"] = ""
+    frame.loc[61, "level"] = frame.loc[60, "level"]
+    return frame
+
+
+REPEATS = [3, 6, 41, 42, 151, 201]
 
 
 def parts(frame: pd.DataFrame, folder: Path, suffix: str, sizes: list[int]) -> Path:
@@ -143,6 +162,63 @@ def test_a_glob_picks_files_and_a_mapping_runs_on_the_executors(spark, tmp_path,
                          pd.read_parquet(tmp_path / "local.parquet"))
 
 
+# ------------------------------------------------------------------ one row per episode
+
+
+@pytest.mark.parametrize("layout", ["one parquet file", "a folder of csv parts"])
+def test_rows_repeating_an_episode_are_rejected_as_by_the_local_engine(
+        spark, run_cli, tmp_path, reference, layout):
+    frame = bad_rows(260, seed=3).pipe(with_repeats)
+    if layout == "one parquet file":
+        spark_in = local_in = written(frame, tmp_path / "in.parquet")
+    else:
+        spark_in = parts(frame, tmp_path / "in", ".csv", [120, 90, 50])
+        local_in = tmp_path / "in-whole.csv"
+    common = ["--model", reference.source, "--explain", "2"]
+    local = run_cli("score", "-i", local_in, "-o", tmp_path / "local.parquet", *common)
+    remote = run_cli("score", "-i", spark_in, "-o", tmp_path / "out", "--engine", "spark",
+                     *common)
+    assert local.exit_code == remote.exit_code == 3, remote.output
+    for result in (local, remote):  # 6 repeats, 2 without a patient, 2 cell rules broken
+        assert "260 rows in = 250 scored + 10 rejected" in result.output
+    reasons = [line for line in local.output.splitlines() if "commonest reasons" in line]
+    assert reasons == [line for line in remote.output.splitlines()
+                       if "commonest reasons" in line]
+    assert f"{REPEATED_EPISODE} (6)" in reasons[0]
+    by_spark = spark_output(tmp_path / "out")
+    assert_same_as_local(by_spark, pd.read_parquet(tmp_path / "local.parquet"))
+    repeated = np.flatnonzero(by_spark["reason"].eq(REPEATED_EPISODE).to_numpy()) + 1
+    assert list(repeated) == REPEATS
+    assert (by_spark.loc[repeated - 1, "status"] == "rejected").all()
+
+
+def test_a_mapping_s_recoded_identifiers_and_filter_decide_the_repeats_as_locally(
+        spark, tmp_path, reference):
+    """The key pass maps patient_id and level on the executors: ``l4/5`` is recoded as
+    ``L4/5`` is, and rows the filter leaves out (cervical) never count as repeats."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    source = pd.read_csv(examples / "hospital_example.csv", dtype=str, keep_default_na=False)
+    copies = source.iloc[[0, 4, 5]].copy()  # H001 again, cervical H005 again, H006 again
+    copies.iloc[2, copies.columns.get_loc("Level")] = "l4/5"
+    source = pd.concat([source, copies], ignore_index=True)
+    source.to_csv(tmp_path / "whole.csv", index=False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source.iloc[:9].to_csv(folder / "a.csv", index=False)
+    source.iloc[9:].to_csv(folder / "b.csv", index=False)
+    mapping = examples / "hospital_mapping.yaml"
+    local = score_file(tmp_path / "whole.csv", tmp_path / "local.parquet", reference,
+                       mapping=mapping, explain_k=1)
+    remote = score_path(f"{folder}/*.csv", tmp_path / "out", reference, mapping=mapping,
+                        explain_k=1)
+    assert (remote.rows_in, remote.scored, remote.rejected, remote.exit_code) == (
+        local.rows_in, local.scored, local.rejected, local.exit_code)
+    assert remote.rejections == local.rejections
+    assert (REPEATED_EPISODE, 4) in remote.rejections  # H001 and H006, twice each
+    assert_same_as_local(spark_output(tmp_path / "out"),
+                         pd.read_parquet(tmp_path / "local.parquet"))
+
+
 # ------------------------------------------------------------------------------- retries
 
 
@@ -212,11 +288,15 @@ def test_small_arrow_batches_are_gathered_into_chunks_and_csv_rows_keep_their_nu
 
 def test_the_api_takes_and_returns_dataframes(spark, reference):
     frame = bad_rows(40, seed=4)
+    frame.loc[11, ["patient_id", "level"]] = frame.loc[20, ["patient_id", "level"]].to_numpy()
     df = spark.createDataFrame(frame)
     scored = resorb.spark.score(df, reference, explain=1)
     assert scored.columns == output_columns(IDS, 1)
-    counts = {r["status"]: r["count"] for r in scored.groupBy("status").count().collect()}
-    assert counts == {"scored": 37, "rejected": 3}
+    tally = scored.select("status", (scored["reason"] == REPEATED_EPISODE).alias("repeat"))
+    counts = {(r["status"], r["repeat"]): r["count"]
+              for r in tally.groupBy("status", "repeat").count().collect()}
+    # the DataFrame is one input: its repeated episode is rejected, both rows of it
+    assert counts == {("scored", False): 35, ("rejected", False): 3, ("rejected", True): 2}
 
 
 # ------------------------------------------------------------------------------ errors
@@ -279,6 +359,7 @@ def test_the_cli_passes_urls_and_globs_to_spark_and_refuses_a_missing_path(
                      reference.source, "--explain", "0")
     assert result.exit_code == 3, result.output  # rows 6 and 18 break the dictionary
     assert "part-*.parquet: 20 rows in = 18 scored + 2 rejected" in result.output
+    assert f"-> file://{tmp_path}/out (" in result.output  # as given, not file:/...
     assert len(spark_output(tmp_path / "out")) == 20
     missing = run_cli("score", "-i", tmp_path / "nowhere.parquet", "-o", tmp_path / "out2",
                       "--engine", "spark", "--model", reference.source)
@@ -301,6 +382,25 @@ def test_a_ragged_csv_fails_the_job_and_says_so(spark, run_cli, tmp_path, refere
 
 def _subprocess(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_a_normal_run_shows_resorb_s_lines_only_and_a_jvm_error_stays_visible(tmp_path):
+    """No start-up WARN lines of Spark or the JVM before resorb's output (a terminal would
+    show them above the progress bar); a JVM that cannot start still says why."""
+    folder = parts(bad_rows(10, seed=1), tmp_path / "in", ".parquet", [10])
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYSPARK_PYTHON", "LOG4J_CONFIGURATION_FILE", "SPARK_DRIVER_MEMORY")}
+    args = [str(RESORB), "score", "-i", str(folder), "-o", str(tmp_path / "out"), "--engine",
+            "spark", "--spark-master", "local[1]", "--explain", "0"]
+    normal = _subprocess(args, env, tmp_path)
+    assert normal.returncode == 3, normal.stderr
+    lines = normal.stderr.splitlines()
+    assert lines[0].startswith("in: 10 rows in = 9 scored + 1 rejected"), lines
+    assert all(line.startswith(("in: ", "model: ", "rejected rows")) for line in lines), lines
+    broken = _subprocess(args, {**env, "SPARK_DRIVER_MEMORY": "1x"}, tmp_path)
+    assert broken.returncode == 2
+    assert "Invalid maximum heap size" in broken.stderr  # the JVM's own words
+    assert "error: Spark did not start" in broken.stderr
 
 
 def test_without_java_or_pyspark_the_message_says_what_to_install(tmp_path):

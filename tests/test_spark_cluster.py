@@ -15,10 +15,18 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
+from resorb.intake.check import REPEATED_EPISODE
 from resorb.scoring import load_model, score_file
 from resorb.scoring.spark import score_path
 from tests.spark_cluster import standalone_cluster
-from tests.test_scoring_spark import assert_same_as_local, bad_rows, parts, spark_output
+from tests.test_scoring_spark import (
+    REPEATS,
+    assert_same_as_local,
+    bad_rows,
+    parts,
+    spark_output,
+    with_repeats,
+)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -48,16 +56,20 @@ def cluster_session(tmp_path_factory):
 
 
 def test_two_workers_score_a_multi_file_input_as_the_local_engine(cluster_session, tmp_path):
+    """Rejected rows included: three break a cell rule, six repeat an episode (across
+    files too), found by the key pass and its shuffle on the two executors."""
     model = load_model(Path(__file__).resolve().parents[1] / "models" / "reference")
-    folder = parts(bad_rows(300, seed=12), tmp_path / "in", ".parquet", [100, 100, 100])
+    frame = with_repeats(bad_rows(300, seed=12))
+    folder = parts(frame, tmp_path / "in", ".parquet", [100, 100, 100])
     local = score_file(folder.parent / "in-whole.parquet", tmp_path / "local.parquet", model,
                        explain_k=2)
     remote = score_path(folder, tmp_path / "out", model, explain_k=2)
-    assert (remote.rows_in, remote.scored, remote.rejected) == (300, 297, 3)
-    assert (local.scored, local.rejected, local.rejections) == (
-        remote.scored, remote.rejected, remote.rejections)
+    assert (remote.rows_in, remote.scored, remote.rejected) == (300, 290, 10)
+    assert (local.scored, local.rejected, local.rejections, local.exit_code) == (
+        remote.scored, remote.rejected, remote.rejections, remote.exit_code)
     by_spark = spark_output(tmp_path / "out")
     assert_same_as_local(by_spark, pd.read_parquet(tmp_path / "local.parquet"))
-    assert (by_spark["status"] == "rejected").sum() == 3
+    repeated = by_spark.index[by_spark["reason"] == REPEATED_EPISODE] + 1
+    assert list(repeated) == REPEATS
     executors = cluster_session.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
     assert executors == 3  # the driver and one executor on each worker

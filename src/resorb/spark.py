@@ -2,8 +2,9 @@
 
 - :func:`score`: a Spark DataFrame of candidates in, the scored DataFrame out (lazy; the
   executors do the work when it is written or counted), through the same per-chunk function
-  as ``resorb score`` (:func:`resorb.scoring.batch.score_chunk`). The model is shipped to
-  each executor once as checked skops bytes (:mod:`resorb.scoring.spark`).
+  as ``resorb score`` (:func:`resorb.scoring.batch.score_chunk`), the one-row-per-episode
+  rule included. The model is shipped to each executor once as checked skops bytes
+  (:mod:`resorb.scoring.spark`).
 - :func:`read`: a file, folder or glob read by Spark with each row's ``source_file`` and
   ``source_row`` (Parquet), ready for :func:`score`.
 - :func:`make_cohort`: a synthetic cohort generated on executors, one partition per task,
@@ -98,7 +99,16 @@ def score(df: Any, model: LoadedModel | str | os.PathLike[str] | None = None, *,
         ``p_resorption``, ``risk_band``, ``eligible_for_waiting``, ``eligibility_reason``,
         ``reason_1..k``, ``out_of_range``, ``model_name``, ``model_version``,
         ``horizon_days``, ``status``, ``reason``), then ``source_file``, ``source_row``
-        when given.
+        when given. In no particular order (restore it with ``source_file``,
+        ``source_row`` or an id column).
+
+    Notes
+    -----
+    ``df`` is one input, as a file is for ``resorb score``: rows repeating another row's
+    ``patient_id`` and ``level`` (after ``mapping``) are rejected with the local engine's
+    reason, by a key pass and a shuffle on the executors (:mod:`resorb.scoring.spark.episodes`;
+    nothing is collected on the driver). The pass runs each time the result is computed:
+    write it once rather than counting it first.
 
     Raises
     ------
@@ -237,7 +247,7 @@ def write_cohort(out: str | os.PathLike[str], n: int, seed: int, *,
     SparkJobError
         The job failed (no ``_SUCCESS``).
     """
-    from resorb.scoring.spark import SparkJobError, _check_output, _job_reason
+    from resorb.scoring.spark import _check_output, write_parquet
 
     target = _check_output(str(out), "")
     spark, owned = get_session(master, "resorb-cohort")
@@ -245,12 +255,7 @@ def write_cohort(out: str | os.PathLike[str], n: int, seed: int, *,
         frame = make_cohort(spark, n, seed, partitions=partitions, preset=preset,
                             params=params)
         parts = frame.rdd.getNumPartitions()
-        try:
-            with quiet():
-                frame.write.mode("overwrite").parquet(target)
-        except Exception as exc:
-            raise SparkJobError(f"the Spark job failed, {target} is incomplete (no "
-                                f"_SUCCESS): {_job_reason(exc)}") from None
+        write_parquet(frame, target)
     finally:
         if owned:
             spark.stop()

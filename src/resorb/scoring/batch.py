@@ -64,8 +64,9 @@ class ScoreSummary:
         Data rows read; always ``scored + rejected``.
     scored, rejected : int
         Rows with a probability, and rows refused with a reason.
-    output : Path
-        The file written.
+    output : Path or str
+        The file written (local engine); the Spark engine's folder or URL as given (a
+        ``Path`` would turn ``file:///x`` into ``file:/x``).
     model : str
         The model, in words (name, version, candidate, training data).
     ignored_columns : tuple of str
@@ -88,7 +89,7 @@ class ScoreSummary:
     rows_in: int
     scored: int
     rejected: int
-    output: Path
+    output: Path | str
     model: str
     ignored_columns: tuple[str, ...] = ()
     rejections: tuple[tuple[str, int], ...] = ()
@@ -294,6 +295,66 @@ def measured_otherwise(mapping: ChunkMapping | None, model: LoadedModel) -> tupl
     return measurement_mismatches(model.metadata.derived, given, model.features)
 
 
+def episode_input(columns: InputColumns, names: list[str],
+                  file_name: str) -> InputColumns | None:
+    """What the repeated-episode pass reads: ``patient_id`` and ``level`` only.
+
+    Both engines' first pass over the input (:meth:`_Input.repeated_episodes`, and the
+    Spark engine's key pass in :mod:`resorb.scoring.spark.job`): without a mapping the two
+    columns as read; with one, the mapping reduced to its filter and its two identifier
+    rules (no derivations), so fewer columns are read.
+
+    Parameters
+    ----------
+    columns : InputColumns
+        The run's columns (:func:`input_columns`).
+    names : list of str
+        The input's header (stripped), in file order.
+    file_name : str
+        How messages name the input.
+
+    Returns
+    -------
+    InputColumns or None
+        None when the canonical header lacks ``patient_id`` or ``level`` (no rule to apply).
+    """
+    if not {"patient_id", "level"} <= set(columns.header):
+        return None
+    if columns.mapping is None:
+        return InputColumns(None, ["patient_id", "level"], ["patient_id", "level"])
+    mapping = columns.mapping.mapping
+    ids = mapping.model_copy(update={
+        "columns": {k: v for k, v in mapping.columns.items() if k in ("patient_id", "level")},
+        "derive": {}})
+    return input_columns(names, ids, file_name)
+
+
+def row_episode_keys(raw: pd.DataFrame, mapping: ChunkMapping | None) -> np.ndarray | None:
+    """Each row's episode key (:func:`resorb.intake.check.episode_keys`), as read.
+
+    Parameters
+    ----------
+    raw : DataFrame of shape (n_rows, len(episode_input(...).read))
+        Rows as read, in the columns :func:`episode_input` names.
+    mapping : ChunkMapping or None
+        :func:`episode_input`'s mapping.
+
+    Returns
+    -------
+    ndarray of uint64, shape (n_rows,), or None
+        0 for a row whose patient or level is missing or invalid, or that the mapping's
+        filter leaves out (such rows never repeat an episode); None when the mapped frame
+        lacks ``patient_id`` or ``level``.
+    """
+    from resorb.intake.check import episode_keys
+
+    frame, rejected = map_rows(raw, mapping)
+    keys = episode_keys(frame)
+    if keys is None or rejected is None:
+        return keys
+    return np.where(rejected.to_numpy(dtype=object) == FILTERED, np.uint64(0), keys)
+
+
 class _Input:
     """The input file as frames with canonical names, chunk by chunk: read once, mapped once.
 
@@ -326,34 +387,25 @@ class _Input:
     def repeated_episodes(self, rows: int) -> np.ndarray:
         """Hashes of the (patient, level) pairs more than one kept row of the file holds.
 
-        A first pass over the file (only ``patient_id`` and ``level`` without a mapping),
-        so that the cross-row rule ``validate`` applies to the whole file holds for ``score``
-        too (:func:`resorb.intake.check.episode_keys`). Rows a mapping's filter leaves out
-        do not count, as they do not for ``validate``.
+        A first pass over the file (only the columns :func:`episode_input` names), so that
+        the cross-row rule ``validate`` applies to the whole file holds for ``score`` too
+        (:func:`resorb.intake.check.episode_keys`). Rows a mapping's filter leaves out do not
+        count, as they do not for ``validate``.
         """
-        from resorb.intake.check import episode_keys, repeated_keys
+        from resorb.intake.check import repeated_keys
 
-        if not {"patient_id", "level"} <= set(self.header):
-            return np.zeros(0, dtype=np.uint64)
+        none = np.zeros(0, dtype=np.uint64)
+        keyed = episode_input(InputColumns(self.mapping, self.header, self.read),
+                              self.source.names, self.source.path.name)
+        if keyed is None:
+            return none
         parts = []
-        if self.mapping is None:
-            for table in self.source.chunks(rows, ["patient_id", "level"]):
-                parts.append(episode_keys(table.to_pandas()))
-        else:  # the mapping's filter and its two identifier rules only: fewer columns read
-            mapping = self.mapping.mapping
-            ids = mapping.model_copy(update={
-                "columns": {k: v for k, v in mapping.columns.items()
-                            if k in ("patient_id", "level")}, "derive": {}})
-            keys_only = _Input(self.source, ids)
-            for _, frame, rejected in keys_only.frames(rows):
-                keys = episode_keys(frame)
-                if keys is None:
-                    return np.zeros(0, dtype=np.uint64)
-                if rejected is not None:
-                    keys = np.where(rejected.to_numpy(dtype=object) == FILTERED,
-                                    np.uint64(0), keys)
-                parts.append(keys)
-        return repeated_keys(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+        for table in self.source.chunks(rows, keyed.read):
+            keys = row_episode_keys(table.to_pandas(), keyed.mapping)
+            if keys is None:
+                return none
+            parts.append(keys)
+        return repeated_keys(np.concatenate(parts)) if parts else none
 
     def frames(self, rows: int) -> Iterator[tuple[pa.Table, pd.DataFrame, pd.Series | None]]:
         """(chunk as read, its canonical frame, filter rejections or None) per chunk."""
@@ -429,14 +481,15 @@ class ChunkJob:
     #: identifiers written as read (not mapped, not raw bytes); None: when there is no mapping
     pass_through: bool | None = None
     #: hashes of the (patient, level) pairs the whole file repeats (local engine: a first
-    #: pass); None: not known (Spark, where a chunk cannot see the others; docs/scoring.md)
+    #: pass); None: not given (Spark flags the rows instead: ``score_chunk(repeated=...)``)
     repeated_episodes: np.ndarray | None = None
     #: ``model.transform(background)``, once per run; None: transformed per chunk
     background_features: pd.DataFrame | None = None
 
 
 def score_chunk(table: pa.Table, job: ChunkJob,
-                conformed: tuple[pd.DataFrame, pd.Series] | None = None) -> pa.Table:
+                conformed: tuple[pd.DataFrame, pd.Series] | None = None,
+                repeated: np.ndarray | None = None) -> pa.Table:
     """Score one chunk as read from the input: map, check, predict, explain, to Arrow.
 
     The one per-chunk function of both engines (the local loop of :func:`score_file` and
@@ -450,6 +503,11 @@ def score_chunk(table: pa.Table, job: ChunkJob,
     conformed : (DataFrame, Series), optional
         :func:`~resorb.scoring.frame.conform_frame` of this chunk's canonical frame, when
         already computed (the local engine's first chunk).
+    repeated : ndarray of bool, shape (n_rows,), optional
+        Rows repeating another row's patient and level, as the Spark engine's key pass
+        flags them (:mod:`resorb.scoring.spark.job`); the local engine gives
+        ``job.repeated_episodes`` instead. Either way such a row is rejected with
+        :data:`resorb.intake.check.REPEATED_EPISODE` unless the mapping already rejects it.
 
     Returns
     -------
@@ -457,7 +515,9 @@ def score_chunk(table: pa.Table, job: ChunkJob,
         One row per input row, in order, with schema ``job.schema_out``.
     """
     frame, rejected = map_rows(table.to_pandas(), job.mapping)
-    if job.repeated_episodes is not None and job.repeated_episodes.size:
+    if repeated is not None:
+        rejected = _reject_flagged(repeated, rejected, frame.index)
+    elif job.repeated_episodes is not None and job.repeated_episodes.size:
         rejected = _reject_repeated(frame, job.repeated_episodes, rejected)
     result = score_frame(frame, job.model, job.horizon_days, job.explain_k, job.params,
                          background=job.background, rejected=rejected,
@@ -468,22 +528,30 @@ def score_chunk(table: pa.Table, job: ChunkJob,
 
 def _reject_repeated(frame: pd.DataFrame, repeated: np.ndarray,
                      rejected: pd.Series | None) -> pd.Series | None:
-    """``rejected`` with the rows repeating a patient and level given that reason too.
-
-    A row the mapping already rejects (its filter) keeps that reason.
-    """
-    from resorb.intake.check import REPEATED_EPISODE, episode_keys
+    """``rejected`` with the rows whose episode key is among ``repeated`` rejected too."""
+    from resorb.intake.check import episode_keys
 
     keys = episode_keys(frame)
     if keys is None:
         return rejected
-    hit = np.isin(keys, repeated) & (keys != 0)
+    return _reject_flagged(np.isin(keys, repeated) & (keys != 0), rejected, frame.index)
+
+
+def _reject_flagged(hit: np.ndarray, rejected: pd.Series | None,
+                    index: pd.Index) -> pd.Series | None:
+    """``rejected`` with the rows ``hit`` flags given the repeated-episode reason too.
+
+    A row the mapping already rejects (its filter, a derivation) keeps that reason.
+    """
+    from resorb.intake.check import REPEATED_EPISODE
+
+    hit = np.asarray(hit, dtype=bool)
     if not hit.any():
         return rejected
-    why = (np.full(len(frame), "", dtype=object) if rejected is None
+    why = (np.full(len(index), "", dtype=object) if rejected is None
            else rejected.to_numpy(dtype=object))
     why = np.where(hit & (why == ""), REPEATED_EPISODE, why)
-    return pd.Series(why, index=frame.index, dtype=object)
+    return pd.Series(why, index=index, dtype=object)
 
 
 # ------------------------------------------------------------------------------- writing

@@ -12,7 +12,10 @@ once per Python worker (cached; Spark reuses Python workers), never through MLfl
 Each partition goes through ``mapInArrow`` into :func:`resorb.scoring.batch.score_chunk`,
 the very function the local engine calls on each of its chunks (mapping, cell rules, red
 flags, prediction, reasons, out-of-range flags, bands), so the two engines cannot drift
-apart. Spark writes the result as a Parquet folder through its output committer: a task's
+apart. The one cross-row rule (one row per patient and level) runs before it, as a key
+pass, a ``groupBy`` and a shuffle join on the executors (:mod:`.episodes`).
+
+Spark writes the result as a Parquet folder through its output committer: a task's
 attempt writes into a temporary folder that only a successful attempt commits, and
 ``_SUCCESS`` appears when the whole job has committed. A retried task therefore neither
 loses nor duplicates rows (tested with a failure injected into a first attempt), and a failed
@@ -39,11 +42,12 @@ in and rows out is reported as an error, never printed as a success.
 Needs the optional extra ``pip install 'resorb[spark]'`` and Java 17+.
 
 Modules: :mod:`.session` (the session, master URLs, job errors), :mod:`.read` (the input),
-:mod:`.worker` (what executors receive and run), :mod:`.job` (planning and running on the
-driver), :mod:`.counts` (writing and counting the output).
+:mod:`.episodes` (the repeated-episode pass), :mod:`.worker` (what executors receive and
+run), :mod:`.job` (planning and running on the driver), :mod:`.counts` (writing and
+counting the output).
 """
 
-from resorb.scoring.spark.counts import Counts, write_output
+from resorb.scoring.spark.counts import Counts, write_output, write_parquet
 from resorb.scoring.spark.job import (
     Plan,
     _background,
@@ -104,4 +108,5 @@ __all__ = [
     "read_input",
     "score_path",
     "write_output",
+    "write_parquet",
 ]

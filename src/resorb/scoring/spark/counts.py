@@ -22,6 +22,32 @@ class Counts:
     rejections: tuple[tuple[str, int], ...]
 
 
+def write_parquet(frame: Any, target: str) -> None:
+    """Write a DataFrame as a Parquet folder through Spark's output committer.
+
+    Both Spark writers (scoring, :func:`write_output`; cohorts,
+    :func:`resorb.spark.write_cohort`) go through here, so a failed job reads the same.
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+    target : str
+        Folder or URL, replaced if it exists (``_SUCCESS`` appears once the job commits).
+
+    Raises
+    ------
+    SparkJobError
+        The job failed: the folder has no ``_SUCCESS`` (Spark's reason in the message,
+        never a cell of the input).
+    """
+    try:
+        with quiet():
+            frame.write.mode("overwrite").parquet(target)
+    except Exception as exc:
+        raise SparkJobError(f"the Spark job failed, {target} is incomplete (no _SUCCESS): "
+                            f"{_job_reason(exc)}") from None
+
+
 def write_output(scored: Any, output: str | os.PathLike[str]) -> Counts:
     """Write the scored DataFrame as a Parquet folder and count its rows with Spark.
 
@@ -33,12 +59,7 @@ def write_output(scored: Any, output: str | os.PathLike[str]) -> Counts:
     from pyspark.sql import functions as sf
 
     target = str(output)
-    try:
-        with quiet():
-            scored.write.mode("overwrite").parquet(target)
-    except Exception as exc:
-        raise SparkJobError(f"the Spark job failed, {target} is incomplete (no _SUCCESS): "
-                            f"{_job_reason(exc)}") from None
+    write_parquet(scored, target)
     with quiet():
         written = scored.sparkSession.read.parquet(target)
         status = sf.col("status")

@@ -19,6 +19,7 @@ from resorb.scoring.batch import (
     ChunkJob,
     ScoreSummary,
     _output_schema,
+    episode_input,
     input_columns,
     map_rows,
     measured_otherwise,
@@ -26,10 +27,16 @@ from resorb.scoring.batch import (
 from resorb.scoring.frame import check_columns, prepare_rows, unused_inputs
 from resorb.scoring.model import LoadedModel, load_model
 from resorb.scoring.spark.counts import write_output
+from resorb.scoring.spark.episodes import flag_repeats
 from resorb.scoring.spark.progress import Progress, watch
 from resorb.scoring.spark.read import SOURCE_FILE, SOURCE_ROW, SparkInput, read_input
 from resorb.scoring.spark.session import SparkJobError, _job_reason, get_session, quiet
 from resorb.scoring.spark.worker import _score_partition, _ship
+
+#: the repeated-episode pass (:mod:`.episodes`); benchmarks/bench_spark.py turns it off to
+#: measure what it costs, nothing else does: without it Spark would score rows the local
+#: engine rejects
+EPISODE_PASS = True
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,8 @@ def plan_scoring(source: SparkInput, model: LoadedModel, *, mapping: Any | None 
     -------
     Plan
         ``scored`` has the local engine's output columns, then ``source_file`` and
-        ``source_row``.
+        ``source_row``. Rows repeating another row's patient and level are rejected as by
+        the local engine (a key pass and a shuffle on the executors, :mod:`.episodes`).
 
     Raises
     ------
@@ -102,11 +110,15 @@ def plan_scoring(source: SparkInput, model: LoadedModel, *, mapping: Any | None 
                   if k and model.is_linear else None)
     job = ChunkJob(model, horizon, k, params, background, schema_out, tuple(ids),
                    chunk_mapping)
-    shipment = _ship(model, job, origin, tuple(read))
-    handle = frame.sparkSession.sparkContext.broadcast(shipment)
     # pyspark's mapInArrow looks columns up by name, which fails on a name with a dot
     # ("Canal occ."): they travel as c0, c1, .. and get their names back in the worker
     frame = frame.toDF(*[f"c{i}" for i in range(len(read))], *extra)
+    keyed = episode_input(columns, source.names, file_name) if EPISODE_PASS else None
+    if keyed is not None:  # CSV rows are numbered in the pass, before its shuffle
+        frame = flag_repeats(frame, keyed, read, origin)
+        origin = "none" if origin == "none" else "row"
+    shipment = _ship(model, job, origin, tuple(read), flagged=keyed is not None)
+    handle = frame.sparkSession.sparkContext.broadcast(shipment)
     fields = [StructField(f.name, spark_types[f.name] if f.name in id_types and
                           chunk_mapping is None else from_arrow_type(f.type), True)
               for f in schema_out]
@@ -211,7 +223,7 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
     Returns
     -------
     ScoreSummary
-        Counted by Spark; ``output`` is the folder.
+        Counted by Spark; ``output`` is the folder or URL as given.
 
     Raises
     ------
@@ -262,7 +274,7 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
         raise SparkJobError(f"{target}: {counts.rows:,} rows written for {rows_in:,} rows in; "
                             f"the output is wrong, please report this")
     return ScoreSummary(rows_in=rows_in, scored=counts.scored, rejected=counts.rejected,
-                        output=Path(target), model=loaded.describe(),
+                        output=target, model=loaded.describe(),
                         ignored_columns=plan.ignored_columns, rejections=counts.rejections,
                         seconds=time.perf_counter() - start, unused_given=counts.unused_given,
                         unused_predictors=unused_inputs(loaded),

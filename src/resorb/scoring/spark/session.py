@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,7 +91,7 @@ def get_session(master: str = "local[*]", app: str = "resorb") -> tuple[Any, boo
     # executors must run an interpreter that has resorb and its pinned dependencies
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
-        with quiet():
+        with quiet(), _driver_log(), _jvm_stderr():
             session = (SparkSession.builder.master(master).appName(app)
                        .config("spark.ui.enabled", "false")
                        .config("spark.ui.showConsoleProgress", "false")
@@ -103,6 +104,70 @@ def get_session(master: str = "local[*]", app: str = "resorb") -> tuple[Any, boo
     # Spark's log quotes malformed records (cells may be identifiers): resorb reports failures
     session.sparkContext.setLogLevel("OFF")
     return session, True
+
+
+@contextlib.contextmanager
+def _driver_log() -> Iterator[None]:
+    """The JVM started in this block logs errors only (the packaged log4j2.properties).
+
+    Spark's start-up WARN lines (native Hadoop library, loopback address, its default log4j
+    profile) would come before resorb's progress bar. Log4j 2 reads its configuration file
+    from ``LOG4J_CONFIGURATION_FILE``; set for the launch only, and only when unset, so a
+    user's or cluster's configuration wins.
+    """
+    name = "LOG4J_CONFIGURATION_FILE"
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = str(Path(__file__).with_name("log4j2.properties"))
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
+#: what the JVM itself prints at start-up, outside any log (Spark's launcher adds
+#: ``--add-modules=jdk.incubator.vector``, and the JDK always warns about incubator modules)
+_JVM_NOTICES = (b"WARNING: Using incubator modules",)
+
+
+@contextlib.contextmanager
+def _jvm_stderr() -> Iterator[None]:
+    """The JVM started in this block writes its stderr through a filter.
+
+    Its start-up notice about incubator modules (:data:`_JVM_NOTICES`) is dropped; every
+    other line, an error included, is passed on to this process's stderr as written. The
+    JVM inherits the file descriptor, so the filter is a pipe and a daemon thread.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr: nothing to keep clean
+        yield
+        return
+    read, write = os.pipe()
+    relay = threading.Thread(target=_relay, args=(read, real), daemon=True,
+                             name="resorb-jvm-stderr")
+    relay.start()
+    os.dup2(write, 2)
+    os.close(write)
+    try:
+        yield
+    except BaseException:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        relay.join(timeout=5)  # the JVM has exited: its last words (why it did not start)
+        raise
+    sys.stderr.flush()
+    os.dup2(real, 2)
+
+
+def _relay(read: int, out: int) -> None:
+    """Copy lines from ``read`` to ``out`` until the writers close it, notices left out."""
+    with os.fdopen(read, "rb") as source:
+        for line in source:
+            if not line.startswith(_JVM_NOTICES):
+                os.write(out, line)
 
 
 def _first_line(exc: BaseException) -> str:

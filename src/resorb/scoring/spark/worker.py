@@ -34,6 +34,7 @@ class _Shipment:
     job: ChunkJob  # with model=None: the estimator travels as bytes
     origin: str  # as SparkInput.origin
     names: tuple[str, ...]  # the input columns (they travel as c0, c1, ..: see plan_scoring)
+    flagged: bool = False  # a last column says which rows repeat an episode (.episodes)
 
 
 #: per Python worker: the job of each broadcast already loaded
@@ -41,7 +42,7 @@ _LOADED: dict[str, ChunkJob] = {}
 
 
 def _ship(model: LoadedModel, job: ChunkJob, origin: str,
-          names: tuple[str, ...]) -> _Shipment:
+          names: tuple[str, ...], flagged: bool = False) -> _Shipment:
     """The model as the bytes ``load_model`` checked, checked again after reading them."""
     from resorb.runs import ARTIFACTS
 
@@ -55,7 +56,8 @@ def _ship(model: LoadedModel, job: ChunkJob, origin: str,
     return _Shipment(token=uuid.uuid4().hex, skops=data, skops_sha256=digest,
                      card=model.metadata.to_json(), name=model.name, version=model.version,
                      source=model.source, features=model.features,
-                     job=replace(job, model=None), origin=origin, names=names)
+                     job=replace(job, model=None), origin=origin, names=names,
+                     flagged=flagged)
 
 
 def _unpack(shipment: _Shipment) -> ChunkJob:
@@ -93,8 +95,13 @@ def _score_partition(batches: Iterator[pa.RecordBatch], handle: Any) -> Iterator
     counters: dict[str, int] = {}
     for table in _chunks(batches, job.params.chunk_rows):
         table = table.rename_columns([*shipment.names, *table.column_names[len(shipment.names):]])
+        repeated = None
+        if shipment.flagged:
+            last = table.num_columns - 1
+            repeated = table.column(last).to_numpy(zero_copy_only=False).astype(bool)
+            table = table.remove_column(last)
         if shipment.origin == "none":
-            yield from score_chunk(table, job).to_batches()
+            yield from score_chunk(table, job, repeated=repeated).to_batches()
             continue
         files = table.column(SOURCE_FILE)
         if shipment.origin == "row":
@@ -103,7 +110,7 @@ def _score_partition(batches: Iterator[pa.RecordBatch], handle: Any) -> Iterator
         else:
             rows = pa.chunked_array([_number_rows(files, counters)])
             table = table.drop_columns([SOURCE_FILE])
-        out = score_chunk(table, job)
+        out = score_chunk(table, job, repeated=repeated)
         out = out.append_column(SOURCE_FILE, files).append_column(SOURCE_ROW, rows)
         yield from out.to_batches()
 
