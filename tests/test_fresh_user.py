@@ -1,0 +1,87 @@
+"""What a fresh user broke (session 2 of 2026-11-30), as real subprocesses of `resorb`: a
+tracking URI MLflow 3 cannot open, `resorb ui` on a busy port, outputs only their writer
+could read, and a bootstrap interval printed blank."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = REPO / "tests" / "params_fast.yaml"
+RESORB = str(Path(sys.executable).with_name("resorb"))
+
+
+def resorb(*args: str, cwd: Path, uri: str | None = None,
+           timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`resorb ARGS` in a fresh process, with ``MLFLOW_TRACKING_URI`` set to ``uri`` (or unset)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    if uri is not None:
+        env["MLFLOW_TRACKING_URI"] = uri
+    return subprocess.run([RESORB, "--params", str(FAST), *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """A working folder holding a small cohort, ``cohort.csv``."""
+    path = tmp_path_factory.mktemp("fresh")
+    out = resorb("cohort", "generate", "--n", "60", "--seed", "5", "--out", "cohort.csv",
+                 cwd=path)
+    assert out.returncode == 0, out.stderr
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("uri", "words"), [
+    ("file:///tmp/resorb-no-such-store", "is a folder"),
+    ("htp://me:secret@tracking.example", "unknown scheme 'htp://'"),
+    ("sqlite://", "sqlite:/// and the file's path"),
+    ("sqlite:///no/such/folder/mlflow.db", "does not exist"),
+    ("postgresql://me:secret@127.0.0.1:9/mlflow", "driver"),  # psycopg (v3) is not installed
+])
+def test_a_tracking_uri_mlflow_cannot_open_is_a_one_line_error(folder, uri, words):
+    # each one used to end in an MlflowException, ValueError or ModuleNotFoundError
+    # traceback, exit 1
+    out = resorb("models", "list", cwd=folder, uri=uri)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "MLFLOW_TRACKING_URI" in out.stderr and words in out.stderr, out.stderr
+    assert "secret" not in out.stderr + out.stdout  # a password in the URI is not shown
+    assert sorted(p.name for p in folder.iterdir()) == ["cohort.csv"]  # no store created
+
+
+@pytest.mark.slow
+def test_a_folder_store_is_refused_before_training_or_scoring(folder):
+    # ./mlruns, the value of MLflow's own tutorials: train fitted the model, then MLflow 3
+    # refused the folder store with a traceback, exit 1
+    for args in (("score", "--input", "cohort.csv", "--output", "scored.csv"),
+                 ("train", "--data", "cohort.csv")):
+        out = resorb(*args, cwd=folder, uri="./mlruns")
+        assert out.returncode == 2, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+        assert "MLFLOW_TRACKING_URI './mlruns' is a folder" in out.stderr, out.stderr
+        assert "cross-validation" not in out.stdout + out.stderr  # refused before training
+    assert sorted(p.name for p in folder.iterdir()) == ["cohort.csv"]  # no store, no output
+
+
+@pytest.mark.slow
+def test_a_relative_sqlite_path_is_the_working_folder_s(tmp_path):
+    # sqlite:///runs/mlflow.db is relative; naming its artifact folder raised "relative path
+    # can't be expressed as a file URI" in every command that opened the store
+    (tmp_path / "runs").mkdir()
+    out = resorb("cohort", "generate", "--n", "200", "--seed", "5", "--out", "c.csv",
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    out = resorb("train", "--data", "c.csv", "--jobs", "1", cwd=tmp_path,
+                 uri="sqlite:///runs/mlflow.db")
+    assert out.returncode == 0, out.stderr
+    assert f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}" in out.stdout
+    assert (tmp_path / "runs" / "mlflow.db").is_file()
+    assert (tmp_path / "runs" / "mlartifacts").is_dir()
