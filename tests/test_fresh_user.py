@@ -5,6 +5,7 @@ could read, and a bootstrap interval printed blank."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,18 @@ def test_a_relative_sqlite_path_is_the_working_folder_s(tmp_path):
     assert f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}" in out.stdout
     assert (tmp_path / "runs" / "mlflow.db").is_file()
     assert (tmp_path / "runs" / "mlartifacts").is_dir()
+
+
+@pytest.mark.slow
+def test_ui_on_a_busy_port_says_so_and_exits_2(folder):
+    # it used to announce "MLflow UI on http://127.0.0.1:PORT" (another program's), log
+    # uvicorn's bind error and then wait, exit 0 only at Ctrl+C
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = resorb("ui", "--port", str(port), cwd=folder, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert f"127.0.0.1:{port} is already in use" in out.stderr
+    assert "MLflow UI on" not in out.stdout
+    assert "Traceback" not in out.stderr
