@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,21 @@ def test_ui_on_a_busy_port_says_so_and_exits_2(folder):
     assert f"127.0.0.1:{port} is already in use" in out.stderr
     assert "MLflow UI on" not in out.stdout
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_outputs_get_the_permissions_a_new_file_gets(folder):
+    # written through mkstemp, a cohort, a scored list or a plan's CSV appeared as 0o600,
+    # unreadable by the colleagues whose umask-granted access every other file has
+    old = os.umask(0o022)
+    try:
+        out = resorb("cohort", "generate", "--n", "50", "--out", "perm.csv", cwd=folder)
+        assert out.returncode == 0, out.stderr
+        assert stat.S_IMODE((folder / "perm.csv").stat().st_mode) == 0o644
+        (folder / "perm.csv").chmod(0o640)  # a file replaced keeps its permissions
+        out = resorb("cohort", "generate", "--n", "50", "--out", "perm.csv", cwd=folder)
+        assert out.returncode == 0, out.stderr
+        assert stat.S_IMODE((folder / "perm.csv").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+        (folder / "perm.csv").unlink(missing_ok=True)
