@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from resorb.metrics.bootstrap import percentile_limits
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = REPO / "tests" / "params_fast.yaml"
@@ -120,3 +123,17 @@ def test_outputs_get_the_permissions_a_new_file_gets(folder):
     finally:
         os.umask(old)
         (folder / "perm.csv").unlink(missing_ok=True)
+
+
+def test_an_infinite_replicate_bounds_the_interval_instead_of_blanking_it():
+    # slopes of resamples the predictions separate are -inf or +inf; linear interpolation
+    # between one and a finite replicate gave NaN, printed as an empty ci_low (48 rows)
+    finite = np.linspace(-3.0, 3.0, 39)  # with one infinite: the limits fall next to it
+    low, high = percentile_limits(np.r_[-np.inf, finite, np.nan][:, None], 0.05)
+    assert low[0] == -np.inf and high[0] == pytest.approx(np.quantile(finite, 0.975), abs=0.1)
+    low, high = percentile_limits(np.r_[finite, np.inf][:, None], 0.05)
+    assert high[0] == np.inf and np.isfinite(low[0])
+    low, high = percentile_limits(finite[:, None], 0.05)  # finite replicates: unchanged
+    assert (low[0], high[0]) == tuple(np.quantile(finite, [0.025, 0.975]))
+    low, high = percentile_limits(np.full((20, 1), np.nan), 0.05)  # all NaN: NaN
+    assert np.isnan(low[0]) and np.isnan(high[0])
