@@ -64,8 +64,8 @@ def test_a_tracking_uri_mlflow_cannot_open_is_a_one_line_error(folder, uri, word
 
 @pytest.mark.slow
 def test_a_folder_store_is_refused_before_training_or_scoring(folder):
-    # ./mlruns, the value of MLflow's own tutorials: train fitted the model, then MLflow 3
-    # refused the folder store with a traceback, exit 1
+    # ./mlruns, the value of MLflow's own tutorials: MLflow 3 refused the folder store with a
+    # traceback, exit 1, once the data had been read and checked
     for args in (("score", "--input", "cohort.csv", "--output", "scored.csv"),
                  ("train", "--data", "cohort.csv")):
         out = resorb(*args, cwd=folder, uri="./mlruns")
