@@ -137,3 +137,21 @@ def test_an_infinite_replicate_bounds_the_interval_instead_of_blanking_it():
     assert (low[0], high[0]) == tuple(np.quantile(finite, [0.025, 0.975]))
     low, high = percentile_limits(np.full((20, 1), np.nan), 0.05)  # all NaN: NaN
     assert np.isnan(low[0]) and np.isnan(high[0])
+
+
+@pytest.mark.slow
+def test_evaluate_help_names_every_file_its_out_folder_gets(tmp_path):
+    # finding_subgroups.csv was written but named neither in --help nor in docs/validation.md
+    out = resorb("cohort", "generate", "--n", "300", "--seed", "8", "--out", "c.csv",
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    out = resorb("evaluate", "--model", str(REPO / "models" / "reference"), "--data", "c.csv",
+                 "--out", "ev", "--no-track", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    written = sorted(p.name for p in (tmp_path / "ev").iterdir())
+    assert "finding_subgroups.csv" in written
+    helptext = " ".join(resorb("evaluate", "--help", cwd=tmp_path).stdout.split())
+    docs = " ".join((REPO / "docs" / "validation.md").read_text().split())
+    for name in written:
+        assert name in helptext, name
+        assert f"`{name}`" in docs, name
