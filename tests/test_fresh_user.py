@@ -152,3 +152,35 @@ def test_evaluate_help_names_every_file_its_out_folder_gets(tmp_path):
     for name in written:
         assert name in helptext, name
         assert f"`{name}`" in docs, name
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_plan_and_its_workers_without_tracebacks(tmp_path):
+    # the terminal's SIGINT reaches the whole process group: every worker printed a
+    # KeyboardInterrupt traceback, and the pool's manager thread an InvalidStateError
+    import signal
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen([RESORB, "plan", "--out", "plan", "--sizes", "500,1000,2000",
+                             "--replicates", "20", "--workers", "2"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own group, as a terminal's job
+    time.sleep(8)  # workers started (or starting): the plan takes minutes
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Exception" not in stderr, stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the workers are gone with it
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("worker processes outlived the interrupted plan")
+    assert not any(tmp_path.iterdir())  # nothing written
