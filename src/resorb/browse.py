@@ -5,13 +5,19 @@ them when it is told to stop: ``kill <pid>`` of ``resorb ui`` used to leave all 
 running on the port. The server therefore runs in a process group of its own, and
 whatever stops ``resorb ui`` (Ctrl+C, SIGTERM, SIGHUP, the server exiting) ends that whole
 group: SIGTERM first, SIGKILL to whatever is left after :data:`GRACE_SECONDS`.
+
+A port already in use is refused before the server starts (:func:`check_port_free`):
+``mlflow server`` on a busy port logs uvicorn's bind error and then keeps running, so
+``resorb ui`` announced a URL another program was serving and waited for Ctrl+C.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -54,9 +60,10 @@ def serve_ui(port: int = 5000, announce: Callable[[str], None] = print,
     Raises
     ------
     ResorbError
-        The server cannot be started.
+        The server cannot be started, or the port is in use (:func:`check_port_free`).
     """
     cmd = ui_command(port, store_uri)
+    check_port_free(port)
     store = cmd[cmd.index("--backend-store-uri") + 1]
     announce(f"MLflow UI on http://{HOST}:{port}  (store: {store})  - press Ctrl+C to stop")
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -74,6 +81,31 @@ def serve_ui(port: int = 5000, announce: Callable[[str], None] = print,
             proc.poll()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def check_port_free(port: int) -> None:
+    """Refuse a loopback port that another program already listens on.
+
+    Binds a socket to ``(HOST, port)`` the way uvicorn will (``SO_REUSEADDR``, so a port
+    left in TIME_WAIT by an earlier UI counts as free) and closes it at once.
+
+    Raises
+    ------
+    ResorbError
+        The port is in use (exit code 2), or cannot be bound for another reason.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ResorbError(f"--port {port}: {HOST}:{port} is already in use by another "
+                                  f"program (an earlier `resorb ui`?); stop it, or choose "
+                                  f"another port, e.g. --port {port + 1 if port < 65535 else 5001}"
+                                  ) from None
+            raise ResorbError(f"--port {port}: cannot listen on {HOST}:{port} "
+                              f"({exc.strerror})") from None
 
 
 def stop_group(pgid: int, grace: float = GRACE_SECONDS) -> None:

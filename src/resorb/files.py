@@ -188,7 +188,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The temporary file ``.NAME.<random>.partial`` is locked (``flock``) while it is written;
     partial files left by earlier runs that were killed (``kill -9``, a power cut) are
-    removed first (:func:`remove_stale_partials`).
+    removed first (:func:`remove_stale_partials`). The file that appears has the
+    permissions ``open()`` would give it: those of the file it replaces, else ``0o666``
+    less the umask (``mkstemp`` makes it private, ``0o600``: a scored list or a cohort
+    written for colleagues could not be read by them).
     """
     import fcntl
 
@@ -200,10 +203,23 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # held until this run ends: the file is not debris
         yield tmp_path
+        os.chmod(tmp_path, _new_file_mode(target))
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
         os.close(fd)
+
+
+def _new_file_mode(target: Path) -> int:
+    """Permission bits ``open(target, "w")`` would leave: the old file's, else by the umask."""
+    import stat
+
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:  # no file there yet
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 @contextlib.contextmanager

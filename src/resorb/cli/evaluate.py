@@ -80,7 +80,9 @@ def evaluate(
     mapping: MappingOpt = None,
     out: Annotated[Path | None, typer.Option(
         help="Folder to write metrics.csv, calibration.csv, decision_curve.csv, subgroups.csv, "
-             "calibration.png and decision.png into (all or nothing).")] = None,
+             "finding_subgroups.csv (calibration by herniation type x rim enhancement and by "
+             "migration grade), calibration.png and decision.png into (all or nothing).")
+    ] = None,
     track: Annotated[bool, typer.Option(
         "--track/--no-track", help="Log the evaluation to MLflow as a run linked to the "
                                    "model (aggregates only).")] = True,

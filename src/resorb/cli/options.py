@@ -194,8 +194,9 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
         from resorb.errors import ConfigError
 
         raise ConfigError(f"the tracking server {wanted} cannot be reached; start it, or fix "
-                          f"MLFLOW_TRACKING_URI (params.yaml tracking.uri); to score without "
-                          f"it, pass --model FOLDER (an exported model such as "
+                          f"MLFLOW_TRACKING_URI (params.yaml tracking.uri), or unset it to "
+                          f"keep runs in mlflow.db here; score, evaluate, explain and update "
+                          f"also take --model FOLDER (an exported model such as "
                           f"models/reference)")
     from resorb import tracking
 

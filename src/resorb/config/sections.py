@@ -271,13 +271,96 @@ class CohortSection(Frozen):
 
 
 def tracking_uri(configured: str | None = None) -> str:
-    """``$MLFLOW_TRACKING_URI``, else params.yaml ``tracking.uri``, else SQLite in the cwd."""
+    """``$MLFLOW_TRACKING_URI``, else params.yaml ``tracking.uri``, else SQLite in the cwd.
+
+    A given URI is checked first (:func:`check_tracking_uri`); a relative SQLite path is
+    made absolute, so that its ``mlartifacts/`` folder can be named.
+
+    Raises
+    ------
+    ConfigError
+        The URI names a store MLflow cannot open (see :func:`check_tracking_uri`).
+    """
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
-        return env
+        return check_tracking_uri(env, "MLFLOW_TRACKING_URI")
     if configured:
-        return configured
+        return check_tracking_uri(configured, "params.yaml tracking.uri")
     return f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_DB}"
+
+
+#: database URI schemes of MLflow's SQLAlchemy store, each reached through a Python driver
+_DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
+#: every other scheme MLflow 3 accepts as a tracking URI (folder stores are refused by it)
+_OTHER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc")
+
+
+def check_tracking_uri(uri: str, source: str) -> str:
+    """The tracking URI as MLflow will be given it, or a one-line error naming the fix.
+
+    MLflow 3 refuses a folder store (``./mlruns``, ``file:...``) and an unknown scheme only
+    once it is used, with a traceback; a SQLite file in a missing folder and a database
+    whose driver is not installed fail the same way. They are refused here, before any
+    work, with what to write instead.
+
+    Parameters
+    ----------
+    uri : str
+        ``$MLFLOW_TRACKING_URI`` or params.yaml ``tracking.uri``.
+    source : str
+        Where it came from, for the message.
+
+    Returns
+    -------
+    str
+        ``uri``, with a relative SQLite path made absolute against the working folder.
+
+    Raises
+    ------
+    ConfigError
+        A folder store, an unknown scheme, a SQLite file in a missing folder, or a database
+        URI whose SQLAlchemy driver cannot be imported.
+    """
+    import re
+
+    from resorb.errors import ConfigError
+
+    here = f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_DB}"
+    shown = re.sub(r"//[^/@]*@", "//***@", uri)  # never print a password in the URI
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    if scheme in _OTHER_SCHEMES:
+        return uri
+    if scheme == "sqlite":
+        if not uri.startswith("sqlite:///") or uri == "sqlite:///":
+            raise ConfigError(f"{source} {shown!r}: a SQLite store is written sqlite:/// and "
+                              f"the file's path, e.g. {here}")
+        db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+        if not db.is_absolute():
+            db = Path.cwd() / db
+            uri = f"sqlite:///{db}"
+        if not db.parent.is_dir():
+            raise ConfigError(f"{source} {shown!r}: folder {db.parent} does not exist; create "
+                              f"it, or name a SQLite file in an existing folder")
+        return uri
+    if scheme.split("+", 1)[0] in _DATABASE_SCHEMES:
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(uri).get_dialect().import_dbapi()
+        except ImportError as exc:
+            raise ConfigError(
+                f"{source}: the database driver of {scheme}:// is not installed ({exc}); "
+                f"name an installed one (postgresql+psycopg2://...), or point it at the team's "
+                f"MLflow server (http://host:port, docs/team-server.md)") from None
+        except Exception as exc:  # sqlalchemy's ArgumentError, NoSuchModuleError
+            raise ConfigError(f"{source}: {shown!r} is not a database URI "
+                              f"SQLAlchemy reads ({exc})") from None
+        return uri
+    what = ("a folder: MLflow 3 no longer writes runs to folder stores ('./mlruns')"
+            if scheme in ("", "file") else f"of unknown scheme '{scheme}://'")
+    raise ConfigError(f"{source} {shown!r} is {what}; use a tracking server (http://host:port) "
+                      f"or a SQLite file ({here}), or unset it to use mlflow.db in the working "
+                      f"folder")
 
 
 def artifact_root(uri: str) -> str | None:

@@ -93,13 +93,27 @@ def percentile_limits(values: np.ndarray, alpha: float) -> tuple[np.ndarray, np.
     """Lower and upper ``alpha/2``, ``1 - alpha/2`` percentiles along axis 0, ignoring NaN.
 
     ``values`` has shape (B, ...); each limit has shape ``values.shape[1:]``, NaN where a
-    column is all NaN (e.g. slopes of constant predictions).
+    column is all NaN (e.g. slopes of constant predictions). Infinite replicates (the
+    calibration slope of a resample the predictions separate) count as the most extreme
+    values: a limit that falls between ``-inf`` and a finite replicate is ``-inf`` (between
+    a finite one and ``+inf``, ``+inf``), the interval unbounded on that side. Linear
+    interpolation alone gives ``-inf + inf = NaN`` there, which was printed as a blank
+    lower limit with 48 rows (``resorb train``) and left out of MLflow.
     """
     low, high = np.full((2, *values.shape[1:]), np.nan)
     some = ~np.all(np.isnan(values), axis=0)  # all-NaN columns (e.g. slopes of constant p)
+    if not np.any(some):  # numpy's quantile of no column has shape (0,), not (2, 0)
+        return low, high
+    kept = values[:, some]
     with np.errstate(invalid="ignore"):  # +-inf slopes from separated resamples
-        low[some], high[some] = np.nanquantile(values[:, some], [alpha / 2, 1 - alpha / 2],
-                                               axis=0)
+        low[some], high[some] = np.nanquantile(kept, [alpha / 2, 1 - alpha / 2], axis=0)
+        if np.isinf(kept).any():  # interpolation towards an infinite replicate
+            low[some] = np.where(np.isnan(low[some]),
+                                 np.nanquantile(kept, alpha / 2, axis=0, method="lower"),
+                                 low[some])
+            high[some] = np.where(np.isnan(high[some]),
+                                  np.nanquantile(kept, 1 - alpha / 2, axis=0, method="higher"),
+                                  high[some])
     return low, high
 
 

@@ -1,10 +1,20 @@
-"""The replicate studies of a plan, run in single-threaded worker processes."""
+"""The replicate studies of a plan, run in single-threaded worker processes.
+
+Ctrl+C is the parent's alone: the workers are started with SIGINT blocked (the signal mask
+survives ``exec``; a Ctrl+C meanwhile waits for the parent to unblock it, it is not lost),
+and an interrupted plan terminates them. Before, the terminal's SIGINT reached every worker too:
+each printed a KeyboardInterrupt traceback from wherever it was (importing scikit-learn,
+threadpoolctl's initializer), and the pool's manager thread one more (InvalidStateError on
+the futures the parent had cancelled).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -124,17 +134,33 @@ def _run(kind: str, tasks: list[Any], results: list[Any], done: list[int], total
         return
     from concurrent.futures import as_completed
 
-    futures = {executor.submit(func, task): i for i, task in enumerate(tasks)}
+    with _sigint_blocked():  # the workers submit starts never get Ctrl-C: it is the parent's
+        futures = {executor.submit(func, task): i for i, task in enumerate(tasks)}
     try:
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             done[0] += 1
             if progress:
                 progress(done[0], total)
-    except BaseException:  # a failed replicate or Ctrl-C: do not wait for the others
+    except Exception:  # a failed replicate: do not wait for the others
         for future in futures:
             future.cancel()
         raise
+    # Ctrl-C: _executor terminates the workers; the pool then fails every pending future
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this block (main thread only): processes started here inherit the
+    mask and never get it; one that arrives meanwhile is delivered here at the end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
@@ -172,6 +198,11 @@ def _executor(context: _Context, workers: int) -> Iterator[Any]:
     with _single_threaded_children(), ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker, initargs=(context,)) as pool:
-        yield pool
+        try:
+            yield pool
+        except KeyboardInterrupt:  # the workers ignore SIGINT: stop them, do not wait
+            for child in multiprocessing.active_children():
+                child.terminate()
+            raise
 
 
