@@ -80,6 +80,10 @@ def update_cmd(
              "does); an earlier exported model there is replaced, any other content is "
              "refused.")] = None,
     predictors: PredictorsOpt = None,
+    strict: Annotated[bool, typer.Option(
+        help="Refuse to update on real data below the Riley minimum sample size of the "
+             "method (with --method auto: of the method the closed test chooses); exit 2, "
+             "nothing registered or written.")] = False,
 ) -> None:
     """Update a model on new labelled data (help text: ``_UPDATE_HELP``)."""
     check_data_source(data, synthetic, mapping)
@@ -105,7 +109,12 @@ def update_cmd(
                             params)
     if td.ignored:
         err(f"ignored, not predictors of the parent model: {', '.join(td.ignored)}")
-    _warn_sample_size(loaded, td, params, method.value)
+    real = td.source.kind == "real"  # as train --strict: synthetic data are never refused
+    shortfall = _sample_size_shortfall(loaded, td, params, method.value)
+    if shortfall and strict and real and method is not UpdateMethod.AUTO:
+        raise TrainingError(f"--strict: {shortfall}")  # before any fit: nothing written
+    if shortfall:
+        err(f"warning: {shortfall}")
     outcome = update_job(loaded, td, params, method.value, alpha,
                          progress=lambda m: err(f"  .. {m}"))
     for mixed in outcome.measured_otherwise:
@@ -123,6 +132,13 @@ def update_cmd(
     if outcome.update.test is not None:
         print_frame(outcome.update.test.table(),
                     title=f"closed testing procedure (Vergouwe 2017), alpha {alpha:g}")
+    if strict and real and not outcome.kept and method is UpdateMethod.AUTO:
+        # auto's warning above is about the revision it may fit; the guard is about the
+        # method the closed test chose, checked before anything is registered or written
+        chosen = _sample_size_shortfall(loaded, td, params, outcome.update.method)
+        if chosen:
+            raise TrainingError(f"--strict: the closed test chose {outcome.update.method}; "
+                                f"{chosen}")
     board = outcome.parent_metrics[["metric", "estimate", "ci_low", "ci_high"]]
     if outcome.kept:
         print_frame(board, title="parent on the new data (bootstrap 95% intervals)")
@@ -148,11 +164,12 @@ def update_cmd(
         typer.echo(f"exported to {recorded.folder}")
 
 
-def _warn_sample_size(loaded: Any, td: Any, params: Any, method: str) -> None:
-    """Warn, before any fit, when the labelled rows are below Riley's minimum for the method.
+def _sample_size_shortfall(loaded: Any, td: Any, params: Any, method: str) -> str | None:
+    """Why the labelled rows are below Riley's minimum for the method (None: they are not).
 
     Counted on the rows the update uses (the label rule of ``params``; operated rows out);
     a file with one outcome class is left to :func:`resorb.jobs.update_job`'s message.
+    ``update`` prints it as a warning, or refuses with it under ``--strict``.
     """
     from resorb.label import labelled_rows
     from resorb.updating import update_parameters, update_sample_size
@@ -160,12 +177,12 @@ def _warn_sample_size(loaded: Any, td: Any, params: Any, method: str) -> None:
     try:
         labelled = labelled_rows(td.frame, params.label)
     except TrainingError:
-        return
+        return None
     refit = None
     if method == "refit":
         spec = params.candidates.get(loaded.metadata.candidate)
         if spec is None:
-            return  # update_job says why refit cannot run
+            return None  # update_job says why refit cannot run
         from resorb.features import model_input
         from resorb.training import candidate_parameters
 
@@ -174,17 +191,18 @@ def _warn_sample_size(loaded: Any, td: Any, params: Any, method: str) -> None:
     check = update_sample_size(method, len(labelled.y), labelled.n_events,
                                refit_parameters=refit,
                                c_statistic=params.training.anticipated_c)
-    if check.below_minimum:
-        k = update_parameters(method, refit)
-        what = ("the revision its closed test fits" if method == "auto"
-                else f"--method {method}")
-        fewer = ""
-        if method != "intercept":
-            least = update_sample_size("intercept", len(labelled.y), labelled.n_events,
-                                       c_statistic=params.training.anticipated_c)
-            fewer = (f" Recalibration in the large (--method intercept, 1 parameter) needs "
-                     f"{least.required_n:,} rows.")
-        err(f"warning: below the minimum sample size for updating by {what} ({k} "
+    if not check.below_minimum:
+        return None
+    k = update_parameters(method, refit)
+    what = ("the revision its closed test fits" if method == "auto"
+            else f"--method {method}")
+    fewer = ""
+    if method != "intercept":
+        least = update_sample_size("intercept", len(labelled.y), labelled.n_events,
+                                   c_statistic=params.training.anticipated_c)
+        fewer = (f" Recalibration in the large (--method intercept, 1 parameter) needs "
+                 f"{least.required_n:,} rows.")
+    return (f"below the minimum sample size for updating by {what} ({k} "
             f"parameter{'s' * (k != 1)}). {check.message}{fewer}")
 
 
