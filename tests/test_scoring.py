@@ -273,13 +273,16 @@ def test_rejected_rows_are_kept_counted_and_explained(tmp_path, logistic):
     rejected = result[result["status"] == "rejected"]
     assert rejected.index.tolist() == [2, 5, 7, 9]
     assert rejected["reason"].tolist() == [
-        "sex: unknown category; vas_leg above 10 points", "vas_leg: not a number",
-        "sex: unknown category", "age missing"]
+        "sex: unknown category (found 'unknown', allowed female / male); "
+        "vas_leg above 10 points (found '75', allowed 0-10)",
+        "vas_leg: not a number (found 'abc')",
+        "sex: unknown category (found 'F', allowed female / male)", "age missing"]
     assert rejected["p_resorption"].isna().all() and rejected["horizon_days"].isna().all()
     assert rejected["reason_1"].isna().all() and rejected["risk_band"].isna().all()
     assert not rejected["eligible_for_waiting"].any()
     assert rejected["eligibility_reason"].str.startswith("not scored").all()
     assert result.loc[result["status"] == "scored", "reason"].isna().all()  # empty cells
+    # counted by rule: 'unknown' and 'F' are one reason
     assert dict(summary.rejections) == {"sex: unknown category": 2,
                                         "vas_leg above 10 points": 1,
                                         "vas_leg: not a number": 1, "age missing": 1}

@@ -133,6 +133,10 @@ def test_a_folder_of_parts_scores_as_the_local_engine_scores_the_whole(
         remote.scored, remote.rejected, remote.rejections)
     by_spark = spark_output(tmp_path / "out")
     assert_same_as_local(by_spark, pd.read_parquet(tmp_path / "local.parquet"))
+    # the value found, on the executors too; counted by rule in the summary
+    assert "sex: unknown category (found 'alien', allowed female / male)" in set(
+        by_spark["reason"])
+    assert ("sex: unknown category", 1) in remote.rejections
     assert list(by_spark.columns) == [*output_columns(IDS, k), *ORIGIN]
     # each row says where it came from: file and 1-based row within it
     names = by_spark[SOURCE_FILE].str.rsplit("/", n=1).str[-1]

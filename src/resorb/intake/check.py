@@ -305,16 +305,16 @@ def repeated_keys(keys: np.ndarray) -> np.ndarray:
     return values[counts > 1]
 
 
-def conform_rows(df: pd.DataFrame,
-                 purpose: Purpose = "scoring") -> tuple[pd.DataFrame, pd.Series]:
+def conform_rows(df: pd.DataFrame, purpose: Purpose = "scoring", *,
+                 quote_values: bool = False) -> tuple[pd.DataFrame, pd.Series]:
     """Coerce the dictionary's columns and say, row by row, which rules each row breaks.
 
     The per-row counterpart of :func:`conform`, for scoring files chunk by chunk: the same
     cell rules evaluated by the same code, but the result is a reason per row instead of a
     grouped report. Column-level checks (absent, unknown or duplicated columns) are left to
     :func:`check_header`, and so is the cross-row rule (one row per patient and level), which
-    a chunk cannot decide alone. Cell values are never quoted, so identifiers cannot leak
-    into the reasons.
+    a chunk cannot decide alone. Cell values are quoted only with ``quote_values``, and
+    never those of identifiers (:mod:`resorb.intake.found`).
 
     Parameters
     ----------
@@ -323,6 +323,10 @@ def conform_rows(df: pd.DataFrame,
         Columns that are not in the dictionary are ignored.
     purpose : {"any", "scoring", "training"}
         Which cells are required (training also needs the horizon).
+    quote_values : bool
+        Add the value found and what is allowed to each reason that can name them
+        (``resorb score``'s ``reason`` column); False for a text that may reach a server's
+        log (the pyfunc's refusal).
 
     Returns
     -------
@@ -330,14 +334,20 @@ def conform_rows(df: pd.DataFrame,
         The canonical frame of the dictionary columns present (dictionary order, same index,
         invalid cells missing), and a ``str`` Series with one entry per row: ``""`` for a
         valid row, else its problems joined by ``"; "``, e.g.
-        ``"vas_leg above 10 points; sex: unknown category"``.
+        ``"vas_leg above 10 points; sex: unknown category"``, or with ``quote_values``
+        ``"vas_leg above 10 points (found '55', allowed 0-10); sex: unknown category (found
+        'm', allowed female / male)"``.
     """
+    from resorb.intake.found import found_details
+
     reasons = np.full(len(df), "", dtype=object)
     out: dict[str, pd.Series] = {}
     for checked in _check_columns(df, purpose):
         out[checked.column.name] = checked.values
         for rule, mask in checked.broken:
             text = rule.reason(checked.column)
+            if quote_values and (found := found_details(checked, rule, mask)) is not None:
+                text = text + found
             current = reasons[mask]
             reasons[mask] = np.where(current == "", text, current + "; " + text)
     canonical = pd.DataFrame(out, index=df.index)

@@ -30,6 +30,7 @@ from resorb.errors import InputError
 from resorb.files import atomic_path, check_output_path, table_format
 from resorb.intake import ChunkMapping, Mapping, TableFile, load_mapping, mapping_derivations
 from resorb.intake.derive import measurement_mismatches
+from resorb.intake.found import DETAIL_PATTERN
 from resorb.scoring.frame import (
     REJECTED,
     USED_COLUMNS,
@@ -212,7 +213,9 @@ def score_file(input: str | os.PathLike[str], output: str | os.PathLike[str],
             unused_given += int(gave_unused(result.column("out_of_range").to_pandas()).sum())
             if bad.any():
                 reasons = result.column("reason").to_pandas()[bad]
-                tally.update(reasons.str.split("; ").explode().to_list())
+                # counted by rule, not by value (resorb.intake.found): the Spark engine too
+                tally.update(reasons.str.split("; ").explode()
+                             .str.replace(DETAIL_PATTERN, "", regex=True).to_list())
             if progress is not None:
                 progress(rows_in, file.total)
     return ScoreSummary(rows_in=rows_in, scored=scored, rejected=rows_in - scored, output=out,

@@ -351,7 +351,9 @@ def conform_frame(frame: pd.DataFrame, model: LoadedModel) -> tuple[pd.DataFrame
     canonical : DataFrame of shape (n_rows, n_used_columns)
         Coerced values (invalid cells missing).
     problems : Series of str, shape (n_rows,)
-        Why each row breaks the dictionary; ``""`` for a valid row.
+        Why each row breaks the dictionary, with the value found and what is allowed
+        (``"sex: unknown category (found 'm', allowed female / male)"``; identifiers are
+        never quoted: :mod:`resorb.intake.found`); ``""`` for a valid row.
 
     Raises
     ------
@@ -360,7 +362,8 @@ def conform_frame(frame: pd.DataFrame, model: LoadedModel) -> tuple[pd.DataFrame
     """
     check_columns(frame.columns, model.features)
     read = read_columns(model.features)
-    return conform_rows(frame[[c for c in read if c in frame.columns]], purpose="scoring")
+    return conform_rows(frame[[c for c in read if c in frame.columns]], purpose="scoring",
+                        quote_values=True)
 
 
 def prepare_rows(frame: pd.DataFrame, model: LoadedModel, horizon_days: int,

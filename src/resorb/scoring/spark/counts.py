@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from resorb.intake.found import DETAIL_PATTERN
 from resorb.scoring.frame import REJECTED, SCORED, UNUSED_REASON
 from resorb.scoring.spark.read import SOURCE_FILE, SOURCE_ROW
 from resorb.scoring.spark.session import SparkJobError, _job_reason, quiet
@@ -74,6 +75,7 @@ def write_output(scored: Any, output: str | os.PathLike[str]) -> Counts:
         first = sf.min(sf.struct(*origin)) if origin else sf.lit(0)
         reasons = (written.where(status == REJECTED)
                    .select(*origin, sf.explode(sf.split("reason", "; ")).alias("why"))
+                   .withColumn("why", sf.regexp_replace("why", DETAIL_PATTERN, ""))
                    .groupBy("why").agg(sf.count(sf.lit(1)).alias("count"),
                                        first.alias("first"))
                    .orderBy(sf.desc("count"), "first", "why").limit(5).collect())
