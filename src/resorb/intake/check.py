@@ -338,7 +338,7 @@ def conform_rows(df: pd.DataFrame, purpose: Purpose = "scoring", *,
         ``"vas_leg above 10 points (found '55', allowed 0-10); sex: unknown category (found
         'm', allowed female / male)"``.
     """
-    from resorb.intake.found import found_details
+    from resorb.intake.found import quoted_reasons
 
     reasons = np.full(len(df), "", dtype=object)
     out: dict[str, pd.Series] = {}
@@ -346,8 +346,8 @@ def conform_rows(df: pd.DataFrame, purpose: Purpose = "scoring", *,
         out[checked.column.name] = checked.values
         for rule, mask in checked.broken:
             text = rule.reason(checked.column)
-            if quote_values and (found := found_details(checked, rule, mask)) is not None:
-                text = text + found
+            if quote_values and (quoted := quoted_reasons(checked, rule, mask)) is not None:
+                text = quoted
             current = reasons[mask]
             reasons[mask] = np.where(current == "", text, current + "; " + text)
     canonical = pd.DataFrame(out, index=df.index)

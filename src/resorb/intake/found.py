@@ -1,7 +1,7 @@
 """What a rejected row's reason says about its cell: the value found and what is allowed.
 
 ``resorb validate`` quotes a few offending values per rule ("found 'm'"); ``resorb score``
-gives one reason per rejected row. :func:`found_details` words, for each offending row of a
+gives one reason per rejected row. :func:`quoted_reasons` words, for each offending row of a
 rule, the suffix that makes that reason as specific: ``sex: unknown category`` becomes
 ``sex: unknown category (found 'm', allowed female / male)``, ``vas_leg above 10 points``
 becomes ``vas_leg above 10 points (found '55', allowed 0-10)``. The rule's own words stay the
@@ -14,7 +14,8 @@ a missing value. A quoted cell is shortened to :data:`SHOWN_CHARS` characters, i
 collapsed and ``"; "`` (the separator of a row's reasons) written ``";"``.
 
 The cost is that of the offending cells only: they are factorised and each distinct text is
-worded once (500k rows, 4 bad cells in 10: see docs/scoring.md "Rejected rows").
+worded once (500k rows, 58% of them rejected: docs/scoring.md "Benchmark", the paragraph
+"Quoting the value found").
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def quotes(column: Column) -> bool:
     return column.role is not Role.IDENTIFIER and column.kind is not Kind.DATE
 
 
-def found_details(checked: ColumnCheck, rule: CellRule, mask: np.ndarray) -> np.ndarray | None:
-    """The value part of the reason of each row ``mask`` selects.
+def quoted_reasons(checked: ColumnCheck, rule: CellRule, mask: np.ndarray) -> np.ndarray | None:
+    """The reason of each row ``mask`` selects, with its value part.
 
     Parameters
     ----------
@@ -59,16 +60,18 @@ def found_details(checked: ColumnCheck, rule: CellRule, mask: np.ndarray) -> np.
     Returns
     -------
     ndarray of str, shape (mask.sum(),), or None
-        e.g. ``" (found 'm', allowed female / male)"``, in row order; None when the rule or
-        the column quotes nothing.
+        e.g. ``"sex: unknown category (found 'm', allowed female / male)"``, in row order;
+        None when the rule or the column quotes nothing (``rule.reason`` alone is the text).
     """
     column = checked.column
     if rule.name not in QUOTED_RULES or not quotes(column):
         return None
-    cells = checked.raw[mask]
-    codes, uniques = pd.factorize(cells.astype(object), use_na_sentinel=False)
+    # each distinct cell worded once, whole (no per-row string concatenation)
+    codes, uniques = pd.factorize(checked.raw[mask], use_na_sentinel=False)
     allowed = f", allowed {column.allowed}" if rule.name in ALLOWED_RULES else ""
-    words = np.array([f"{FOUND}'{_shown(u)}'{allowed})" for u in uniques], dtype=object)
+    prefix = rule.reason(column)
+    words = np.array([f"{prefix}{FOUND}'{_shown(u)}'{allowed})" for u in uniques],
+                     dtype=object)
     return words[codes]
 
 
