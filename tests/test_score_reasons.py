@@ -92,3 +92,10 @@ def test_a_separator_in_a_cell_cannot_split_a_reason_and_typed_cells_are_quoted_
     # the default (the pyfunc's refusal, which may reach a server's log) quotes nothing
     assert conform_rows(frame)[1].tolist() == ["sex: unknown category; vas_leg: infinite",
                                                "vas_leg above 10 points"]
+
+
+def test_a_cell_holding_a_list_is_quoted_as_text_not_a_traceback():
+    frame = pd.DataFrame({"age": pd.Series([np.array([1, 2]), "40"], dtype=object),
+                          "level": ["L4-L5", "L4-L5"]})
+    _, reasons = conform_rows(frame, quote_values=True)
+    assert reasons.tolist() == ["age: not a number (found '[1 2]')", ""]

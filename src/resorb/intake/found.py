@@ -67,7 +67,10 @@ def quoted_reasons(checked: ColumnCheck, rule: CellRule, mask: np.ndarray) -> np
     if rule.name not in QUOTED_RULES or not quotes(column):
         return None
     # each distinct cell worded once, whole (no per-row string concatenation)
-    codes, uniques = pd.factorize(checked.raw[mask], use_na_sentinel=False)
+    cells = checked.raw[mask]
+    if cells.dtype == object:  # e.g. a Parquet list column: arrays are not hashable
+        cells = cells.astype(str)
+    codes, uniques = pd.factorize(cells, use_na_sentinel=False)
     allowed = f", allowed {column.allowed}" if rule.name in ALLOWED_RULES else ""
     prefix = rule.reason(column)
     words = np.array([f"{prefix}{FOUND}'{_shown(u)}'{allowed})" for u in uniques],
