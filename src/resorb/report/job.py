@@ -28,6 +28,7 @@ from resorb.config import Params
 from resorb.errors import InputError, ModelNotFoundError
 from resorb.report.explanations import SHAP_ROWS
 from resorb.report.facts import ModelFacts
+from resorb.report.render import prepare as prepare_templates
 from resorb.report.render import render_report
 from resorb.runs import ARTIFACTS, RunRecord
 
@@ -114,7 +115,11 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
 
         record = read_run(found.run_id)
         evaluations = _evaluations(found.card.skops_sha256)
-        explained = worker.result() if worker is not None else explain_folder(job)
+        if worker is not None:
+            prepare_templates()  # while the worker draws
+            explained = worker.result()
+        else:
+            explained = explain_folder(job)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     facts = _model_facts(found, explained, record)
