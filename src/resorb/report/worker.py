@@ -32,7 +32,7 @@ import contextlib
 import importlib
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,8 +85,10 @@ class ExplainJob:
     rows: int
 
 
-def explain_folder(job: ExplainJob) -> ExplainedModel:
+def explain_folder(job: ExplainJob, parallel: bool = False) -> ExplainedModel:
     """Load the model in ``job.folder`` (all of :func:`load_model`'s checks) and explain it.
+
+    ``parallel``: draw one figure in a forked process beside the others (the worker does).
 
     Raises
     ------
@@ -101,7 +103,8 @@ def explain_folder(job: ExplainJob) -> ExplainedModel:
     loaded = _load_folder(job.folder, source=job.source)  # the URI in messages, not the tmp
     card = loaded.metadata
     expl = explain_for_report(loaded.estimator, loaded.features, card.data_source, job.data,
-                              job.rows, seed=card.seed + 1)  # fresh rows, not the training draw
+                              job.rows, seed=card.seed + 1,  # fresh rows, not the training draw
+                              parallel=parallel)
     return ExplainedModel(name=loaded.name, version=loaded.version, explanations=expl)
 
 
@@ -148,7 +151,7 @@ class ExplainWorker:
 
         ours, theirs = multiprocessing.get_context("fork").Pipe()
         process = multiprocessing.get_context("fork").Process(
-            target=_serve, args=(theirs, ours), name="resorb-report-explain", daemon=True)
+            target=_serve, args=(theirs, ours), name="resorb-report-explain")
         process.start()
         theirs.close()
         return cls(process, ours)
@@ -201,7 +204,7 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
     except (EOFError, KeyboardInterrupt):  # the command ended (or was interrupted) first
         return
     try:
-        answer: tuple[str, Any] = ("ok", explain_folder(job))
+        answer: tuple[str, Any] = ("ok", explain_folder(job, parallel=True))
     except KeyboardInterrupt:
         return
     except BaseException as exc:
@@ -216,6 +219,68 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
         conn.send(("error", RuntimeError(traceback.format_exception_only(answer[1])[-1])))
 
 
+def draw_aside(drawings: Mapping[str, Callable[[], bytes]], aside: Collection[str]
+               ) -> dict[str, bytes]:
+    """Call every drawing; those named in ``aside`` in a forked process at the same time.
+
+    For a process that runs no other thread (the report's worker): the fork inherits the
+    explanation and every imported module, so it starts drawing at once, and only the PNG
+    bytes come back.
+
+    Parameters
+    ----------
+    drawings : mapping of str to callable
+        Name -> a function returning PNG bytes.
+    aside : collection of str
+        The names drawn in the forked process.
+
+    Returns
+    -------
+    dict of str to bytes
+        Every drawing's PNG, in the order of ``drawings``.
+
+    Raises
+    ------
+    Exception
+        What a drawing raised, in either process.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=False)
+    process = context.Process(target=_draw, args=({k: drawings[k] for k in aside}, theirs),
+                              name="resorb-report-draw", daemon=True)
+    process.start()
+    theirs.close()
+    try:
+        here = {name: draw() for name, draw in drawings.items() if name not in aside}
+        try:
+            status, there = ours.recv()
+        except EOFError:
+            raise RuntimeError(f"the report's drawing process ended without an answer (exit "
+                               f"code {process.exitcode})") from None
+    finally:
+        ours.close()
+        process.join()
+    if status == "error":
+        raise there
+    done = here | there
+    return {name: done[name] for name in drawings}
+
+
+def _draw(drawings: Mapping[str, Callable[[], bytes]], conn: Connection) -> None:
+    """The forked drawing process: draw, send the PNGs (or the error)."""
+    try:
+        answer: tuple[str, Any] = ("ok", {name: draw() for name, draw in drawings.items()})
+    except KeyboardInterrupt:
+        return
+    except BaseException as exc:
+        exc.add_note("in the report's drawing process:\n" + traceback.format_exc())
+        answer = ("error", exc)
+    with contextlib.suppress(BrokenPipeError):
+        conn.send(answer)
+
+
 #: what loading, explaining and drawing import, imported while the command opens the store
 WARM_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg", "resorb.cohort",
                 "resorb.explain", "resorb.figures", "resorb.report.explanations",
@@ -223,7 +288,12 @@ WARM_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg", "resorb.
 
 
 def _warm() -> None:
-    """Import :data:`WARM_MODULES` (an import that fails here fails again, reported, later)."""
+    """Import :data:`WARM_MODULES` and skops (an import that fails here fails again, reported,
+    in :func:`explain_folder`)."""
     for name in WARM_MODULES:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    with contextlib.suppress(Exception):  # skops.io is imported when a model is first read
+        from resorb.skops_import import skops_io
+
+        skops_io()
