@@ -89,7 +89,9 @@ def _profile(folder: Path, env: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFr
     code = ("from resorb import tracking\nfrom resorb.config import Params\n"
             "from resorb.report import make_report\ntracking.configure()\n"
             "make_report(Params.resolve(), out='report.html', log=False)\n")
-    subprocess.run([str(BIN / "python"), "-m", "cProfile", "-o", str(prof), "-c", code],
+    script = folder / "profile_report.py"
+    script.write_text(code, encoding="utf-8")
+    subprocess.run([str(BIN / "python"), "-m", "cProfile", "-o", str(prof), str(script)],
                    cwd=folder, env=env, check=True, capture_output=True, timeout=1800)
     stats = pstats.Stats(str(prof))
     rows = [(f"{Path(file).name}:{func}", cum)
