@@ -79,3 +79,25 @@ def test_an_error_in_the_worker_is_the_commands_one_line_error(relog, tmp_path):
     assert not out.exists()
     assert not [p for p in Path(tempfile.gettempdir()).glob("resorb-report-*")
                 if p.stat().st_mtime >= path.stat().st_mtime]  # the model download is removed
+
+
+def test_worker_errors_reach_the_command_with_their_class_and_text():
+    import pickle
+    import threading
+
+    from resorb.errors import InputError, ModelCardError, ResorbError
+    from resorb.report.worker import _portable
+
+    card = ModelCardError("resorb.json: key 'seed' missing", path="x/resorb.json",
+                          missing=("seed",))
+    back = pickle.loads(pickle.dumps(_portable(card)))
+    assert type(back) is ModelCardError and str(back) == str(card)
+    assert back.path == "x/resorb.json" and back.missing == ("seed",)
+    held = InputError("clinic.csv: cannot read")
+    held.lock = threading.Lock()  # cannot be pickled
+    sent = _portable(held)
+    assert type(sent) is ResorbError and str(sent) == "clinic.csv: cannot read"
+    assert sent.exit_code == 2
+    bug = ValueError("boom")
+    bug.lock = threading.Lock()
+    assert isinstance(_portable(bug), RuntimeError) and "ValueError: boom" in str(_portable(bug))

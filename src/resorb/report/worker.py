@@ -4,14 +4,14 @@
 tracking store (import MLflow, open the store, resolve the model URI, read the run, log the
 file) and the model (import scikit-learn, skops and matplotlib, load the model, explain it on
 1,000 rows, draw three figures). In one process their times add up; here the command forks a
-worker first (:meth:`ExplainWorker.start`, before either chain has imported anything heavy),
-which imports the model's libraries while the command imports MLflow, then waits for the
-model folder the command downloads from the store. It loads that folder with the same checks
-as every load (:func:`resorb.scoring.model.load_model`: loader, hash, allow-list), explains
-and draws (:func:`explain_folder`) and sends back only what the page shows
-(:class:`ExplainedModel`: PNG bytes, the five top variables, the registered name and
-version), never a row. The wall time is then about the longer chain, not the sum
-(docs/report.md "Speed").
+worker first (:func:`explain_worker`; before the fork only numpy and pandas, which both
+chains need, are imported). The worker imports the model's libraries while the command
+imports MLflow, then waits for the model folder the command downloads from the store. It
+loads that folder with the same checks as every load (:func:`resorb.scoring.model.load_model`:
+loader, hash, allow-list), explains and draws (:func:`explain_folder`) and sends back only
+what the page shows (:class:`ExplainedModel`: PNG bytes, the five top variables, the
+registered name and version), never a row. The wall time is then about the longer chain, not
+the sum (docs/report.md "Speed").
 
 The worker is a ``fork`` of the command (Linux's default start method until Python 3.14):
 nothing is pickled to start it and it inherits the parsed options, and at that point the
@@ -19,8 +19,8 @@ command holds no thread and no open store. It uses one BLAS/OpenMP thread, as ev
 process does unless the user sets ``OMP_NUM_THREADS`` (:mod:`resorb`): the command is on the
 other core. An error in it (a model that fails its checks, a ``--data`` file that breaks
 the data dictionary) is raised again in the command with its message, so it exits 2 as
-before; a bug carries the worker's traceback as a note. The worker ends when the command
-closes it, or when the command's end closes the pipe.
+before; a bug carries the worker's traceback as a note. The worker ends once it has
+answered; a command that fails first ends it at once.
 
 Without a worker (the Python API, :func:`resorb.report.make_report`), the same
 :func:`explain_folder` runs in the calling process.
@@ -192,12 +192,6 @@ class ExplainWorker:
             self._process.terminate()
         self._process.join()
 
-    def __enter__(self) -> ExplainWorker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _serve(conn: Connection, parents_end: Connection) -> None:
     """The worker: import, wait for the job, answer with the result or the error."""
@@ -214,13 +208,26 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
     except BaseException as exc:
         if not isinstance(exc, ResorbError):
             exc.add_note("in the report's explanation worker:\n" + traceback.format_exc())
-        answer = ("error", exc)
-    try:
+        answer = ("error", _portable(exc))
+    with contextlib.suppress(BrokenPipeError, EOFError):  # the command ended first
         conn.send(answer)
-    except (BrokenPipeError, EOFError):
-        return
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling both ways; else an error of the same kind and text.
+
+    resorb's errors do (their attributes travel in their ``__dict__``); an error holding an
+    open file or a lock would not, and must still reach the command as one line (exit 2 for
+    a :class:`ResorbError`) rather than as a failure to read the pipe.
+    """
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
     except Exception:
-        conn.send(("error", RuntimeError(traceback.format_exception_only(answer[1])[-1])))
+        text = "".join(traceback.format_exception_only(exc)).strip()
+        return ResorbError(str(exc)) if isinstance(exc, ResorbError) else RuntimeError(text)
 
 
 def draw_aside(drawings: Mapping[str, Callable[[], bytes]], aside: Collection[str]
