@@ -181,16 +181,18 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
     With ``only_if_present``, only when a registry is set up here (``$MLFLOW_TRACKING_URI``
     or ``mlflow.db`` in the working folder): reading commands never create one.
     """
-    if only_if_present:
-        from resorb.scoring.model import registry_available
+    from resorb.config import store_present, tracking_uri
 
-        if not registry_available(params.tracking.uri):
-            return None
-    from resorb.config import tracking_uri
-    from resorb.scoring.model import server_registry
-
+    if only_if_present and not store_present(params.tracking.uri):
+        return None
     wanted = tracking_uri(params.tracking.uri)
-    if server_registry(wanted) == "unreachable":  # MLflow would retry for minutes, then raise
+    if wanted.startswith("sqlite:///"):
+        status = "local"  # no server to ask, and no scoring package (scikit-learn) to import
+    else:
+        from resorb.scoring.model import server_registry
+
+        status = server_registry(wanted)
+    if status == "unreachable":  # MLflow would retry for minutes, then raise
         from resorb.errors import ConfigError
 
         raise ConfigError(f"the tracking server {wanted} cannot be reached; start it, or fix "
