@@ -55,7 +55,7 @@ def check_header(columns: Sequence[str], purpose: Purpose = "any",
     names = [str(c) for c in columns]
     problems = _header_problems(names, purpose)
     return ValidationReport(n_rows=0, n_columns=len(names), problems=_in_dictionary_order(problems),
-                            purpose=purpose)
+                            purpose=purpose, rows_read=False)
 
 
 def _header_problems(names: list[str], purpose: Purpose) -> list[Problem]:

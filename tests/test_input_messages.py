@@ -1,0 +1,74 @@
+"""Messages about bad input files, through the real ``resorb`` command on real files.
+
+Each test reproduces what a user met: a routine clinic's file scored by the full model, a
+spreadsheet export ending in empty rows, a renamed workbook, a range error naming an option.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from resorb import schema
+from resorb.cohort import make_cohort
+
+REPO = Path(__file__).resolve().parents[1]
+RESORB = Path(sys.executable).with_name("resorb")
+ROUTINE = schema.PREDICTOR_SETS["routine"].members
+OUTSIDE = tuple(p for p in schema.PREDICTORS if p not in ROUTINE)
+
+
+def resorb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``resorb ARGS`` in ``cwd``, one thread per library, no tracking server."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return subprocess.run([str(RESORB), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return make_cohort(60, seed=1)
+
+
+@pytest.fixture(scope="module")
+def routine_csv(cohort, tmp_path_factory) -> Path:
+    """The routine columns of 60 rows, as a clinic without volumetry would have them."""
+    path = tmp_path_factory.mktemp("routine") / "routine60.csv"
+    cohort.drop(columns=list(OUTSIDE)).to_csv(path, index=False)
+    return path
+
+
+def test_full_model_on_routine_file_claims_no_row_count_and_suggests_routine(routine_csv,
+                                                                             tmp_path):
+    run = resorb("score", "-i", str(routine_csv), "-o", str(tmp_path / "r.csv"),
+                 "--model", str(REPO / "models" / "reference"), cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    first = run.stderr.splitlines()[0]
+    assert "0 of 0 rows" not in run.stderr
+    assert "no row was read" in first
+    assert "--model models/routine" in first
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_validate_counts_the_rows_and_suggests_the_routine_set(routine_csv, tmp_path):
+    run = resorb("validate", str(routine_csv), cwd=tmp_path)
+    assert run.returncode == 2, run.stderr + run.stdout
+    text = run.stdout + run.stderr
+    assert "0 of 60 rows affected" in text
+    assert "--predictors routine" in text
+
+
+def test_a_file_lacking_a_routine_column_gets_no_set_hint(cohort, tmp_path):
+    path = tmp_path / "noage.csv"
+    cohort.drop(columns=["age", "odi"]).to_csv(path, index=False)
+    run = resorb("validate", str(path), cwd=tmp_path)
+    assert run.returncode == 2
+    assert "absent (age, odi)" in run.stdout + run.stderr
+    assert "predictor set" not in run.stdout + run.stderr
