@@ -72,3 +72,60 @@ def test_a_file_lacking_a_routine_column_gets_no_set_hint(cohort, tmp_path):
     assert run.returncode == 2
     assert "absent (age, odi)" in run.stdout + run.stderr
     assert "predictor set" not in run.stdout + run.stderr
+
+
+# ------------------------------------------------------------- spreadsheet export leftovers
+@pytest.fixture(scope="module")
+def excel_export(cohort, tmp_path_factory) -> tuple[Path, Path]:
+    """A ';'-separated export whose last two rows are ';;;;' (no cell filled), and its
+    mapping (the dialect only)."""
+    folder = tmp_path_factory.mktemp("excel")
+    path = folder / "export.csv"
+    cohort.to_csv(path, index=False, sep=";")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(";" * (cohort.shape[1] - 1) + "\n" + ";" * (cohort.shape[1] - 1) + "\n")
+    mapping = folder / "mapping.yaml"
+    mapping.write_text("dialect: {separator: ';'}\n", encoding="utf-8")
+    return path, mapping
+
+
+@pytest.mark.parametrize("command", ["validate", "train"])
+def test_trailing_empty_rows_are_one_line_naming_them(excel_export, command, tmp_path):
+    path, mapping = excel_export
+    args = [str(path), "--mapping", str(mapping)]
+    if command == "train":
+        args = ["--data", *args]
+    run = resorb(command, *args, cwd=tmp_path)
+    text = run.stdout + run.stderr
+    assert run.returncode == 2, text
+    assert "rows 61-62 are entirely empty, probably spreadsheet export leftovers" in text
+    assert "missing values" not in text  # not one line per required column
+    assert "invalid: 1 problem, 2 of 62 rows affected" in text
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_a_missing_value_beside_empty_rows_is_still_reported(cohort, tmp_path):
+    frame = cohort.astype(object)
+    frame.loc[3, "age"] = None
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("," * (cohort.shape[1] - 1) + "\n")
+    run = resorb("validate", str(path), cwd=tmp_path)
+    text = run.stdout + run.stderr
+    assert run.returncode == 2
+    assert "'age' has 1 missing value (row 4)" in text
+    assert "row 61 is entirely empty" in text
+
+
+def test_score_rejects_each_empty_row_with_one_reason(excel_export, tmp_path):
+    path, mapping = excel_export
+    out = tmp_path / "scored.csv"
+    run = resorb("score", "-i", str(path), "--mapping", str(mapping), "-o", str(out),
+                 "--model", str(REPO / "models" / "reference"), cwd=tmp_path)
+    assert run.returncode == 3, run.stderr
+    scored = pd.read_csv(out)
+    assert len(scored) == 62  # one output row per input row
+    assert scored["status"].tolist() == ["scored"] * 60 + ["rejected"] * 2
+    assert scored["reason"].iloc[60:].tolist() == ["empty row", "empty row"]
+    assert "62 rows in = 60 scored + 2 rejected" in run.stderr + run.stdout

@@ -14,6 +14,8 @@ import numpy as np
 Purpose = Literal["any", "scoring", "training"]
 MAX_ROWS_SHOWN = 5
 MAX_VALUES_SHOWN = 3
+#: the "column" of a problem about whole rows (rule ``empty_row``)
+EMPTY_COLUMNS = "(every column)"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Problem:
 
     def __str__(self) -> str:
         where = ""
+        if self.rule == "empty_row":
+            word = "row" if self.count == 1 else "rows"
+            more = " ..." if self.count > len(self.rows) else ""
+            return f"{word} {_spans(self.rows)}{more} {self.message}: {self.hint}"
         if self.rows:
             more = " ..." if self.count > len(self.rows) else ""
             word = "row" if self.count == 1 else "rows"
@@ -68,8 +74,9 @@ class ValidationReport:
             return (f"valid: {_count(self.n_rows, 'row')}, "
                     f"{_count(self.n_columns, 'column')} ({self.purpose})")
         n = len(self.problems)
-        cols = len({p.column for p in self.problems})
-        out = f"invalid: {_count(n, 'problem')} in {_count(cols, 'column')}, "
+        cols = len({p.column for p in self.problems} - {EMPTY_COLUMNS})
+        out = f"invalid: {_count(n, 'problem')}"
+        out += f" in {_count(cols, 'column')}, " if cols else ", "
         out += (f"{self.n_bad_rows:,} of {_count(self.n_rows, 'row')} affected" if self.rows_read
                 else "found in the header (no row was read)")
         missing = [p.column for p in self.problems if p.rule == "missing_column"]
@@ -96,6 +103,17 @@ class ValidationReport:
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _spans(rows: tuple[int, ...]) -> str:
+    """``61-62, 70``: row numbers with consecutive runs joined."""
+    runs: list[list[int]] = []
+    for r in rows:
+        if runs and r == runs[-1][-1] + 1:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def _count(n: int, noun: str) -> str:
