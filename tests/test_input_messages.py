@@ -129,3 +129,24 @@ def test_score_rejects_each_empty_row_with_one_reason(excel_export, tmp_path):
     assert scored["status"].tolist() == ["scored"] * 60 + ["rejected"] * 2
     assert scored["reason"].iloc[60:].tolist() == ["empty row", "empty row"]
     assert "62 rows in = 60 scored + 2 rejected" in run.stderr + run.stdout
+
+
+# ----------------------------------------------------------------------- renamed workbook
+@pytest.mark.parametrize("name", ["book.csv", "book.parquet"])
+def test_a_renamed_workbook_is_named_as_one(name, tmp_path):
+    import zipfile
+
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as z:  # what an .xlsx is: a ZIP of XML parts
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    assert path.read_bytes()[:4] == b"PK\x03\x04"
+    for args in (["validate", str(path)],
+                 ["score", "-i", str(path), "-o", str(tmp_path / "out.csv"),
+                  "--model", str(REPO / "models" / "reference")]):
+        run = resorb(*args, cwd=tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert "is an Excel workbook (.xlsx) or another ZIP archive" in run.stderr
+        assert "'CSV UTF-8" in run.stderr
+        assert "Traceback" not in run.stderr
+    assert not (tmp_path / "out.csv").exists()
