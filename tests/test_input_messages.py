@@ -150,3 +150,16 @@ def test_a_renamed_workbook_is_named_as_one(name, tmp_path):
         assert "'CSV UTF-8" in run.stderr
         assert "Traceback" not in run.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+# ------------------------------------------------------------------------ plural agreement
+def test_one_row_is_one_row_not_one_rows(cohort, tmp_path):
+    path = tmp_path / "one.csv"
+    cohort.head(1).to_csv(path, index=False)
+    run = resorb("validate", str(path), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "valid: 1 row, 36 columns" in run.stdout
+    run = resorb("score", "-i", str(path), "-o", str(tmp_path / "s.csv"),
+                 "--model", str(REPO / "models" / "reference"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "1 row in = 1 scored + 0 rejected" in run.stderr
