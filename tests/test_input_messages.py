@@ -163,3 +163,49 @@ def test_one_row_is_one_row_not_one_rows(cohort, tmp_path):
                  "--model", str(REPO / "models" / "reference"), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "1 row in = 1 scored + 0 rejected" in run.stderr
+
+
+# ---------------------------------------------------------------------------------- plan
+def test_plan_refuses_sizes_beyond_the_maximum(tmp_path):
+    from resorb.cli.plan import MAX_SIZE
+
+    for option in ("--sizes", "--validation-sizes"):
+        run = resorb("plan", option, f"100,{MAX_SIZE + 1}", cwd=tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert option in run.stderr
+        assert f"maximum {MAX_SIZE:,}" in run.stderr
+        assert "GB" in run.stderr
+
+
+@pytest.mark.slow
+def test_plan_caps_jobs_at_cores_and_studies(tmp_path):
+    from resorb.parallel import available_cores
+
+    run = resorb("plan", "--sizes", "50", "--validation-sizes", "50", "--replicates", "2",
+                 "--validation-rows", "500", "--reference-rows", "500", "--jobs", "1000",
+                 cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    expected = min(available_cores(), 2)
+    assert f"note: --jobs 1000: using {expected} worker process" in run.stderr
+    assert f"with {expected} worker process" in run.stdout
+
+
+@pytest.mark.slow
+def test_interrupted_plan_says_nothing_was_written(tmp_path):
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = tmp_path / "plan"
+    proc = subprocess.Popen([str(RESORB), "plan", "--sizes", "2000,5000", "--replicates",
+                             "50", "--jobs", "1", "--out", str(out)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(10)  # past start-up: simulating (the whole run takes minutes)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted: nothing written" in stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()
