@@ -209,3 +209,31 @@ def test_interrupted_plan_says_nothing_was_written(tmp_path):
     assert "interrupted: nothing written" in stderr
     assert "Traceback" not in stderr
     assert not out.exists()
+
+
+# ----------------------------------------------------------- range errors name the option
+@pytest.mark.parametrize(("args", "option", "key"), [
+    (["--explain", "-1"], "--explain", "scoring.explain"),
+    (["--horizon-days", "0"], "--horizon-days", "scoring.horizon_days"),
+    (["--chunk-rows", "0"], "--chunk-rows", "scoring.chunk_rows"),
+])
+def test_score_range_errors_name_the_option_typed(routine_csv, args, option, key, tmp_path):
+    run = resorb("score", "-i", str(routine_csv), "-o", str(tmp_path / "o.csv"), *args,
+                 cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert f"error: {option}: input should be greater than or equal to" in run.stderr
+    assert f"(params key {key})" in run.stderr
+    assert "command line:" not in run.stderr
+
+
+def test_train_predictors_error_names_the_option(tmp_path):
+    run = resorb("train", "--synthetic", "100", "--predictors", "bogus", cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "error: --predictors: 'bogus' is neither a predictor set nor a predictor" in run.stderr
+
+
+def test_set_errors_still_name_the_key(routine_csv, tmp_path):
+    run = resorb("--set", "scoring.explain=-1", "score", "-i", str(routine_csv), "-o",
+                 str(tmp_path / "o.csv"), cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "command line: 'scoring.explain' input should be" in run.stderr
