@@ -145,8 +145,10 @@ def empty_rows(df: pd.DataFrame) -> np.ndarray:
         col = df.iloc[:, i]
         blank = col.isna().to_numpy(dtype=bool, copy=True)
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            text = col.astype("string").str.strip()
-            blank |= (text == "").fillna(True).to_numpy(dtype=bool)
+            filled = np.flatnonzero(empty & ~blank)  # only rows still empty so far: cheap
+            if filled.size:
+                text = col.iloc[filled].astype("string").str.strip()
+                blank[filled] = (text == "").fillna(True).to_numpy(dtype=bool)
         empty &= blank
         if not empty.any():
             break
