@@ -456,7 +456,8 @@ def score(
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    err(f"{_input_name(input_file)}: {summary.rows_in:,} rows in = {summary.scored:,} scored + "
+    rows_in = f"{summary.rows_in:,} row{'s' * (summary.rows_in != 1)}"
+    err(f"{_input_name(input_file)}: {rows_in} in = {summary.scored:,} scored + "
         f"{summary.rejected:,} rejected -> {summary.output} ({summary.seconds:.1f} s)")
     err(f"model: {summary.model}")
     if summary.ignored_columns:
