@@ -5,6 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv pip install --python $(BIN)/python --quiet
 OUT    := out
+# Where `make reference` exports the two predictors; `make demo` exports to $(OUT)/models so
+# that running the demo leaves the tracked models/ (and `git status`) as they were.
+MODELS ?= models
 TEAM_DIR  ?= .team-server
 TEAM_PORT ?= 5001
 
@@ -61,20 +64,20 @@ demo: setup  ## cohort -> fidelity -> validate -> compare -> register -> promote
 	$(BIN)/resorb cohort generate --n 5000 --seed 2026 --preset literature --out $(OUT)/cohort.parquet
 	$(BIN)/resorb cohort check --preset literature --n 200000 --seed 2026
 	$(BIN)/resorb validate $(OUT)/cohort.parquet --purpose training
-	$(MAKE) --no-print-directory reference
+	$(MAKE) --no-print-directory reference MODELS=$(OUT)/models
 	@echo "browse the runs: $(BIN)/resorb ui   (MLflow UI on http://127.0.0.1:5000)"
 
 # The reference predictors: compare the candidates on the default synthetic cohort (20,000
 # rows, seed 2026), register and promote the champion, export it to models/reference; then the
 # same on the routine predictors (docs/predictor_sets.md), registered as another version of
-# 'resorb' under the alias 'routine' and exported to models/routine.
+# 'resorb' under the alias 'routine' and exported to models/routine ($(MODELS)/ in general).
 reference: setup
 	$(BIN)/resorb compare --synthetic 20000 --seed 2026 --register
 	$(BIN)/resorb models promote latest --alias champion
-	$(BIN)/resorb models export --alias champion --to models --name reference
+	$(BIN)/resorb models export --alias champion --to $(MODELS) --name reference
 	$(BIN)/resorb compare --synthetic 20000 --seed 2026 --predictors routine --register
 	$(BIN)/resorb models promote latest --alias routine
-	$(BIN)/resorb models export --alias routine --to models --name routine
+	$(BIN)/resorb models export --alias routine --to $(MODELS) --name routine
 
 test: setup system-deps  ## lint and run every test
 	$(BIN)/ruff check src tests benchmarks

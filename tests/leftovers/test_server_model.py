@@ -90,6 +90,6 @@ def test_score_against_an_unreachable_server_exits_2_fast(scoring_file):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert f"the tracking server {url} cannot be reached" in result.stderr
-    assert "pass --model FOLDER" in result.stderr
+    assert "also take --model FOLDER" in result.stderr
     assert time.monotonic() - start < 60  # MLflow's own retries took about 100 s
     assert not (scoring_file / "out.csv").exists()

@@ -456,7 +456,8 @@ def score(
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    err(f"{_input_name(input_file)}: {summary.rows_in:,} rows in = {summary.scored:,} scored + "
+    rows_in = f"{summary.rows_in:,} row{'s' * (summary.rows_in != 1)}"
+    err(f"{_input_name(input_file)}: {rows_in} in = {summary.scored:,} scored + "
         f"{summary.rejected:,} rejected -> {summary.output} ({summary.seconds:.1f} s)")
     err(f"model: {summary.model}")
     if summary.ignored_columns:
@@ -502,14 +503,20 @@ def report_cmd(
     intervals, curves, subgroups, SHAP, the leaderboard and the TRIPOD+AI checklist; also
     logged to the model's MLflow run as report/report.html.
     """
-    from resorb.report import make_report
-
     if model is not None and run is not None:
         raise typer.BadParameter("give --model or --run, not both")
-    params = resolve_params(ctx)
-    open_store(params, only_if_present=True)
-    with noting_replacement(out):
-        result = make_report(params, model=model, run=run, out=out, data=data)
+    from resorb.report.worker import explain_worker
+
+    # the model's half (scikit-learn, matplotlib) on the second core while this process
+    # opens the store (MLflow): forked before either imports anything heavy
+    with explain_worker() as worker:
+        params = resolve_params(ctx)
+        open_store(params, only_if_present=True)
+        from resorb.report import make_report
+
+        with noting_replacement(out):
+            result = make_report(params, model=model, run=run, out=out, data=data,
+                                 worker=worker)
     typer.echo(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB) for {result.model} "
                f"in {result.seconds:.1f} s")
     if result.logged_as:

@@ -20,7 +20,7 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -165,14 +165,55 @@ def resolve_params(ctx: typer.Context, options: Mapping[str, Any] | None = None)
         Naming the file or "command line", the key, what was expected and what was found.
     """
     from resorb.config import Params
+    from resorb.errors import ConfigError
 
     given = ctx.find_object(GlobalOptions) or GlobalOptions()
-    cli = {**given.overrides, **{k: v for k, v in (options or {}).items() if v is not None}}
-    params = Params.resolve(given.params_file, cli)
+    typed = {k: v for k, v in (options or {}).items() if v is not None}
+    cli = {**given.overrides, **typed}
+    try:
+        params = Params.resolve(given.params_file, cli)
+    except ConfigError as exc:
+        raise ConfigError(_as_options(str(exc), option_names(ctx, typed))) from None
     log.debug("parameters: packaged defaults, project file %s, command line %s (digest %s)",
               given.params_file or "./params.yaml or $RESORB_PARAMS if present",
               sorted(cli) or "none", params.digest())
     return params
+
+
+def option_names(ctx: typer.Context, keys: Iterable[str]) -> dict[str, str]:
+    """The option the user typed for each params key a command's option sets.
+
+    A key's option is the command's parameter named like the key's last part
+    (``scoring.explain`` -> ``--explain``, ``scoring.horizon_days`` -> ``--horizon-days``,
+    ``training.seed`` -> ``--seed``); keys without one are left out (their errors keep the
+    key, as for ``--set``).
+    """
+    params = {p.name: p for p in ctx.command.params}
+    out = {}
+    for key in keys:
+        param = params.get(key.rsplit(".", 1)[-1])
+        longs = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+        if longs:
+            out[key] = longs[0]
+    return out
+
+
+def _as_options(message: str, names: Mapping[str, str]) -> str:
+    """A params error about keys set by options, rewritten to name the options.
+
+    ``command line: 'scoring.explain' input should be ...`` ->
+    ``--explain: input should be ... (params key scoring.explain)``.
+    """
+    from resorb.config.params import COMMAND_LINE
+
+    lines = []
+    for line in message.splitlines():
+        for key, option in names.items():
+            prefix = f"{COMMAND_LINE}: '{key}' "
+            if prefix in line:
+                line = line.replace(prefix, f"{option}: ") + f" (params key {key})"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
@@ -181,16 +222,18 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
     With ``only_if_present``, only when a registry is set up here (``$MLFLOW_TRACKING_URI``
     or ``mlflow.db`` in the working folder): reading commands never create one.
     """
-    if only_if_present:
-        from resorb.scoring.model import registry_available
+    from resorb.config import store_present, tracking_uri
 
-        if not registry_available(params.tracking.uri):
-            return None
-    from resorb.config import tracking_uri
-    from resorb.scoring.model import server_registry
-
+    if only_if_present and not store_present(params.tracking.uri):
+        return None
     wanted = tracking_uri(params.tracking.uri)
-    if server_registry(wanted) == "unreachable":  # MLflow would retry for minutes, then raise
+    if wanted.startswith("sqlite:///"):
+        status = "local"  # no server to ask, and no scoring package (scikit-learn) to import
+    else:
+        from resorb.scoring.model import server_registry
+
+        status = server_registry(wanted)
+    if status == "unreachable":  # MLflow would retry for minutes, then raise
         from resorb.errors import ConfigError
 
         raise ConfigError(f"the tracking server {wanted} cannot be reached; start it, or fix "

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 DEFAULT_SIZES = "100,200,500,1000,2000"
 DEFAULT_VALIDATION_SIZES = "200,500,1000,2000,4000"
 OUT_FILES = ("development.csv", "validation.csv", "summary.csv", "learning_curve.png")
+#: largest study size: a cohort of the literature preset takes about 300 bytes a row (30 MB
+#: per 100,000 rows, measured with make_cohort), held by every worker and copied several
+#: times while a candidate is fitted; 1,000,000 rows is about 0.3 GB a copy. Sizes of
+#: 100,000,000 ran until memory was exhausted.
+MAX_SIZE = 1_000_000
 
 
 class TargetMetric(StrEnum):
@@ -50,6 +55,13 @@ def parse_sizes(text: str, option: str) -> tuple[int, ...]:
             raise typer.BadParameter(
                 f"sizes must be whole numbers of at least 20 separated by commas, e.g. "
                 f"{DEFAULT_SIZES}; got {part!r} in {text!r}", param_hint=option)
+        if int(part) > MAX_SIZE:
+            raise typer.BadParameter(
+                f"{int(part):,} rows is more than the maximum {MAX_SIZE:,}: every worker "
+                f"process holds a simulated cohort of that size (about 300 bytes a row, "
+                f"{int(part) * 300 / 1e9:,.1f} GB here) and copies it while fitting; "
+                f"Riley's closed-form minimum, printed by every run, is far smaller",
+                param_hint=option)
         sizes.append(int(part))
     if len(set(sizes)) != len(sizes):
         raise typer.BadParameter(f"sizes must be distinct; got {text!r}", param_hint=option)
@@ -222,6 +234,36 @@ def _jobs_option(jobs: int, workers: int | None, ctx: typer.Context) -> int:
     return workers
 
 
+def cap_workers(workers: int, tasks: int) -> int:
+    """At most one worker per core and per replicate study running at a time.
+
+    ``--jobs 1000`` started up to 1000 processes on 2 cores, each loading the libraries;
+    the results are the same for any number of workers, so more than ``min(cores, tasks)``
+    only costs memory. A one-line note says when the request was cut.
+
+    Parameters
+    ----------
+    workers : int
+        Requested worker processes (``--jobs``, already resolved: >= 1).
+    tasks : int
+        Replicate studies of the larger phase (development: replicates x sizes).
+
+    Returns
+    -------
+    int
+        ``min(workers, available cores, tasks)``, at least 1.
+    """
+    from resorb.parallel import available_cores
+
+    cores = available_cores()
+    capped = max(1, min(workers, cores, tasks))
+    if capped < workers:
+        err(f"note: --jobs {workers}: using {capped} worker process"
+            f"{'es' * (capped != 1)} ({cores} core{'s' * (cores != 1)} available, "
+            f"{tasks:,} replicate studies per phase); more would only cost memory")
+    return capped
+
+
 def plan(
     ctx: typer.Context,
     preset: Annotated[str | None, typer.Option(
@@ -318,15 +360,20 @@ def plan(
         raise InputError(f"--candidate {candidate!r} is not a candidate of params.yaml; "
                          f"choose one of {', '.join(params.candidates)}")
     cohort = load_cohort_params(preset, params)
+    workers = cap_workers(workers, replicates * max(len(dev_sizes), 1))
     settings = PlanSettings(sizes=dev_sizes, validation_sizes=val_sizes,
                             replicates=replicates, seed=seed, validation_rows=validation_rows,
                             reference_rows=reference_rows, workers=workers,
                             target=Target(target_metric.value, target_value, assurance))
     start = time.perf_counter()
-    with _PlanProgress() as progress:
-        result = plan_sample_size(params, cohort, candidate, settings,
-                                  fixed_model=fixed_model, fixed_model_name=fixed_name,
-                                  progress=progress)
+    try:
+        with _PlanProgress() as progress:
+            result = plan_sample_size(params, cohort, candidate, settings,
+                                      fixed_model=fixed_model, fixed_model_name=fixed_name,
+                                      progress=progress)
+    except KeyboardInterrupt:  # before any file is written: say so, as score does
+        err("interrupted: nothing written")
+        raise typer.Exit(130) from None
     seconds = time.perf_counter() - start
     _print_plan(result, seconds, workers)
     files = [out / name for name in OUT_FILES] if out is not None else []

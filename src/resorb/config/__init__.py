@@ -39,6 +39,7 @@ from resorb.config.sections import (
     TrackingParams,
     TrainingParams,
     artifact_root,
+    store_present,
     tracking_uri,
 )
 
@@ -68,5 +69,6 @@ __all__ = [
     "merge",
     "project_file",
     "read_yaml",
+    "store_present",
     "tracking_uri",
 ]

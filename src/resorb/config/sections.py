@@ -363,6 +363,25 @@ def check_tracking_uri(uri: str, source: str) -> str:
                       f"folder")
 
 
+def store_present(configured: str | None = None) -> bool:
+    """Whether a tracking store is set up: a server URI, or a SQLite file that exists.
+
+    The same answer as :func:`resorb.scoring.model.registry_available`, here so that the
+    commands that open the store (``resorb report``) need not import the scoring package
+    (scikit-learn) to ask.
+
+    Parameters
+    ----------
+    configured : str, optional
+        params.yaml ``tracking.uri`` (``$MLFLOW_TRACKING_URI`` wins; without either, the
+        store is ``mlflow.db`` in the working folder).
+    """
+    uri = tracking_uri(configured)
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).is_file()
+    return True
+
+
 def artifact_root(uri: str) -> str | None:
     """Where artifacts go beside a SQLite store (``mlartifacts/`` next to the file)."""
     if uri.startswith("sqlite:///"):

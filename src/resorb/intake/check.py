@@ -8,6 +8,7 @@ rules (:mod:`resorb.intake.rules`) but says, row by row, which rules each row br
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ import pandas as pd
 
 from resorb import schema
 from resorb.intake.reader import read_table
-from resorb.intake.report import Problem, Purpose, ValidationReport, row_numbers
+from resorb.intake.report import EMPTY_COLUMNS, Problem, Purpose, ValidationReport, row_numbers
 from resorb.intake.rules import ColumnCheck, check_column
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def check_header(columns: Sequence[str], purpose: Purpose = "any",
     names = [str(c) for c in columns]
     problems = _header_problems(names, purpose)
     return ValidationReport(n_rows=0, n_columns=len(names), problems=_in_dictionary_order(problems),
-                            purpose=purpose)
+                            purpose=purpose, rows_read=False)
 
 
 def _header_problems(names: list[str], purpose: Purpose) -> list[Problem]:
@@ -115,6 +116,55 @@ def _closest(name: str) -> str | None:
     return match[0] if match else None
 
 
+#: the reason ``score`` gives a row whose every cell is blank
+EMPTY_ROW = "empty row"
+#: how many empty rows the report names (as runs: ``rows 61-260``)
+MAX_EMPTY_SHOWN = 10_000
+
+
+def empty_rows(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is missing or blank text: spreadsheet export leftovers.
+
+    Excel exports rows it once formatted as ``;;;;;;``: no cell filled in. Reported as one
+    problem (``empty_row``) rather than one missing value per required column.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Raw or canonical table, any columns.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+        False everywhere for a table without columns.
+    """
+    if df.shape[1] == 0:
+        return np.zeros(len(df), dtype=bool)
+    empty = np.ones(len(df), dtype=bool)
+    for i in range(df.shape[1]):
+        col = df.iloc[:, i]
+        blank = col.isna().to_numpy(dtype=bool, copy=True)
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            filled = np.flatnonzero(empty & ~blank)  # only rows still empty so far: cheap
+            if filled.size:
+                text = col.iloc[filled].astype("string").str.strip()
+                blank[filled] = (text == "").fillna(True).to_numpy(dtype=bool)
+        empty &= blank
+        if not empty.any():
+            break
+    return empty
+
+
+def empty_row_problem(empty: np.ndarray) -> Problem:
+    """One problem naming the entirely empty rows (the first :data:`MAX_EMPTY_SHOWN`)."""
+    n = int(empty.sum())
+    rows = tuple(int(i) + 1 for i in np.flatnonzero(empty)[:MAX_EMPTY_SHOWN])
+    return Problem(EMPTY_COLUMNS, "empty_row", n,
+                   f"{'is' if n == 1 else 'are'} entirely empty, probably spreadsheet export "
+                   "leftovers", rows,
+                   hint="delete them (or save the sheet again without its trailing rows)")
+
+
 def conform(df: pd.DataFrame, purpose: Purpose = "any",
             allow_unknown: bool = False) -> tuple[pd.DataFrame, ValidationReport]:
     """Coerce known columns to canonical dtypes and check every rule of the dictionary.
@@ -142,10 +192,17 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
         df = df.loc[:, ~df.columns.duplicated()]
     bad = np.zeros(len(df), dtype=bool)
     out: dict[str, pd.Series] = {}
+    empty = empty_rows(df)
     for checked in _check_columns(df, purpose):
         out[checked.column.name] = checked.values
+        if empty.any():  # one problem for the empty rows, not one per required column
+            checked = dataclasses.replace(checked, broken=tuple(
+                (rule, mask & ~empty) for rule, mask in checked.broken if (mask & ~empty).any()))
         problems.extend(checked.problems())
         bad |= checked.bad
+    if empty.any():
+        problems.append(empty_row_problem(empty))
+        bad |= empty
     if "patient_id" in out and "level" in out:
         repeated = _repeated_episodes(out["patient_id"], out["level"])
         if repeated.any():
@@ -336,7 +393,8 @@ def conform_rows(df: pd.DataFrame, purpose: Purpose = "scoring", *,
         valid row, else its problems joined by ``"; "``, e.g.
         ``"vas_leg above 10 points; sex: unknown category"``, or with ``quote_values``
         ``"vas_leg above 10 points (found '55', allowed 0-10); sex: unknown category (found
-        'm', allowed female / male)"``.
+        'm', allowed female / male)"``; :data:`EMPTY_ROW` for a row whose every cell is
+        blank.
     """
     from resorb.intake.found import quoted_reasons
 
@@ -350,6 +408,7 @@ def conform_rows(df: pd.DataFrame, purpose: Purpose = "scoring", *,
                 text = quoted
             current = reasons[mask]
             reasons[mask] = np.where(current == "", text, current + "; " + text)
+    reasons[empty_rows(df)] = EMPTY_ROW  # one reason, not one per required column
     canonical = pd.DataFrame(out, index=df.index)
     return canonical, pd.Series(reasons, index=df.index, dtype="str", name="reason")
 

@@ -120,6 +120,7 @@ class TableFile:
                 self._gzip = is_gzip(p)
                 head = head_bytes(p) if self._gzip else None
                 head = head if head is not None else _head(p)
+                _refuse_zip(p, head)
                 if self._encoding == "utf-8" and bom_encoding(head) == "utf-16":
                     self._encoding = "utf-16"  # a UTF-8 BOM Arrow skips by itself
                 codecs.getincrementaldecoder(self._encoding)().decode(head, final=False)
@@ -133,6 +134,7 @@ class TableFile:
                 if gz or is_gzip(p):
                     raise InputError(f"{p.name}: a gzip-compressed Parquet file; decompress "
                                      "it (Parquet compresses its own columns)")
+                _refuse_zip(p, _head(p))
                 meta = pq.ParquetFile(p)
                 self._raw_names = list(meta.schema_arrow.names)
                 self.types = {f.name.strip(): f.type for f in meta.schema_arrow}
@@ -330,6 +332,26 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
         Missing or unreadable file, unsupported extension, empty file or header only.
     """
     return TableFile(path, dialect, numeric).read(columns)
+
+
+#: the first bytes of a ZIP archive: an .xlsx/.ods workbook is one
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _refuse_zip(path: Path, head: bytes) -> None:
+    """A workbook (or any ZIP) renamed to .csv/.parquet: say what it is and how to save it.
+
+    Arrow read its binary as text and said "Empty CSV file or block" (or "not UTF-8").
+
+    Raises
+    ------
+    InputError
+        ``head`` starts with the ZIP signature ``PK\x03\x04``.
+    """
+    if head.startswith(ZIP_MAGIC):
+        raise InputError(f"{path.name}: is an Excel workbook (.xlsx) or another ZIP archive, "
+                         "not a CSV or Parquet table; open it in Excel and save it as "
+                         "'CSV UTF-8 (Comma delimited)' (File > Save As), then read that file")
 
 
 def _head(path: Path) -> bytes:

@@ -60,7 +60,7 @@ class Explanations:
 
 def explain_for_report(estimator: Any, features: Sequence[str], source: DataSource,
                        data: str | os.PathLike[str] | None = None, rows: int = SHAP_ROWS,
-                       seed: int = 0) -> Explanations:
+                       seed: int = 0, parallel: bool = False) -> Explanations:
     """SHAP global importance and beeswarm plots for the report.
 
     Lundberg SM, Lee S-I. A unified approach to interpreting model predictions. NeurIPS 2017.
@@ -80,6 +80,10 @@ def explain_for_report(estimator: Any, features: Sequence[str], source: DataSour
         Rows explained at most (a seeded sample of ``data``).
     seed : int
         Seed of the synthetic cohort and of the sample.
+    parallel : bool
+        Draw the beeswarm in a forked process while this one draws the other two figures
+        (:func:`resorb.report.worker.draw_aside`; the report's worker, which runs no other
+        thread, asks for it). The figures are the same either way.
 
     Returns
     -------
@@ -126,12 +130,19 @@ def explain_for_report(estimator: Any, features: Sequence[str], source: DataSour
     importance = ex.global_importance(expl)
     p = expl.base_value + expl.values.to_numpy().sum(axis=1)
     row = int(np.argmin(np.abs(p - np.median(p))))  # a position, never an identifier
-    waterfall = ex.waterfall_figure(expl, row)
     caption = (f"One example patient, the explained patient whose predicted probability "
                f"({p[row]:.2f}) is nearest the median: how each finding moves the prediction "
                f"away from the average prediction ({expl.base_value:.2f}).")
-    return Explanations(importance_png=png_bytes(ex.importance_figure(expl)),
-                        beeswarm_png=png_bytes(ex.beeswarm_figure(expl, seed=seed)),
-                        waterfall_png=png_bytes(waterfall), waterfall_caption=caption,
+    drawings = {"importance": lambda: png_bytes(ex.importance_figure(expl)),
+                "beeswarm": lambda: png_bytes(ex.beeswarm_figure(expl, seed=seed)),
+                "waterfall": lambda: png_bytes(ex.waterfall_figure(expl, row))}
+    if parallel:  # the costliest figure beside the other two
+        from resorb.report.worker import draw_aside
+
+        png = draw_aside(drawings, aside=("beeswarm",))
+    else:
+        png = {name: draw() for name, draw in drawings.items()}
+    return Explanations(importance_png=png["importance"], beeswarm_png=png["beeswarm"],
+                        waterfall_png=png["waterfall"], waterfall_caption=caption,
                         top=tuple((str(k), float(v)) for k, v in importance.head(5).items()),
                         rows=f"{len(frame):,} {what}", method=expl.method)

@@ -1,10 +1,15 @@
 """``resorb report``: find the model and its run, read them, explain, render, write and log.
 
 The only part of the report that touches the tracking store and the file system: it resolves
-a registry URI or a run id to the loaded model and the run that trained it, reads the run
-back (:func:`resorb.tracking.read_run`), explains the model (:mod:`.explanations`), renders
-the page (:mod:`.render`), writes the file atomically and logs it to the run as
-``report/report.html``.
+a registry URI or a run id to the model folder (downloaded from the store) and the run that
+trained it, reads the run back (:func:`resorb.tracking.read_run`), has the model loaded and
+explained (:mod:`.explanations`, in a forked worker when the command gives one:
+:mod:`.worker`), renders the page (:mod:`.render`), writes the file atomically and logs it to
+the run as ``report/report.html``.
+
+Nothing here imports scikit-learn or matplotlib: the model is loaded and drawn by
+:func:`resorb.report.worker.explain_folder`, so the command's process spends its time on
+MLflow while the worker spends its own on the model (docs/report.md "Speed").
 """
 
 from __future__ import annotations
@@ -16,16 +21,23 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from resorb.card import ModelCard
 from resorb.config import Params
 from resorb.errors import InputError, ModelNotFoundError
-from resorb.report.explanations import SHAP_ROWS, explain_for_report
+from resorb.report.explanations import SHAP_ROWS
 from resorb.report.facts import ModelFacts
+from resorb.report.render import prepare as prepare_templates
 from resorb.report.render import render_report
 from resorb.runs import ARTIFACTS, RunRecord
 
+if TYPE_CHECKING:
+    from resorb.report.worker import ExplainedModel, ExplainWorker
+
 REPORT_ARTIFACT = ARTIFACTS.report
+#: the model a report is about when none is named (resorb.scoring.model.DEFAULT_MODEL_URI)
+DEFAULT_MODEL_URI = "models:/resorb@champion"
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,8 @@ class ReportResult:
 def make_report(params: Params, model: str | None = None, run: str | None = None,
                 out: str | os.PathLike[str] = "report.html",
                 data: str | os.PathLike[str] | None = None, shap_rows: int = SHAP_ROWS,
-                log: bool = True, now: datetime | None = None) -> ReportResult:
+                log: bool = True, now: datetime | None = None,
+                worker: ExplainWorker | None = None) -> ReportResult:
     """Write the HTML report of a model and log it to the model's MLflow run.
 
     Parameters
@@ -66,6 +79,9 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
         Log the file to the run as ``report/report.html``.
     now : datetime, optional
         Time stamp printed in the report (default: now, UTC).
+    worker : ExplainWorker, optional
+        A started worker that loads and explains the model while this process reads the
+        run (``resorb report`` starts one); without it, this process does both in turn.
 
     Returns
     -------
@@ -77,31 +93,46 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
         Both ``model`` and ``run`` given, or ``out`` is not an .html file in a folder.
     ModelNotFoundError
         No registry, or no such model or run.
+    ModelCardError, ModelIntegrityError
+        The model folder fails its checks (:func:`resorb.scoring.model.load_model`).
     DataValidationError
         ``data`` breaks the data dictionary.
     """
+    from resorb.report.worker import ExplainJob, explain_folder
+
     start = time.perf_counter()
     target = _check_out(out)
     if model is not None and run is not None:
         raise InputError("give --model or --run, not both")
-    loaded, run_id = _resolve(model, run)
-    from resorb.tracking import read_run
+    tmp = Path(tempfile.mkdtemp(prefix="resorb-report-"))
+    try:
+        found = _resolve(model, run, tmp / "model")
+        job = ExplainJob(found.folder, found.source, None if data is None else Path(data),
+                         shap_rows)
+        if worker is not None:
+            worker.submit(job)  # the worker loads and explains while the run is read here
+        from resorb.tracking import read_run
 
-    record = read_run(run_id)
-    facts = _model_facts(loaded, record)
-    card = loaded.metadata
-    expl = explain_for_report(loaded.estimator, loaded.features, card.data_source, data,
-                              shap_rows, seed=card.seed + 1)  # fresh rows, not the training draw
+        record = read_run(found.run_id)
+        evaluations = _evaluations(found.card.skops_sha256)
+        if worker is not None:
+            prepare_templates()  # while the worker draws
+            explained = worker.result()
+        else:
+            explained = explain_folder(job)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    facts = _model_facts(found, explained, record)
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    text = render_report(record, facts, expl, params, generated_at=stamp,
-                         evaluations=_evaluations(card.skops_sha256))
+    text = render_report(record, facts, explained.explanations, params, generated_at=stamp,
+                         evaluations=evaluations)
     from resorb.files import atomic_path
 
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o644)  # a document to share, not a private temporary file
-    logged = _log_report(run_id, target) if log else None
-    return ReportResult(target, run_id, facts.title, target.stat().st_size,
+    with atomic_path(target) as tmp_file:
+        tmp_file.write_text(text, encoding="utf-8")
+        tmp_file.chmod(0o644)  # a document to share, not a private temporary file
+    logged = _log_report(found.run_id, target) if log else None
+    return ReportResult(target, found.run_id, facts.title, target.stat().st_size,
                         time.perf_counter() - start, logged)
 
 
@@ -117,37 +148,80 @@ def _check_out(out: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _resolve(model: str | None, run: str | None) -> tuple[Any, str]:
-    """The loaded model and the id of the run that trained it."""
-    from resorb import tracking
-    from resorb.scoring.model import DEFAULT_MODEL_URI, load_model, registry_available
+@dataclass(frozen=True)
+class _Found:
+    """The model folder downloaded from the store, its card and the run that trained it."""
 
-    if not registry_available():  # the report reads the run: an exported folder is not enough
+    folder: Path
+    source: str
+    run_id: str
+    card: ModelCard
+    skops_bytes: int
+    model_id: str
+
+
+def _resolve(model: str | None, run: str | None, folder: Path) -> _Found:
+    """Download the model into ``folder`` and find the id of the run that trained it.
+
+    The model is not loaded here (no scikit-learn in this process): its folder is handed to
+    :func:`resorb.report.worker.explain_folder`, which loads it with every check. The card
+    is read for what the page and the store queries need.
+    """
+    from resorb import tracking
+    from resorb.config import store_present, tracking_uri
+
+    if not store_present():  # the report reads the run: an exported folder is not enough
         raise ModelNotFoundError(f"no model registry here (no mlflow.db in {Path.cwd()}, "
                                  f"MLFLOW_TRACKING_URI unset); run `resorb report` in the folder "
                                  f"that holds the tracking store")
     if run is None:
-        loaded = load_model(model or DEFAULT_MODEL_URI)
-        run_id = _mlmodel(loaded.folder).get("run_id")
+        source = model or DEFAULT_MODEL_URI
+        if not tracking_uri().startswith("sqlite:///"):  # a server: is it there, with the model
+            from resorb.scoring.model import check_server_model
+
+            check_server_model(source, chosen=model is None)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        tracking.export(source, folder)
+        run_id = str(_mlmodel(folder).get("run_id") or "")
         if not run_id:
-            raise ModelNotFoundError(f"{loaded.source} records no MLflow run; the report reads "
+            raise ModelNotFoundError(f"{source} records no MLflow run; the report reads "
                                      f"its validation from the run that trained the model")
-        if tracking.get_run(str(run_id)) is None:
-            raise ModelNotFoundError(f"{loaded.source} was trained in run {run_id}, which is "
+        if tracking.get_run(run_id) is None:
+            raise ModelNotFoundError(f"{source} was trained in run {run_id}, which is "
                                      f"not in this tracking store")
-        return loaded, str(run_id)
+        return _found(folder, source, run_id)
     found = tracking.get_run(run)
     if found is None:
         raise ModelNotFoundError(f"no run '{run}' in the tracking store; see `resorb ui` or "
                                  f"`resorb models list`")
+    source = f"runs:/{run}/{ARTIFACTS.model}"
     try:
-        return load_model(f"runs:/{run}/{ARTIFACTS.model}"), run
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        tracking.export(source, folder)
+        if not (folder / ARTIFACTS.model_skops).is_file():
+            raise ModelNotFoundError(f"{source} is not a resorb model")
     except ModelNotFoundError:
         parent = found.data.tags.get("mlflow.parentRunId")
         hint = (f"it is candidate '{found.info.run_name}' of compare run {parent}, whose "
                 f"champion carries the model: --run {parent}" if parent
                 else "give the run of a `resorb train` or `resorb compare`")
         raise ModelNotFoundError(f"run {run} has no model; {hint}") from None
+    return _found(folder, source, run)
+
+
+def _found(folder: Path, source: str, run_id: str) -> _Found:
+    """The card and file facts of a downloaded model folder (checked again when loaded)."""
+    skops = folder / ARTIFACTS.model_skops
+    card_file = folder / ARTIFACTS.model_card
+    if not skops.is_file() or not card_file.is_file():
+        # raises with the messages of every load (resorb.scoring.model.load_model)
+        from resorb.scoring.model import _load_folder
+
+        _load_folder(folder, source=source)
+    card = ModelCard.from_json(card_file.read_bytes(), source=f"{source}: {card_file.name}")
+    return _Found(folder=folder, source=source, run_id=run_id, card=card,
+                  skops_bytes=skops.stat().st_size,
+                  model_id=str(_mlmodel(folder).get("model_id") or ""))
 
 
 def _mlmodel(folder: Path) -> dict[str, Any]:
@@ -170,17 +244,16 @@ def _log_report(run_id: str, path: Path) -> str:
     return f"runs:/{run_id}/{REPORT_ARTIFACT}"
 
 
-def _model_facts(loaded: Any, record: RunRecord) -> ModelFacts:
-    name, version = loaded.name, loaded.version
-    if not version and loaded.source.startswith("runs:/"):
+def _model_facts(found: _Found, explained: ExplainedModel, record: RunRecord) -> ModelFacts:
+    name, version = explained.name, explained.version
+    if not version and found.source.startswith("runs:/"):
         from resorb import tracking
 
         registered = tracking.registered_version_of_run(record.run_id)
         if registered:
             name, version = "resorb", registered
-    return ModelFacts(name=name, version=version, source=loaded.source, card=loaded.metadata,
-                      skops_bytes=(loaded.folder / ARTIFACTS.model_skops).stat().st_size,
-                      model_id=str(_mlmodel(loaded.folder).get("model_id") or ""))
+    return ModelFacts(name=name, version=version, source=found.source, card=found.card,
+                      skops_bytes=found.skops_bytes, model_id=found.model_id)
 
 
 #: newest external validations whose calibration plot the report embeds

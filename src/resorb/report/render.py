@@ -63,6 +63,18 @@ def render_section(section: Section) -> str:
     return template.render(s=section)
 
 
+def prepare() -> None:
+    """Compile every template and read the style sheet now, not when the page is rendered.
+
+    ``resorb report`` calls it while its worker explains the model: compiling the templates
+    is about 0.25 s of CPU (0.03 s to render once compiled), off the critical path there.
+    """
+    env = _environment()
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
+    _css()
+
+
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     import jinja2
