@@ -6,9 +6,9 @@ row's canonical pair, the hashes seen more than once are kept, and each chunk re
 rows whose hash is among them). A Spark partition cannot see the others, so the engine:
 
 1. **keys** (executors, ``mapInArrow``): each row's key, by the local engine's own code
-   (:func:`resorb.scoring.batch.row_episode_keys`: the mapping reduced to its filter and the
+   (:func:`resorb.scoring.columns.row_episode_keys`: the mapping reduced to its filter and the
    two identifier rules, :func:`resorb.intake.check.episode_keys`' canonical cells and
-   64-bit hash), reading only the columns :func:`resorb.scoring.batch.episode_input` names;
+   64-bit hash), reading only the columns :func:`resorb.scoring.columns.episode_input` names;
    rows without a key (a cell missing or invalid, left out by the filter) are dropped here;
 2. **repeats**: ``groupBy(key).count() > 1`` on the executors, hash-partitioned by key;
 3. **flags**: the rows, each with its key, hash-partitioned the same way, left-joined to the
@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from resorb.intake import ChunkMapping
-from resorb.scoring.batch import InputColumns, row_episode_keys
+from resorb.scoring.columns import InputColumns, row_episode_keys
 from resorb.scoring.spark.read import SOURCE_FILE, SOURCE_ROW
 from resorb.scoring.spark.session import quiet
 from resorb.scoring.spark.worker import _number_rows
@@ -113,7 +113,7 @@ def flag_repeats(frame: Any, keyed: InputColumns, read: list[str], origin: str) 
         The input's columns ``read`` travelling as ``c0, c1, ..``, then ``source_file``
         (origin ``file``) or ``source_file``, ``source_row`` (``row``) or neither (``none``).
     keyed : InputColumns
-        :func:`resorb.scoring.batch.episode_input` of the run; its ``read`` are among
+        :func:`resorb.scoring.columns.episode_input` of the run; its ``read`` are among
         ``read``.
     read : list of str
         The names of ``c0, c1, ..``.

@@ -15,15 +15,8 @@ import pyarrow as pa
 from resorb import schema
 from resorb.config import ScoringParams
 from resorb.errors import InputError, ResorbError
-from resorb.scoring.batch import (
-    ChunkJob,
-    ScoreSummary,
-    _output_schema,
-    episode_input,
-    input_columns,
-    map_rows,
-    measured_otherwise,
-)
+from resorb.scoring.batch import ChunkJob, ScoreSummary, _output_schema
+from resorb.scoring.columns import episode_input, input_columns, map_rows, measured_otherwise
 from resorb.scoring.frame import check_columns, prepare_rows, unused_inputs
 from resorb.scoring.model import LoadedModel, load_model
 from resorb.scoring.spark.counts import write_output
