@@ -366,7 +366,7 @@ def check_tracking_uri(uri: str, source: str) -> str:
 def store_present(configured: str | None = None) -> bool:
     """Whether a tracking store is set up: a server URI, or a SQLite file that exists.
 
-    The same answer as :func:`resorb.scoring.model.registry_available`, here so that the
+    :func:`resorb.scoring.model.registry_available` asks this; it lives here so that the
     commands that open the store (``resorb report``) need not import the scoring package
     (scikit-learn) to ask.
 

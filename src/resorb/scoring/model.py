@@ -151,12 +151,9 @@ def registry_available(configured_uri: str | None = None) -> bool:
         params.yaml ``tracking.uri``; ``$MLFLOW_TRACKING_URI`` wins, and without either the
         store is ``mlflow.db`` in the working folder.
     """
-    from resorb.config import tracking_uri
+    from resorb.config import store_present
 
-    uri = tracking_uri(configured_uri)
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///")).is_file()
-    return True
+    return store_present(configured_uri)
 
 
 def registry_holds_model(configured_uri: str | None = None) -> bool:
