@@ -73,6 +73,40 @@ def test_a_score_imports_its_libraries_before_typer_parses(tmp_path):
     assert not {"pandas", "sklearn"} & set(_imported(other, tmp_path))
 
 
+def _gc_states(command: str, model_command: bool, tmp_path: Path) -> dict[str, list]:
+    """Garbage-collector state inside and after the console script's call of a command."""
+    code = (
+        "import gc, json, sys\n"
+        "from resorb.cli import app, preload\n"
+        "seen = {}\n"
+        f"@app.command({command!r})\n"
+        "def probe() -> None:\n"
+        "    seen['inside'] = [gc.isenabled(), gc.get_freeze_count()]\n"
+        + (f"preload.MODEL_COMMANDS = preload.MODEL_COMMANDS | {{{command!r}}}\n"
+           if model_command else "")
+        + f"sys.argv = ['resorb', {command!r}]\n"
+        "try:\n    app()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "seen['after'] = [gc.isenabled(), gc.get_freeze_count()]\n"
+        "print(json.dumps(seen))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, timeout=300)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("model_command", [True, False], ids=["model command", "other"])
+def test_the_collector_runs_during_a_command_and_skips_what_is_left_at_exit(model_command,
+                                                                            tmp_path):
+    # cli/preload.py: the collector is off only while a model command's libraries are
+    # imported (a long score must still collect its cycles); at exit what is left is frozen
+    # so that the interpreter's last collections do not walk it
+    seen = _gc_states("gc-probe", model_command, tmp_path)
+    enabled, frozen = seen["inside"]
+    assert enabled
+    assert (frozen > 10_000) == model_command  # the imported libraries, frozen before
+    assert seen["after"][0]
+    assert seen["after"][1] > max(frozen, 10_000)
+
+
 @pytest.mark.slow
 def test_loading_an_exported_model_imports_neither_mlflow_nor_plotting(tmp_path):
     # a folder (the reference predictor) is read directly: no registry, no figures, and
