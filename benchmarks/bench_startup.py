@@ -20,9 +20,12 @@ Then, in one process, where the time of a score goes before the first row: impor
 skops import, loading the model, scoring 10 rows (reasons included) and again without
 reasons. Prints markdown.
 
-``--baseline-venv DIR`` adds ``resorb --help`` and ``resorb score`` from another checkout's
-virtual environment (an earlier commit, installed with ``make setup``) to the same
-alternating runs: before and after under the same load, with the ratio after / before.
+``--baseline-venv DIR`` (repeatable) adds ``resorb --help``, ``resorb score`` and the
+``import pandas, sklearn`` floor from another virtual environment (an earlier commit installed
+with ``make setup``, or the same code on another interpreter) to the same alternating runs:
+before and after under the same load, with the ratio after / before. Each venv's interpreter
+is listed (version, path, whether libpython is a shared library: docs/scoring.md "The
+interpreter").
 """
 
 from __future__ import annotations
@@ -88,14 +91,26 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, 
     return wall, (after.ru_utime - before.ru_utime) + system, system
 
 
+_INTERPRETER = ("import os, sys; maps = open('/proc/self/maps').read(); "
+                "print(sys.version.split()[0], os.path.realpath(sys.executable), "
+                "'shared libpython' if 'libpython' in maps else 'static interpreter')")
+
+
+def _interpreter(python: Path) -> str:
+    """Version, real path and linking of a venv's interpreter (Linux: /proc/self/maps)."""
+    out = subprocess.run([str(python), "-c", _INTERPRETER], capture_output=True, text=True,
+                         check=True, timeout=60)
+    return out.stdout.strip()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Time the start-up commands and their baselines; print markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="runs of each (median)")
     parser.add_argument("--no-source", action="store_true",
                         help="skip the runs without byte-code (they are slow)")
-    parser.add_argument("--baseline-venv", type=Path, default=None,
-                        help="another checkout's .venv: its resorb timed in the same runs")
+    parser.add_argument("--baseline-venv", type=Path, action="append", default=[],
+                        help="another .venv (repeatable): its resorb timed in the same runs")
     args = parser.parse_args(argv)
 
     python, resorb = str(BIN / "python"), str(BIN / "resorb")
@@ -116,13 +131,23 @@ def main(argv: list[str] | None = None) -> None:
             "resorb score (10 rows, reference predictor)": (score, env),
         }
         before: dict[str, str] = {}
-        if args.baseline_venv is not None:
-            old = str(args.baseline_venv.resolve() / "bin" / "resorb")
-            commands["resorb --help, baseline venv"] = ([old, "--help"], env)
-            commands["resorb score, baseline venv"] = ([old, *score[1:]], env)
-            before = {"resorb --help": "resorb --help, baseline venv",
-                      "resorb score (10 rows, reference predictor)":
-                          "resorb score, baseline venv"}
+        base = {"resorb --help": "python -c 'import typer'",
+                "resorb --help, no byte-code": "python -c 'import typer'",
+                "resorb score (10 rows, reference predictor)":
+                    "python -c 'import pandas, sklearn'",
+                "resorb score, no byte-code": "python -c 'import pandas, sklearn'"}
+        for i, venv in enumerate(args.baseline_venv, start=1):
+            bin_ = venv.resolve() / "bin"
+            tag = f"baseline venv {i}"
+            commands[f"python -c 'import pandas, sklearn', {tag}"] = (
+                [str(bin_ / "python"), "-c", "import pandas, sklearn"], env)
+            commands[f"resorb --help, {tag}"] = ([str(bin_ / "resorb"), "--help"], env)
+            commands[f"resorb score, {tag}"] = ([str(bin_ / "resorb"), *score[1:]], env)
+            base[f"resorb --help, {tag}"] = "python -c 'import typer'"
+            base[f"resorb score, {tag}"] = f"python -c 'import pandas, sklearn', {tag}"
+            if i == 1:
+                before = {"resorb --help": f"resorb --help, {tag}",
+                          "resorb score (10 rows, reference predictor)": f"resorb score, {tag}"}
         if not args.no_source:
             source = {**env, "PYTHONPYCACHEPREFIX": empty}
             commands["resorb --help, no byte-code"] = ([resorb, "--help"], source)
@@ -142,12 +167,6 @@ def main(argv: list[str] | None = None) -> None:
     wall = {k: statistics.median(w for w, _, _ in v) for k, v in times.items()}
     cpu = {k: statistics.median(c for _, c, _ in v) for k, v in times.items()}
     system = {k: statistics.median(s for _, _, s in v) for k, v in times.items()}
-    base = {"resorb --help": "python -c 'import typer'",
-            "resorb --help, no byte-code": "python -c 'import typer'",
-            "resorb score (10 rows, reference predictor)": "python -c 'import pandas, sklearn'",
-            "resorb score, no byte-code": "python -c 'import pandas, sklearn'",
-            "resorb --help, baseline venv": "python -c 'import typer'",
-            "resorb score, baseline venv": "python -c 'import pandas, sklearn'"}
     table = pd.DataFrame({
         "command": list(commands),
         "median wall s": [wall[k] for k in commands],
@@ -158,9 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         "baseline": [base.get(k, "") for k in commands],
     })
     if before:
-        table["wall / baseline venv"] = [wall[k] / wall[before[k]] if k in before
+        table["wall / baseline venv 1"] = [wall[k] / wall[before[k]] if k in before
                                          else float("nan") for k in commands]
-        table["CPU / baseline venv"] = [cpu[k] / cpu[before[k]] if k in before
+        table["CPU / baseline venv 1"] = [cpu[k] / cpu[before[k]] if k in before
                                         else float("nan") for k in commands]
     print(f"start-up, median of {args.repeats} alternating runs, each a fresh process, "
           f"in an empty folder (no tracking store)\n")
@@ -169,8 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     stages.columns = ["stage (one process, in order)", "median wall s", "median CPU s"]
     print(f"\nwhere a 10-row score's time goes (median of {len(stage_runs)} processes)\n")
     print(markdown(stages, decimals=3))
-    if args.baseline_venv is not None:
-        print(f"\nbaseline venv: {args.baseline_venv.resolve()}")
+    print("\ninterpreters:\n")
+    print(f"- this venv ({BIN.parent}): {_interpreter(BIN / 'python')}")
+    for i, venv in enumerate(args.baseline_venv, start=1):
+        print(f"- baseline venv {i} ({venv.resolve()}): "
+              f"{_interpreter(venv.resolve() / 'bin' / 'python')}")
     print(f"\n{machine()}; {provenance()}")
 
 
