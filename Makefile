@@ -1,6 +1,12 @@
 # resorb: `make demo` runs the main job end to end, `make test` runs the test suite.
 # Both create the virtual environment in .venv from the pinned requirements.lock first.
-PYTHON ?= python3
+# The interpreter .venv is built on: Debian's and Ubuntu's /usr/bin/python3.11 when it can
+# make a venv (they build it with profile-guided and link-time optimisation and link it
+# statically; pyenv's default build, a shared libpython without them, runs resorb's start-up
+# 1.2x slower: docs/scoring.md "The interpreter"), else python3. `make setup PYTHON=...`
+# chooses another; an existing .venv keeps its interpreter (`rm -rf .venv` first).
+PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1 \
+	&& echo /usr/bin/python3.11 || echo python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv pip install --python $(BIN)/python --quiet
