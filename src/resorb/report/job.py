@@ -215,9 +215,9 @@ def _found(folder: Path, source: str, run_id: str) -> _Found:
     card_file = folder / ARTIFACTS.model_card
     if not skops.is_file() or not card_file.is_file():
         # raises with the messages of every load (resorb.scoring.model.load_model)
-        from resorb.scoring.model import _load_folder
+        from resorb.scoring.model import load_folder
 
-        _load_folder(folder, source=source)
+        load_folder(folder, source=source)
     card = ModelCard.from_json(card_file.read_bytes(), source=f"{source}: {card_file.name}")
     return _Found(folder=folder, source=source, run_id=run_id, card=card,
                   skops_bytes=skops.stat().st_size,

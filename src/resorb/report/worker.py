@@ -7,8 +7,9 @@ file) and the model (import scikit-learn, skops and matplotlib, load the model, 
 worker first (:func:`explain_worker`; before the fork only numpy and pandas, which both
 chains need, are imported). The worker imports the model's libraries while the command
 imports MLflow, then waits for the model folder the command downloads from the store. It
-loads that folder with the same checks as every load (:func:`resorb.scoring.model.load_model`:
-loader, hash, allow-list), explains and draws (:func:`explain_folder`) and sends back only
+loads that folder with the same checks as every load
+(:func:`resorb.scoring.model.load_folder`: loader, hash, allow-list; errors name the URI,
+not the download), explains and draws (:func:`explain_folder`) and sends back only
 what the page shows (:class:`ExplainedModel`: PNG bytes, the five top variables, the
 registered name and version), never a row. The wall time is then about the longer chain, not
 the sum (docs/report.md "Speed").
@@ -86,7 +87,7 @@ class ExplainJob:
 
 
 def explain_folder(job: ExplainJob, parallel: bool = False) -> ExplainedModel:
-    """Load the model in ``job.folder`` (all of :func:`load_model`'s checks) and explain it.
+    """Load the model in ``job.folder`` (all of :func:`load_folder`'s checks) and explain it.
 
     ``parallel``: draw one figure in a forked process beside the others (the worker does).
 
@@ -98,9 +99,9 @@ def explain_folder(job: ExplainJob, parallel: bool = False) -> ExplainedModel:
         ``job.data`` breaks the data dictionary.
     """
     from resorb.report.explanations import explain_for_report
-    from resorb.scoring.model import _load_folder
+    from resorb.scoring.model import load_folder
 
-    loaded = _load_folder(job.folder, source=job.source)  # the URI in messages, not the tmp
+    loaded = load_folder(job.folder, source=job.source)  # the URI in messages, not the tmp
     card = loaded.metadata
     expl = explain_for_report(loaded.estimator, loaded.features, card.data_source, job.data,
                               job.rows, seed=card.seed + 1,  # fresh rows, not the training draw
