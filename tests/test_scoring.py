@@ -670,3 +670,33 @@ def test_load_folder_names_the_source_not_the_folder(tmp_path, registry, damage,
     with pytest.raises(error, match=match) as caught:
         load_folder(folder, source="models:/resorb@champion")
     assert str(tmp_path) not in str(caught.value)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("model", ["reference", "routine"])
+def test_validate_for_model_reads_like_read_mapped(tmp_path, model):
+    # the mapping's dialect is read, and a derivation's refused rows are problems of the
+    # model's own inputs only (the routine model does not read the herniation volume)
+    from resorb.intake import read_mapped
+    from resorb.scoring.frame import validate_for_model
+
+    raw = pd.read_csv(EXAMPLES / "hospital_diameters.csv", dtype=str, keep_default_na=False)
+    raw.loc[2, "Hern LR (cm)"] = ""  # one of three diameters: the volume cannot be derived
+    path = tmp_path / "export.csv"
+    raw.to_csv(path, sep=";", index=False)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text((EXAMPLES / "hospital_diameters_mapping.yaml").read_text()
+                       + '\ndialect: {separator: ";"}\n')
+    features = load_model(Path(__file__).resolve().parents[1] / "models" / model).features
+    frame, report, ignored, result = validate_for_model(path, features, mapping)
+    assert result is not None and len(frame) == result.n_source_rows - result.n_filtered_out
+    derivation = [p for p in report.problems if p.rule == "derivation"]
+    _, whole, _ = read_mapped(path, mapping, purpose="scoring")
+    assert [p.rule for p in whole.problems] == ["derivation"]  # what the whole file says
+    if "herniation_volume_mm3" in features:
+        assert [(p.column, p.rows) for p in derivation] == [("herniation_volume_mm3", (3,))]
+        assert not report.ok
+    else:
+        assert derivation == [] and report.ok and "herniation_volume_mm3" in ignored
