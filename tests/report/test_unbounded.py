@@ -13,12 +13,14 @@ upper limit is infinite), one on 200 ordinary patients (a bounded interval), the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 
@@ -41,6 +43,26 @@ def _resorb(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
+@contextlib.contextmanager
+def _store_in(folder: Path) -> Iterator[None]:
+    """Work in the store of ``folder``; afterwards MLflow points where it pointed before
+    (tests that follow call the store without configuring it: tests/store.py)."""
+    import mlflow
+
+    from resorb import tracking
+
+    registry = mlflow.get_registry_uri()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        tracking.configure()
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(None)
+            mlflow.set_registry_uri(registry)
+
+
 def _separated_but_one_pair(model, n: int = 40, seed: int = 77) -> pd.DataFrame:
     """``n`` patients whose recorded outcome is 'resorbed' for the upper half of the model's
     predictions, but for one swapped pair at the boundary: not separated, nearly."""
@@ -58,18 +80,13 @@ def _separated_but_one_pair(model, n: int = 40, seed: int = 77) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A store with a registered model, its two evaluations and its report."""
-    import mlflow
-
     from resorb import tracking
     from resorb.scoring.model import load_model
 
     folder = tmp_path_factory.mktemp("unbounded")
     make_cohort(n=300, seed=41).to_csv(folder / "clinic.csv", index=False)  # real: no SHAP
     _resorb(folder, "train", "--data", "clinic.csv", "--register", "--jobs", "1")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        tracking.configure()
+    with _store_in(folder):
         model = load_model("models:/resorb/1")
         _separated_but_one_pair(model).to_csv(folder / "separated.csv", index=False)
         make_cohort(n=200, seed=43).to_csv(folder / "ordinary.csv", index=False)
@@ -78,7 +95,6 @@ def store(tmp_path_factory):
                     f"{name}.csv", "--out", f"{name}-out")
         table = tracking.list_evaluations(model_sha256=model.metadata.skops_sha256)
         tags = {r: tracking.get_run(r).data.tags for r in table["run_id"]}
-    mlflow.set_tracking_uri(None)
     _resorb(folder, "report", "--model", "models:/resorb/1", "--out", "report.html")
     html = unescape((folder / "report.html").read_text(encoding="utf-8"))
     return folder, table, tags, html
@@ -129,10 +145,8 @@ def test_the_report_shows_the_unbounded_interval_and_says_why(store):
     assert "unbounded" not in performance and re.search(r"\d\.\d\d \(\d", performance)
 
 
-def test_an_infinite_limit_survives_the_run_record(tmp_cwd):
+def test_an_infinite_limit_survives_the_run_record(tmp_path):
     # the training run's table (validation/metrics.csv) and its metrics, in a real store
-    import mlflow
-
     from resorb import report, tracking
     from resorb.report.sections import metric_rows
     from resorb.runs import RunRecord
@@ -140,8 +154,7 @@ def test_an_infinite_limit_survives_the_run_record(tmp_cwd):
     metrics = pd.DataFrame({"metric": ["auroc", "calibration_slope"],
                             "estimate": [0.93, 1.02], "ci_low": [0.88, 0.61],
                             "ci_high": [0.97, math.inf]})
-    try:
-        tracking.configure()
+    with _store_in(tmp_path):
         with tracking.start_run("unbounded"):
             tracking.write_run(RunRecord(metrics=metrics, validation_method="bootstrap"))
             run_id = tracking.active_run_id()
@@ -150,8 +163,6 @@ def test_an_infinite_limit_survives_the_run_record(tmp_cwd):
         assert json.loads(run.data.tags["infinite_metrics"]) == {
             "calibration_slope_ci_high": "inf"}
         record = tracking.read_run(run_id)
-    finally:
-        mlflow.set_tracking_uri(None)
     assert "infinite_metrics" not in record.tags
     assert record.metrics["ci_high"].tolist() == [0.97, math.inf]
     html = unescape(report.render_section(report.Section(
