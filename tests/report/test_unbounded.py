@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from resorb.cli import app
 from resorb.cohort import make_cohort
 from tests.factories import FAST_PARAMS
 
@@ -95,9 +97,10 @@ def store(tmp_path_factory):
                     f"{name}.csv", "--out", f"{name}-out")
         table = tracking.list_evaluations(model_sha256=model.metadata.skops_sha256)
         tags = {r: tracking.get_run(r).data.tags for r in table["run_id"]}
+        listed = CliRunner().invoke(app, ["evaluations", "--model", "models:/resorb/1"])
     _resorb(folder, "report", "--model", "models:/resorb/1", "--out", "report.html")
     html = unescape((folder / "report.html").read_text(encoding="utf-8"))
-    return folder, table, tags, html
+    return folder, table, tags, html, listed
 
 
 def _slope(folder: Path, name: str) -> pd.Series:
@@ -113,7 +116,7 @@ def _section(html: str, anchor: str) -> str:
 
 @pytest.mark.slow
 def test_an_unbounded_limit_is_kept_by_the_run_and_listed(store):
-    folder, table, tags, _ = store
+    folder, table, tags, _, listed = store
     separated, ordinary = _slope(folder, "separated"), _slope(folder, "ordinary")
     assert math.isfinite(separated["estimate"]) and math.isfinite(separated["ci_low"])
     assert separated["ci_high"] == math.inf  # what the bootstrap found, in the --out table
@@ -127,11 +130,13 @@ def test_an_unbounded_limit_is_kept_by_the_run_and_listed(store):
     kept = {json.loads(t.get("infinite_metrics", "{}")).get("calibration_slope_ci_high")
             for t in tags.values()}
     assert kept == {"inf", None}  # the separated run only
+    assert listed.exit_code == 0, listed.output  # resorb evaluations
+    assert f"{separated['ci_low']:.2f} to unbounded" in " ".join(listed.output.split())
 
 
 @pytest.mark.slow
 def test_the_report_shows_the_unbounded_interval_and_says_why(store):
-    folder, _, _, html = store
+    folder, _, _, html, _ = store
     separated, ordinary = _slope(folder, "separated"), _slope(folder, "ordinary")
     evaluations = _section(html, "evaluations")
     shown = f"{separated['estimate']:.2f} ({separated['ci_low']:.2f} to unbounded)"
