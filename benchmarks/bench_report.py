@@ -99,7 +99,7 @@ def _profile(folder: Path, env: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFr
             if "resorb" in file and func in {
                 "make_report", "_resolve", "read_run", "explain_for_report", "explain",
                 "render_report", "_evaluations", "_log_report", "make_cohort", "png_bytes",
-                "explain_folder", "_load_folder", "configure", "prepare"}]
+                "explain_folder", "load_folder", "configure", "prepare"}]
     calls = (pd.DataFrame(rows, columns=["function", "cumulative s (profiled)"])
              .sort_values("cumulative s (profiled)", ascending=False))
     return imports, calls
@@ -113,7 +113,7 @@ _STEPS = {
     "resorb.report.render": ["prepare"],
     "resorb.tracking.runs": ["read_run"],
     "resorb.report.worker": ["_warm", "explain_folder", "draw_aside"],
-    "resorb.scoring.model": ["_load_folder"],
+    "resorb.scoring.model": ["load_folder"],
     "resorb.explain.api": ["explain"],
     "resorb.figures": ["png_bytes"],
 }

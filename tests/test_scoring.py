@@ -8,6 +8,7 @@ in the exported-folder layout only (no MLflow), for the tree path of the explana
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from resorb.card import DataSource, ModelCard
 from resorb.cli import app
 from resorb.cohort import make_cohort
 from resorb.config import Params, RiskBands, ScoringParams
-from resorb.errors import DataValidationError, InputError, ModelNotFoundError
+from resorb.errors import DataValidationError, InputError, ModelCardError, ModelNotFoundError
 from resorb.explain import explain, top_reasons
 from resorb.features import model_input
 from resorb.files import write_table
@@ -632,3 +633,70 @@ def test_a_shared_feature_transform_predicts_as_the_pipeline(tmp_path):
     Z = model.transform(X)
     assert Z is not None and len(Z) == 40
     np.testing.assert_array_equal(model.predict_transformed(Z), model.predict(X))
+
+
+def _without_skops(folder: Path) -> None:
+    (folder / "artifacts" / "model.skops").unlink()
+
+
+def _without_card(folder: Path) -> None:
+    (folder / "artifacts" / "resorb.json").unlink()
+
+
+def _changed_skops(folder: Path) -> None:
+    path = folder / "artifacts" / "model.skops"
+    path.write_bytes(path.read_bytes() + b"\0")
+
+
+@pytest.mark.parametrize(("damage", "error", "match"), [
+    (_without_skops, ModelNotFoundError, "models:/resorb@champion is not an exported resorb "
+                                         "model: artifacts/model.skops is missing"),
+    (_without_card, ModelCardError, "models:/resorb@champion has no model card"),
+    (_changed_skops, ModelCardError, "models:/resorb@champion: artifacts/model.skops does "
+                                     "not match its resorb.json"),
+])
+def test_load_folder_names_the_source_not_the_folder(tmp_path, registry, damage, error,
+                                                     match):
+    # what the report's worker relies on: a temporary download is named by the user's URI
+    from resorb.scoring import load_folder
+
+    folder = tmp_path / "resorb-report-x" / "model"
+    shutil.copytree(registry.exported, folder)
+    loaded = load_folder(folder, source="models:/resorb@champion")
+    assert loaded.source == "models:/resorb@champion" and loaded.folder == folder
+    assert (loaded.name, loaded.version) == ("resorb", "1")
+    assert load_folder(str(folder)).source == str(folder)  # the folder names itself
+    damage(folder)
+    with pytest.raises(error, match=match) as caught:
+        load_folder(folder, source="models:/resorb@champion")
+    assert str(tmp_path) not in str(caught.value)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("model", ["reference", "routine"])
+def test_validate_for_model_reads_like_read_mapped(tmp_path, model):
+    # the mapping's dialect is read, and a derivation's refused rows are problems of the
+    # model's own inputs only (the routine model does not read the herniation volume)
+    from resorb.intake import read_mapped
+    from resorb.scoring.frame import validate_for_model
+
+    raw = pd.read_csv(EXAMPLES / "hospital_diameters.csv", dtype=str, keep_default_na=False)
+    raw.loc[2, "Hern LR (cm)"] = ""  # one of three diameters: the volume cannot be derived
+    path = tmp_path / "export.csv"
+    raw.to_csv(path, sep=";", index=False)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text((EXAMPLES / "hospital_diameters_mapping.yaml").read_text()
+                       + '\ndialect: {separator: ";"}\n')
+    features = load_model(Path(__file__).resolve().parents[1] / "models" / model).features
+    frame, report, ignored, result = validate_for_model(path, features, mapping)
+    assert result is not None and len(frame) == result.n_source_rows - result.n_filtered_out
+    derivation = [p for p in report.problems if p.rule == "derivation"]
+    _, whole, _ = read_mapped(path, mapping, purpose="scoring")
+    assert [p.rule for p in whole.problems] == ["derivation"]  # what the whole file says
+    if "herniation_volume_mm3" in features:
+        assert [(p.column, p.rows) for p in derivation] == [("herniation_volume_mm3", (3,))]
+        assert not report.ok
+    else:
+        assert derivation == [] and report.ok and "herniation_volume_mm3" in ignored

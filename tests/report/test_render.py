@@ -22,6 +22,11 @@ from tests.factories import model_card
     ((-0.031, -0.081, 0.024), 2, "-0.03 (-0.08 to 0.02)"),
     ((0.98, float("nan"), float("nan")), 2, "0.98"),
     ((float("nan"), 0.1, 0.2), 2, "n/a"),
+    # an unbounded bootstrap limit (resorb.metrics.bootstrap.percentile_limits) is said
+    ((1.02, 0.61, float("inf")), 2, "1.02 (0.61 to unbounded)"),
+    ((-0.4, float("-inf"), 0.3), 2, "-0.40 (unbounded to 0.30)"),
+    ((float("inf"), 9.5, float("inf")), 2, "infinite (9.50 to unbounded)"),
+    ((1.02, float("nan"), float("inf")), 2, "1.02"),  # one limit unknown: no interval
 ])
 def test_intervals_read_as_estimate_and_range(values, decimals, expected):
     assert report.format_interval(*values, decimals=decimals) == expected

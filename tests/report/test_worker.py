@@ -8,43 +8,18 @@ it reads the store; the page must be the one the single-process path writes.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from resorb.cohort import make_cohort
+from tests.report.command import report_command
 
 #: time stamps to the minute (when the report was generated, when the run started)
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
-
-
-def _command(folder: Path, args: list[str], probe: str = "") -> subprocess.CompletedProcess:
-    """``resorb report ARGS`` in a fresh interpreter in ``folder``; ``probe`` runs after it."""
-    code = ("import sys\nfrom resorb.cli import app\n"
-            f"sys.argv = ['resorb', 'report', *{args!r}]\n"
-            "try:\n    app()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
-            f"{probe}\nsys.exit(code)\n")
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run([sys.executable, "-c", code], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture
-def relog(in_store):
-    """Log the session's report back to its run afterwards (these commands replace it)."""
-    yield in_store
-    from resorb import tracking
-
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "report.html"
-        shutil.copyfile(in_store.report, copy)
-        tracking.log_file_to_run(in_store.run_id, copy, "report")
+_command = report_command
 
 
 @pytest.mark.slow

@@ -493,9 +493,14 @@ def report_cmd(
         "--run", help="MLflow run id whose model to report on (instead of --model).")] = None,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     data: Annotated[Path | None, typer.Option(
-        "--data", help="Table in the data dictionary to compute SHAP explanations on; needed "
-                       "for a model trained on real data (a synthetic model is explained on a "
-                       "fresh synthetic cohort).")] = None,
+        "--data", help="Table (CSV/Parquet) to compute SHAP explanations on, in the data "
+                       "dictionary or read through --mapping; needed for a model trained on "
+                       "real data (a synthetic model is explained on a fresh synthetic "
+                       "cohort). Only the model's own predictors are read and checked.")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", help="YAML column mapping from --data's columns, codes, units and "
+                          "dialect to resorb's (the one train, evaluate and score take).")
+    ] = None,
 ) -> None:
     """Write a model report a clinical reviewer can read: one self-contained HTML file.
 
@@ -505,6 +510,8 @@ def report_cmd(
     """
     if model is not None and run is not None:
         raise typer.BadParameter("give --model or --run, not both")
+    if mapping is not None and data is None:
+        raise typer.BadParameter("--mapping applies to --data FILE; give the file it reads")
     from resorb.report.worker import explain_worker
 
     # the model's half (scikit-learn, matplotlib) on the second core while this process
@@ -516,7 +523,7 @@ def report_cmd(
 
         with noting_replacement(out):
             result = make_report(params, model=model, run=run, out=out, data=data,
-                                 worker=worker)
+                                 worker=worker, mapping=mapping)
     typer.echo(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB) for {result.model} "
                f"in {result.seconds:.1f} s")
     if result.logged_as:

@@ -199,14 +199,17 @@ def console_is_tty() -> bool:
 
 
 def _interval(estimate: float, low: float, high: float, decimals: int) -> str:
-    """``0.98 (0.90 to 1.07)``, the estimate alone without an interval, ``n/a`` for NaN."""
+    """``0.98 (0.90 to 1.07)``, ``15.14 (9.02 to unbounded)`` for an infinite limit (the
+    run's tag ``infinite_metrics``), the estimate alone when a limit is unknown, ``n/a``
+    for NaN."""
     import math
 
     if not math.isfinite(estimate):
         return "n/a"
-    if not (math.isfinite(low) and math.isfinite(high)):
+    if math.isnan(low) or math.isnan(high):
         return f"{estimate:.{decimals}f}"
-    return f"{estimate:.{decimals}f} ({low:.{decimals}f} to {high:.{decimals}f})"
+    lo, hi = ("unbounded" if math.isinf(x) else f"{x:.{decimals}f}" for x in (low, high))
+    return f"{estimate:.{decimals}f} ({lo} to {hi})"
 
 
 @domain_errors

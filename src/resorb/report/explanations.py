@@ -13,13 +13,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from resorb import schema
 from resorb.card import DataSource
 from resorb.errors import DataValidationError
+
+if TYPE_CHECKING:
+    from resorb.intake.mapping_file import Mapping
 
 #: rows explained at most
 SHAP_ROWS = 1000
@@ -60,7 +63,9 @@ class Explanations:
 
 def explain_for_report(estimator: Any, features: Sequence[str], source: DataSource,
                        data: str | os.PathLike[str] | None = None, rows: int = SHAP_ROWS,
-                       seed: int = 0, parallel: bool = False) -> Explanations:
+                       seed: int = 0, parallel: bool = False,
+                       mapping: str | os.PathLike[str] | Mapping | None = None
+                       ) -> Explanations:
     """SHAP global importance and beeswarm plots for the report.
 
     Lundberg SM, Lee S-I. A unified approach to interpreting model predictions. NeurIPS 2017.
@@ -74,8 +79,10 @@ def explain_for_report(estimator: Any, features: Sequence[str], source: DataSour
     source : DataSource
         What the model was trained on (a synthetic model is explained on its preset).
     data : path-like, optional
-        A table in the data dictionary to explain; without it a synthetic model is explained
-        on ``rows`` new patients of its training preset, and a real-data model not at all.
+        A table to explain, in the data dictionary or read through ``mapping``; checked as
+        ``resorb validate FILE --model`` checks it (the model's own predictors; others are
+        ignored). Without it a synthetic model is explained on ``rows`` new patients of its
+        training preset, and a real-data model not at all.
     rows : int
         Rows explained at most (a seeded sample of ``data``).
     seed : int
@@ -84,6 +91,9 @@ def explain_for_report(estimator: Any, features: Sequence[str], source: DataSour
         Draw the beeswarm in a forked process while this one draws the other two figures
         (:func:`resorb.report.worker.draw_aside`; the report's worker, which runs no other
         thread, asks for it). The figures are the same either way.
+    mapping : path-like or Mapping, optional
+        Mapping file (:mod:`resorb.intake.mapping_file`) from ``data``'s columns, codes,
+        units and dialect to the data dictionary's, as ``score`` and ``evaluate`` read it.
 
     Returns
     -------
@@ -93,19 +103,18 @@ def explain_for_report(estimator: Any, features: Sequence[str], source: DataSour
     Raises
     ------
     DataValidationError
-        ``data`` breaks the data dictionary.
+        ``data`` (as mapped) breaks the data dictionary for this model's predictors.
+    InputError
+        ``data`` cannot be read, or the mapping's filter keeps no row of it.
+    ConfigError
+        ``mapping`` is invalid or reads columns ``data`` lacks.
     """
     from resorb import explain as ex
     from resorb.features import model_input
     from resorb.figures import png_bytes
 
     if data is not None:
-        from resorb.intake import check_file
-
-        frame, report = check_file(Path(data), purpose="scoring")
-        if not report.ok:
-            raise DataValidationError(report)
-        what = f"rows of {Path(data).name}"
+        frame, what = _given_rows(Path(data), features, mapping)
     elif source.synthetic:
         from resorb.cohort import make_cohort
 
@@ -146,3 +155,15 @@ def explain_for_report(estimator: Any, features: Sequence[str], source: DataSour
                         waterfall_png=png["waterfall"], waterfall_caption=caption,
                         top=tuple((str(k), float(v)) for k, v in importance.head(5).items()),
                         rows=f"{len(frame):,} {what}", method=expl.method)
+
+
+def _given_rows(data: Path, features: Sequence[str],
+                mapping: str | os.PathLike[str] | Mapping | None) -> tuple[Any, str]:
+    """``--data`` (through ``--mapping``) checked for the model's predictors, and its words."""
+    from resorb.scoring.frame import validate_for_model
+
+    frame, report, _, result = validate_for_model(data, features, mapping, purpose="scoring")
+    if not report.ok:
+        raise DataValidationError(report)
+    through = "" if result is None else f" read through the mapping {Path(result.origin).name}"
+    return frame, f"rows of {data.name}{through}"

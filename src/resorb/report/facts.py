@@ -9,6 +9,7 @@ the TRIPOD+AI checklist (:mod:`resorb.report.tripod`) is answered from.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,27 +104,68 @@ class DataSummary:
 
 
 def format_interval(estimate: float, low: float, high: float, decimals: int = 2) -> str:
-    """``0.76 (0.75-0.77)``; ``-0.03 (-0.08 to 0.02)`` when a bound is negative.
+    """``0.76 (0.75-0.77)``; ``-0.03 (-0.08 to 0.02)`` when a bound is negative;
+    ``1.02 (0.61 to unbounded)`` when a bound is infinite.
+
+    An infinite bound is what :func:`resorb.metrics.bootstrap.percentile_limits` gives when
+    more than ``alpha / 2`` of the resamples have an infinite value (the calibration slope of
+    a resample the predictions separate): the data set no limit on that side, which the
+    page says (:data:`UNBOUNDED_NOTE`) rather than leaving the interval out.
 
     Parameters
     ----------
     estimate, low, high : float
         Point estimate and 95% interval; NaN (or None) prints as "n/a" (the interval is
-        left out when a bound is missing).
+        left out when a bound is missing); an infinite estimate prints as "infinite"
+        ("-infinite"), an infinite bound as "unbounded".
     decimals : int
         Decimals of every number.
     """
     def finite(x: float | None) -> bool:
         return x is not None and math.isfinite(x)
 
-    if not finite(estimate):
+    def known(x: float | None) -> bool:
+        return x is not None and not math.isnan(x)
+
+    def shown(x: float) -> str:
+        return UNBOUNDED if math.isinf(x) else f"{x:.{decimals}f}"
+
+    if not known(estimate):
         return "n/a"
-    est = f"{estimate:.{decimals}f}"
-    if not (finite(low) and finite(high)):
+    est = (f"{estimate:.{decimals}f}" if finite(estimate)
+           else "infinite" if estimate > 0 else "-infinite")
+    if not (known(low) and known(high)):
         return est
-    lo, hi = f"{low:.{decimals}f}", f"{high:.{decimals}f}"
-    sep = " to " if min(low, high) < 0 else "-"
-    return f"{est} ({lo}{sep}{hi})"
+    sep = " to " if min(low, high) < 0 or not (finite(low) and finite(high)) else "-"
+    return f"{est} ({shown(low)}{sep}{shown(high)})"
+
+
+#: an infinite interval bound as printed
+UNBOUNDED = "unbounded"
+#: the line under a table that shows an unbounded interval
+UNBOUNDED_NOTE = (
+    "An interval reaching 'unbounded' has no finite limit on that side: in more than 2.5% of "
+    "the bootstrap resamples the value was infinite. For the calibration slope these are "
+    "resamples in which the predictions completely separate the herniations that resorbed "
+    "from those that did not, so no finite slope fits them: the data are too few (or the "
+    "outcomes too perfectly ranked) to bound the slope, which is not evidence that it is "
+    "good.")
+
+
+def unbounded(values: Iterable[Any]) -> bool:
+    """Whether any of ``values`` (objects with ``estimate``, ``low``, ``high``, or tuples
+    and lists of them) would print an infinite estimate or bound, i.e. needs
+    :data:`UNBOUNDED_NOTE` under its table."""
+    for value in values:
+        if isinstance(value, tuple | list):
+            if unbounded(value):
+                return True
+            continue
+        for name in ("estimate", "low", "high"):
+            x = getattr(value, name, None)
+            if isinstance(x, int | float) and math.isinf(x):
+                return True
+    return False
 
 
 def synthetic_cohort(source: DataSource) -> SyntheticCohort | None:

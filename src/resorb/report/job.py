@@ -33,6 +33,7 @@ from resorb.report.render import render_report
 from resorb.runs import ARTIFACTS, RunRecord
 
 if TYPE_CHECKING:
+    from resorb.intake.mapping_file import Mapping
     from resorb.report.worker import ExplainedModel, ExplainWorker
 
 REPORT_ARTIFACT = ARTIFACTS.report
@@ -56,7 +57,8 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
                 out: str | os.PathLike[str] = "report.html",
                 data: str | os.PathLike[str] | None = None, shap_rows: int = SHAP_ROWS,
                 log: bool = True, now: datetime | None = None,
-                worker: ExplainWorker | None = None) -> ReportResult:
+                worker: ExplainWorker | None = None,
+                mapping: str | os.PathLike[str] | None = None) -> ReportResult:
     """Write the HTML report of a model and log it to the model's MLflow run.
 
     Parameters
@@ -71,8 +73,9 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
     out : path-like
         HTML file to write (its folder must exist).
     data : path-like, optional
-        Table in the data dictionary to compute SHAP explanations on (needed for a model
-        trained on real data; a synthetic model is explained on a fresh synthetic cohort).
+        Table to compute SHAP explanations on, in the data dictionary or read through
+        ``mapping`` (needed for a model trained on real data; a synthetic model is explained
+        on a fresh synthetic cohort). Only the model's own predictors are read and checked.
     shap_rows : int
         Rows explained (a seeded sample beyond that).
     log : bool
@@ -82,6 +85,10 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
     worker : ExplainWorker, optional
         A started worker that loads and explains the model while this process reads the
         run (``resorb report`` starts one); without it, this process does both in turn.
+    mapping : path-like, optional
+        Mapping file from ``data``'s columns, codes, units and dialect to the data
+        dictionary's (``--mapping``, as ``score``, ``evaluate`` and ``train`` take it);
+        loaded and checked before anything is downloaded.
 
     Returns
     -------
@@ -90,13 +97,16 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
     Raises
     ------
     InputError
-        Both ``model`` and ``run`` given, or ``out`` is not an .html file in a folder.
+        Both ``model`` and ``run`` given, ``mapping`` without ``data``, ``out`` is not an
+        .html file in a folder, or ``data`` cannot be read.
+    ConfigError
+        ``mapping`` is not a valid mapping file, or reads columns ``data`` lacks.
     ModelNotFoundError
         No registry, or no such model or run.
     ModelCardError, ModelIntegrityError
         The model folder fails its checks (:func:`resorb.scoring.model.load_model`).
     DataValidationError
-        ``data`` breaks the data dictionary.
+        ``data`` (as mapped) breaks the data dictionary for the model's predictors.
     """
     from resorb.report.worker import ExplainJob, explain_folder
 
@@ -104,11 +114,12 @@ def make_report(params: Params, model: str | None = None, run: str | None = None
     target = _check_out(out)
     if model is not None and run is not None:
         raise InputError("give --model or --run, not both")
+    rules = _load_mapping(mapping, data)
     tmp = Path(tempfile.mkdtemp(prefix="resorb-report-"))
     try:
         found = _resolve(model, run, tmp / "model")
         job = ExplainJob(found.folder, found.source, None if data is None else Path(data),
-                         shap_rows)
+                         shap_rows, mapping=rules)
         if worker is not None:
             worker.submit(job)  # the worker loads and explains while the run is read here
         from resorb.tracking import read_run
@@ -146,6 +157,20 @@ def _check_out(out: str | os.PathLike[str]) -> Path:
 
     check_writable_folder(path.parent, f"--out {path}")  # /proc, read-only: before any work
     return path
+
+
+def _load_mapping(mapping: str | os.PathLike[str] | None,
+                  data: str | os.PathLike[str] | None) -> Mapping | None:
+    """``--mapping`` loaded and checked before any work (its columns are checked against
+    ``--data`` when the worker reads it)."""
+    if mapping is None:
+        return None
+    if data is None:
+        raise InputError("--mapping applies to --data FILE (the table the explanations are "
+                         "computed on); give the file the mapping reads with --data")
+    from resorb.intake.mapping_file import load_mapping
+
+    return load_mapping(mapping)
 
 
 @dataclass(frozen=True)
@@ -215,9 +240,9 @@ def _found(folder: Path, source: str, run_id: str) -> _Found:
     card_file = folder / ARTIFACTS.model_card
     if not skops.is_file() or not card_file.is_file():
         # raises with the messages of every load (resorb.scoring.model.load_model)
-        from resorb.scoring.model import _load_folder
+        from resorb.scoring.model import load_folder
 
-        _load_folder(folder, source=source)
+        load_folder(folder, source=source)
     card = ModelCard.from_json(card_file.read_bytes(), source=f"{source}: {card_file.name}")
     return _Found(folder=folder, source=source, run_id=run_id, card=card,
                   skops_bytes=skops.stat().st_size,

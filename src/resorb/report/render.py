@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from resorb.config import Params
 from resorb.report.checklist import CITATION
-from resorb.report.facts import MISSING_HANDLING, ModelFacts, format_interval
+from resorb.report.facts import (
+    MISSING_HANDLING,
+    UNBOUNDED_NOTE,
+    ModelFacts,
+    format_interval,
+    unbounded,
+)
 from resorb.report.sections import (
     SMALL_CELL,
     EvaluationsFacts,
@@ -87,7 +93,7 @@ def _environment() -> jinja2.Environment:
     env.globals.update(SMALL_CELL=SMALL_CELL, MISSING_HANDLING=MISSING_HANDLING,
                        CITATION=CITATION, FILLED=FILLED, PARTLY=PARTLY, AUTHOR=AUTHOR,
                        STATUS_CLASS={FILLED: "ok", PARTLY: "part", AUTHOR: "todo"},
-                       Picture=Picture)
+                       Picture=Picture, unbounded=unbounded, UNBOUNDED_NOTE=UNBOUNDED_NOTE)
     return env
 
 

@@ -7,8 +7,9 @@ file) and the model (import scikit-learn, skops and matplotlib, load the model, 
 worker first (:func:`explain_worker`; before the fork only numpy and pandas, which both
 chains need, are imported). The worker imports the model's libraries while the command
 imports MLflow, then waits for the model folder the command downloads from the store. It
-loads that folder with the same checks as every load (:func:`resorb.scoring.model.load_model`:
-loader, hash, allow-list), explains and draws (:func:`explain_folder`) and sends back only
+loads that folder with the same checks as every load
+(:func:`resorb.scoring.model.load_folder`: loader, hash, allow-list; errors name the URI,
+not the download), explains and draws (:func:`explain_folder`) and sends back only
 what the page shows (:class:`ExplainedModel`: PNG bytes, the five top variables, the
 registered name and version), never a row. The wall time is then about the longer chain, not
 the sum (docs/report.md "Speed").
@@ -18,9 +19,9 @@ nothing is pickled to start it and it inherits the parsed options, and at that p
 command holds no thread and no open store. It uses one BLAS/OpenMP thread, as every resorb
 process does unless the user sets ``OMP_NUM_THREADS`` (:mod:`resorb`): the command is on the
 other core. An error in it (a model that fails its checks, a ``--data`` file that breaks
-the data dictionary) is raised again in the command with its message, so it exits 2 as
-before; a bug carries the worker's traceback as a note. The worker ends once it has
-answered; a command that fails first ends it at once.
+the data dictionary or lacks a column ``--mapping`` reads) is raised again in the command
+with its message, so it exits 2 as before; a bug carries the worker's traceback as a note.
+The worker ends once it has answered; a command that fails first ends it at once.
 
 Without a worker (the Python API, :func:`resorb.report.make_report`), the same
 :func:`explain_folder` runs in the calling process.
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
+    from resorb.intake.mapping_file import Mapping
     from resorb.report.explanations import Explanations
 
 @dataclass(frozen=True)
@@ -74,19 +76,23 @@ class ExplainJob:
     source : str
         What the user asked for (``models:/resorb@champion``), named in error messages.
     data : Path, optional
-        ``--data``: a table in the data dictionary to explain on.
+        ``--data``: a table to explain on, in the data dictionary or read through ``mapping``.
     rows : int
         Rows explained at most.
+    mapping : Mapping, optional
+        ``--mapping``, loaded and checked by the command before the job was sent (so a bad
+        mapping file fails before the model is downloaded); it crosses the pipe as data.
     """
 
     folder: Path
     source: str
     data: Path | None
     rows: int
+    mapping: Mapping | None = None
 
 
 def explain_folder(job: ExplainJob, parallel: bool = False) -> ExplainedModel:
-    """Load the model in ``job.folder`` (all of :func:`load_model`'s checks) and explain it.
+    """Load the model in ``job.folder`` (all of :func:`load_folder`'s checks) and explain it.
 
     ``parallel``: draw one figure in a forked process beside the others (the worker does).
 
@@ -94,17 +100,18 @@ def explain_folder(job: ExplainJob, parallel: bool = False) -> ExplainedModel:
     ------
     ModelNotFoundError, ModelCardError, ModelIntegrityError
         The folder is not a resorb model, or fails its checks.
-    DataValidationError
-        ``job.data`` breaks the data dictionary.
+    DataValidationError, InputError, ConfigError
+        ``job.data`` (read through ``job.mapping``) breaks the data dictionary, cannot be
+        read, or lacks a column the mapping reads.
     """
     from resorb.report.explanations import explain_for_report
-    from resorb.scoring.model import _load_folder
+    from resorb.scoring.model import load_folder
 
-    loaded = _load_folder(job.folder, source=job.source)  # the URI in messages, not the tmp
+    loaded = load_folder(job.folder, source=job.source)  # the URI in messages, not the tmp
     card = loaded.metadata
     expl = explain_for_report(loaded.estimator, loaded.features, card.data_source, job.data,
                               job.rows, seed=card.seed + 1,  # fresh rows, not the training draw
-                              parallel=parallel)
+                              parallel=parallel, mapping=job.mapping)
     return ExplainedModel(name=loaded.name, version=loaded.version, explanations=expl)
 
 

@@ -19,8 +19,14 @@ from resorb.scoring.frame import (
     prepare_rows,
     score_frame,
 )
-from resorb.scoring.model import DEFAULT_MODEL_URI, LoadedModel, default_model, load_model
+from resorb.scoring.model import (
+    DEFAULT_MODEL_URI,
+    LoadedModel,
+    default_model,
+    load_folder,
+    load_model,
+)
 
 __all__ = ["DEFAULT_MODEL_URI", "LoadedModel", "ScoreSummary", "check_columns", "default_model",
-           "load_model", "out_of_range", "output_columns", "prepare_rows", "score_file",
-           "score_frame"]
+           "load_folder", "load_model", "out_of_range", "output_columns", "prepare_rows",
+           "score_file", "score_frame"]

@@ -182,17 +182,24 @@ def validate_for_model(path: str | os.PathLike[str], features: Sequence[str],
         load_mapping,
         read_table,
     )
+    from resorb.intake.derive import fold_into_report
 
-    raw = read_table(path)
     result = None
     allow_unknown = False
-    if mapping is not None:
+    if mapping is None:
+        raw = read_table(path)
+    else:  # read, map and fold the derivations' refusals as read_mapped does
         loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        raw = read_table(path, dialect=loaded.dialect, numeric=loaded.numeric_sources)
         result = apply_mapping(raw, loaded, source_name=Path(path).name)
         raw, allow_unknown = result.frame, not loaded.drop_unmapped
     ignored = tuple(c for c in raw.columns if c in schema.PREDICTORS and c not in features)
     frame, report = conform(raw.drop(columns=list(ignored)), purpose=purpose,
                             allow_unknown=allow_unknown)
+    if result is not None:  # rows a derivation refused, for the columns the model reads
+        outside = {p for p in schema.PREDICTORS if p not in features}
+        report = fold_into_report(report, replace(result.derived, columns=tuple(
+            c for c in result.derived.columns if c.target not in outside)))
     report = for_model(report, features)
     if purpose == "training" and len(frame):  # notes about the model's predictors only
         note = describe_unused(unused_predictors(model_input(frame, columns=tuple(features))))

@@ -397,7 +397,7 @@ def load_model(model: str | os.PathLike[str] | None = None,
     if target.startswith(_URI_SCHEMES):
         check_server_model(target, chosen=model is None)
         return _load_registered(target)
-    return _load_folder(Path(target), source=target)
+    return load_folder(target, source=target)
 
 
 def verified_model_bytes(model: str | os.PathLike[str] | LoadedModel | None = None
@@ -464,7 +464,7 @@ def _load_registered(uri: str) -> LoadedModel:
 
     tmp = Path(tempfile.mkdtemp(prefix="resorb-model-"))
     try:
-        loaded = _load_folder(tracking.export(uri, tmp / "model"), source=uri)
+        loaded = load_folder(tracking.export(uri, tmp / "model"), source=uri)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -473,10 +473,52 @@ def _load_registered(uri: str) -> LoadedModel:
     return loaded
 
 
-def _load_folder(folder: Path, source: str) -> LoadedModel:
+def load_folder(folder: str | os.PathLike[str], source: str | None = None) -> LoadedModel:
+    """Load a local MLflow model folder with every check, naming ``source`` in errors.
+
+    What :func:`load_model` does with an exported folder, and with the folder a registry
+    URI was downloaded into: for a caller that downloaded the model itself (``resorb
+    report`` fetches it from the store into a temporary folder, then loads it in its
+    worker), so that a refused model is named by what the user asked for
+    (``models:/resorb@champion``), not by a temporary path. The checks: ``MLmodel`` names
+    resorb's loader and no code, the folder holds no code file, the card's SHA-256s of the
+    loader settings, environment files and ``model.skops`` match, and ``model.skops`` is
+    read from the very bytes hashed, through the allow-list of
+    :data:`resorb.serialization.TRUSTED_TYPES` (README "Trust model").
+
+    Parameters
+    ----------
+    folder : path-like
+        The model folder: ``MLmodel``, ``artifacts/model.skops``, ``artifacts/resorb.json``
+        (``registered_model_meta`` when downloaded from the registry).
+    source : str, optional
+        What the model is called in messages and in :attr:`LoadedModel.source`: a URI, or
+        the folder itself (the default).
+
+    Returns
+    -------
+    LoadedModel
+        Its ``folder`` is ``folder`` (not copied: the caller keeps it as long as it needs
+        it), its ``name`` and ``version`` those of ``registered_model_meta`` (else the
+        candidate and ``""``).
+
+    Raises
+    ------
+    ModelNotFoundError
+        No such folder, or no ``model.skops`` in it.
+    ModelCardError
+        No card, an invalid card, or a ``model.skops`` whose SHA-256 differs from the card's.
+    ModelIntegrityError
+        ``MLmodel`` or the folder fails a trust check, or ``model.skops`` holds a type
+        outside the allow-list.
+    InputError
+        The model expects input columns that are not in the data dictionary.
+    """
     from resorb.serialization import estimator_from_bytes
     from resorb.trust import verify_folder
 
+    folder = Path(folder)
+    source = str(folder) if source is None else source
     if not folder.exists():
         raise ModelNotFoundError(f"no model at {source}: no such folder (give an exported "
                                  f"model folder or a models:/ or runs:/ URI)")
@@ -493,7 +535,9 @@ def _load_folder(folder: Path, source: str) -> LoadedModel:
     verify_folder(folder, card.integrity, source)
     # hashed and loaded from the same bytes: the file cannot change between check and load
     data = skops.read_bytes()
-    card.check_skops_bytes(data, path=str(skops))
+    # a download is named by what was asked for (a URI), not by its temporary folder
+    card.check_skops_bytes(data, path=str(skops) if source == str(folder)
+                           else f"{source}: {ARTIFACTS.model_skops}")
     estimator = estimator_from_bytes(data, source=f"{source}: {ARTIFACTS.model_skops}")
     name, version = _registered_meta(folder)
     features = _features(estimator, card)

@@ -19,6 +19,7 @@ from resorb.tracking.runs import (
     _SAMPLE_SIZE_OK,
     active_run_id,
     git_commit,
+    infinite_metrics,
     start_run,
     write_run,
 )
@@ -76,7 +77,8 @@ def list_evaluations(model_sha256: str | None = None, name: str | None = None,
         One row per evaluation run: ``run_id``, ``started`` (UTC), ``model_version``,
         ``evaluated_on``, ``data_kind``, ``label_rule``, ``rows``, ``events``,
         ``prevalence``, ``sample_size_ok`` and, for each of :data:`EVALUATION_METRICS`,
-        the estimate with ``_ci_low`` and ``_ci_high``. Empty when none (or no store).
+        the estimate with ``_ci_low`` and ``_ci_high`` (``inf``/``-inf`` for an unbounded
+        limit, NaN when not recorded). Empty when none (or no store).
     """
     from resorb.evaluation import KIND, KIND_TAG
 
@@ -95,7 +97,8 @@ def list_evaluations(model_sha256: str | None = None, name: str | None = None,
                                  order_by=["attributes.start_time DESC"])
     rows = []
     for run in runs:
-        tags, numbers = run.data.tags, run.data.metrics
+        tags = run.data.tags
+        numbers = {**run.data.metrics, **infinite_metrics(tags)}  # unbounded limits: +-inf
         ok = tags.get(_SAMPLE_SIZE_OK)
         rows.append({
             "run_id": run.info.run_id,

@@ -64,6 +64,22 @@ _VALIDATION_METHOD = "validation_method"  # tag
 _SAMPLE_SIZE_OK = "sample_size_ok"  # tag: "true" or "false"
 _DATA_SHA256 = "data_sha256"  # param
 _FP_METRICS = {"rows": "data_rows", "events": "data_events", "prevalence": "data_prevalence"}
+#: tag: the metrics whose value is infinite (an unbounded interval's limit), which MLflow
+#: cannot store as metrics: JSON ``{"calibration_slope_ci_high": "inf"}``
+INFINITE_METRICS = "infinite_metrics"
+
+
+def infinite_metrics(tags: dict[str, str]) -> dict[str, float]:
+    """The run metrics :func:`log_batch` kept in the tag :data:`INFINITE_METRICS`, as floats
+    (``{}`` when the run has none)."""
+    text = tags.get(INFINITE_METRICS)
+    if not text:
+        return {}
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): float(v) for k, v in found.items() if v in ("inf", "-inf")}
 
 
 def write_run(record: RunRecord, extra_files: dict[str, bytes] | None = None) -> None:
@@ -71,9 +87,10 @@ def write_run(record: RunRecord, extra_files: dict[str, bytes] | None = None) ->
 
     Tags and parameters as given (plus ``validation_method`` and ``sample_size_ok``); the
     metric table also as run metrics ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``
-    (finite values only); the fingerprint as param ``data_sha256`` and metrics
-    ``data_rows``, ``data_events``, ``data_prevalence``; tables, texts and figures as the
-    artifacts of :data:`resorb.runs.ARTIFACTS`.
+    (finite values; infinite ones, an unbounded interval's limit, in the tag
+    :data:`INFINITE_METRICS`; NaN ones are left out); the fingerprint as param
+    ``data_sha256`` and metrics ``data_rows``, ``data_events``, ``data_prevalence``; tables,
+    texts and figures as the artifacts of :data:`resorb.runs.ARTIFACTS`.
 
     One :func:`log_batch` call (tags, parameters and metrics together) and one
     ``log_artifacts`` of a folder holding every file: two store transactions per run where
@@ -133,6 +150,7 @@ def read_run(run_id: str) -> RunRecord:
     if run is None:
         raise ModelNotFoundError(f"no run '{run_id}' in the tracking store")
     tags, params = dict(run.data.tags), dict(run.data.params)
+    tags.pop(INFINITE_METRICS, None)  # the metric table (an artifact) holds them as inf
     method, ok = tags.pop(_VALIDATION_METHOD, ""), tags.pop(_SAMPLE_SIZE_OK, None)
     digest, numbers = params.pop(_DATA_SHA256, None), run.data.metrics
     fp = None
@@ -210,23 +228,30 @@ def set_tags(tags: dict[str, str]) -> None:
 
 def log_batch(tags: dict[str, str] | None = None, params: dict[str, Any] | None = None,
               metrics: dict[str, float] | None = None) -> None:
-    """Tags, parameters and finite metrics of the active run in one ``MlflowClient.log_batch``.
+    """Tags, parameters and metrics of the active run in one ``MlflowClient.log_batch``.
 
     MLflow's client splits a batch over its request limits (100 parameters and tags, 1000
     entities per request) by itself; on a SQLite store each request is one transaction.
-    Parameter values are written as ``str(value)``, as ``mlflow.log_params`` does; metrics
-    that are not finite (an undefined interval) are left out.
+    Parameter values are written as ``str(value)``, as ``mlflow.log_params`` does. MLflow
+    stores only finite metrics: an infinite one (the limit of an unbounded bootstrap
+    interval, e.g. of the calibration slope when resamples separate the outcomes) goes
+    into the tag :data:`INFINITE_METRICS` (read back by :func:`infinite_metrics`), and a
+    NaN one (undefined) is left out.
     """
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.utils.time import get_current_time_millis
 
     now = get_current_time_millis()
+    metrics = {k: float(v) for k, v in (metrics or {}).items()}
+    infinite = {k: "inf" if v > 0 else "-inf" for k, v in metrics.items() if np.isinf(v)}
+    tags = dict(tags or {})
+    if infinite:
+        tags[INFINITE_METRICS] = json.dumps(infinite, sort_keys=True)
     _client().log_batch(
         active_run_id(),
-        metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()
-                 if np.isfinite(v)],
+        metrics=[Metric(k, v, now, 0) for k, v in metrics.items() if np.isfinite(v)],
         params=[Param(k, str(v)) for k, v in (params or {}).items()],
-        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()])
+        tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
 def log_metrics(metrics: dict[str, float]) -> None:
