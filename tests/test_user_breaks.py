@@ -122,3 +122,49 @@ def test_validate_and_schema_refuse_bad_parameters_as_score_does(folder, command
     assert done.returncode == 2, done.stdout + done.stderr
     assert words in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def resorb_with_store(*args: str, cwd: Path, store: str) -> subprocess.CompletedProcess[str]:
+    """`resorb ARGS` in a fresh process with ``MLFLOW_TRACKING_URI`` set to ``store``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "MLFLOW_TRACKING_URI": store}
+    return subprocess.run([RESORB, "--params", str(FAST), *args],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.mark.parametrize(("model", "store_file", "words"), [
+    ((), "typo.db", "does not exist"),
+    (("--model", "models:/resorb/1"), "typo.db", "does not exist"),
+    ((), "foreign.db", "holds no registered model 'resorb'"),
+])
+def test_score_refuses_a_named_sqlite_store_without_the_model(folder, tmp_path, model,
+                                                              store_file, words):
+    # MLFLOW_TRACKING_URI naming a SQLite file with a typo in its path (or a file holding no
+    # model 'resorb') used to score silently with the shipped reference predictor, exit 0,
+    # where --help promises the store's champion once MLFLOW_TRACKING_URI is set; and
+    # --model models:/... said "MLFLOW_TRACKING_URI unset" while it was set
+    import sqlite3
+
+    if store_file == "foreign.db":
+        sqlite3.connect(tmp_path / store_file).close()  # a SQLite file, no MLflow tables
+    store = f"sqlite:///{tmp_path / store_file}"
+    out = resorb_with_store("score", "-i", "cohort.csv", "-o", "scored.csv", *model,
+                            cwd=folder, store=store)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert store in out.stderr and words in out.stderr
+    assert "--model FOLDER" in out.stderr and "unset" in out.stderr
+    assert not (folder / "scored.csv").exists()
+    assert (tmp_path / "typo.db").exists() is False
+
+
+@pytest.mark.parametrize("command", [("models", "list"), ("models", "history")])
+def test_models_list_names_the_sqlite_store_it_cannot_find(folder, tmp_path, command):
+    # "no mlflow.db in this folder, MLFLOW_TRACKING_URI ... unset" was printed while
+    # MLFLOW_TRACKING_URI named a file that does not exist
+    store = f"sqlite:///{tmp_path / 'typo.db'}"
+    out = resorb_with_store(*command, cwd=folder, store=store)
+    assert out.returncode == 0, out.stderr
+    assert f"no model registry at {store}" in out.stdout
+    assert "unset)" not in out.stdout
+    assert not (tmp_path / "typo.db").exists()
