@@ -4,6 +4,7 @@ input or an odd option that once gave a traceback, a wrong exit code or a silent
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,30 @@ def test_models_list_names_the_sqlite_store_it_cannot_find(folder, tmp_path, com
     assert f"no model registry at {store}" in out.stdout
     assert "unset)" not in out.stdout
     assert not (tmp_path / "typo.db").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_counts_the_rows_whose_own_label_the_rule_overrode(folder):
+    # a file's 'resorbed' that the measured volumes contradict was overruled silently: a
+    # clinic's own judgement replaced without a word. The rule still wins; the account says
+    # how many rows it relabelled.
+    import pandas as pd
+
+    frame = pd.read_csv(folder / "cohort.csv")
+    measured = (frame["herniation_volume_mm3"].notna() & frame["volume_followup_mm3"].notna()
+                & ~frame["surgery"].fillna(False).astype(bool))
+    flipped = frame.copy()
+    flipped.loc[measured, "resorbed"] = ~frame.loc[measured, "resorbed"].astype(bool)
+    flipped.to_csv(folder / "flipped.csv", index=False)
+    runs = {name: resorb("evaluate", "--model", str(REFERENCE), "--data", name, "--no-track",
+                         "--out", name.replace(".csv", "_eval"), cwd=folder)
+            for name in ("cohort.csv", "flipped.csv")}
+    for run in runs.values():
+        assert run.returncode == 0, run.stderr
+    n = int(measured.sum())
+    assert n > 0
+    assert f"; {n:,} rows relabelled: the file's 'resorbed' disagreed" in runs["flipped.csv"].stdout
+    assert "relabelled" not in runs["cohort.csv"].stdout
+    counts = [re.search(r"([\d,]+) rows in, ([\d,]+) used \(([\d,]+) resorbed\)",
+                        run.stdout).groups() for run in runs.values()]
+    assert counts[0] == counts[1]  # the same labels either way: the volumes win
