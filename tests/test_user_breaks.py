@@ -196,3 +196,21 @@ def test_evaluate_counts_the_rows_whose_own_label_the_rule_overrode(folder):
     counts = [re.search(r"([\d,]+) rows in, ([\d,]+) used \(([\d,]+) resorbed\)",
                         run.stdout).groups() for run in runs.values()]
     assert counts[0] == counts[1]  # the same labels either way: the volumes win
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("score", "-i", "cohort.csv", "-o", "{folder}"), "is a folder, not a table"),
+    (("validate", "{folder}"), "is a folder, not a table"),
+    (("cohort", "generate", "--n", "5", "--out", "{folder}"), "is a folder, not a table"),
+    (("score", "-i", "cohort.csv", "-o", "nodir/scored.csv"),
+     "--output nodir/scored.csv: nodir: folder does not exist"),
+])
+def test_a_folder_where_a_table_is_named_says_so(folder, tmp_path, args, words):
+    # "hu: unsupported output type '(none)'; use .csv or .parquet" did not say that the
+    # name was a folder, and a missing output folder's message did not name the option
+    out = resorb(*(a.format(folder=tmp_path) for a in args), cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert words in out.stderr
+    assert "(none)" not in out.stderr
+    assert list(tmp_path.iterdir()) == []
