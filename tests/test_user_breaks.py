@@ -214,3 +214,20 @@ def test_a_folder_where_a_table_is_named_says_so(folder, tmp_path, args, words):
     assert words in out.stderr
     assert "(none)" not in out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("train", "--synthetic", str(10**12)), "--synthetic 1,000,000,000,000: a cohort of"),
+    (("compare", "--synthetic", str(10**12)), "smaller --synthetic"),
+    (("explain", "--model", str(REFERENCE), "--synthetic", str(10**11)), "of memory"),
+    (("plan", "--validation-rows", str(10**11)), "less than or equal to 1000000"),
+    (("plan", "--reference-rows", str(10**11)), "less than or equal to 1000000"),
+])
+def test_a_synthetic_cohort_too_large_for_memory_is_refused_up_front(folder, args, words):
+    # --synthetic 10**12 (and plan's --validation-rows 10**11) ended in numpy's
+    # ArrayMemoryError traceback, exit 1; `cohort generate --n` was already checked
+    out = resorb(*args, cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and "MemoryError" not in out.stderr
+    assert words in out.stderr
+    assert not (folder / "mlflow.db").exists()
