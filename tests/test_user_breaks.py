@@ -231,3 +231,18 @@ def test_a_synthetic_cohort_too_large_for_memory_is_refused_up_front(folder, arg
     assert "Traceback" not in out.stderr and "MemoryError" not in out.stderr
     assert words in out.stderr
     assert not (folder / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_jobs_above_the_cores_are_cut_to_the_cores_with_a_note(tmp_path):
+    # --jobs 100000 started one worker process per bootstrap resample (200 on 2 cores, each
+    # importing scikit-learn) and had not finished after 120 s
+    from resorb.parallel import available_cores
+
+    cores = available_cores()
+    out = resorb("train", "--synthetic", "200", "--jobs", "100000", "--seed", "4",
+                 cwd=tmp_path)  # its own folder: the run's store stays out of `folder`
+    assert out.returncode == 0, out.stderr
+    assert (f"note: --jobs 100000: using {cores} worker process{'es' * (cores != 1)} "
+            f"({cores} core") in out.stderr
+    assert "leaked" not in out.stderr and "Traceback" not in out.stderr
