@@ -222,6 +222,8 @@ def test_a_folder_where_a_table_is_named_says_so(folder, tmp_path, args, words):
     (("explain", "--model", str(REFERENCE), "--synthetic", str(10**11)), "of memory"),
     (("plan", "--validation-rows", str(10**11)), "less than or equal to 1000000"),
     (("plan", "--reference-rows", str(10**11)), "less than or equal to 1000000"),
+    (("cohort", "check", "--n", str(10**12)), "smaller --n (at most about"),
+    (("cohort", "fit", "--n", str(10**12)), "smaller --n (at most about"),
 ])
 def test_a_synthetic_cohort_too_large_for_memory_is_refused_up_front(folder, args, words):
     # --synthetic 10**12 (and plan's --validation-rows 10**11) ended in numpy's
