@@ -248,3 +248,23 @@ def test_jobs_above_the_cores_are_cut_to_the_cores_with_a_note(tmp_path):
     assert (f"note: --jobs 100000: using {cores} worker process{'es' * (cores != 1)} "
             f"({cores} core") in out.stderr
     assert "leaked" not in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("model", [("--model", "models/reference"), ()])
+def test_update_refuses_to_write_over_its_parent_model(folder, tmp_path, model):
+    # `update --out models/reference` (with that --model, or without --model, which updates
+    # the reference) replaced the parent with its update and printed only "note: replaced"
+    import shutil
+
+    shutil.copytree(REFERENCE, tmp_path / "models" / "reference")
+    before = {p.relative_to(tmp_path): p.read_bytes()
+              for p in (tmp_path / "models").rglob("*") if p.is_file()}
+    out = resorb("update", *model, "--data", str(folder / "cohort.csv"), "--no-register",
+                 "--out", "models/reference", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "--out models/reference is the folder of the parent model" in out.stderr
+    after = {p.relative_to(tmp_path): p.read_bytes()
+             for p in (tmp_path / "models").rglob("*") if p.is_file()}
+    assert after == before
+    assert not (tmp_path / "mlflow.db").exists()
