@@ -268,3 +268,46 @@ def test_update_refuses_to_write_over_its_parent_model(folder, tmp_path, model):
              for p in (tmp_path / "models").rglob("*") if p.is_file()}
     assert after == before
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.fixture(scope="module")
+def semicolon_export(folder) -> tuple[Path, Path]:
+    """``cohort.csv`` as a German spreadsheet writes it (``;``, Latin-1), and its mapping."""
+    import pandas as pd
+
+    frame = pd.read_csv(folder / "cohort.csv").head(20)
+    frame.to_csv(folder / "export.csv", sep=";", encoding="latin-1", index=False)
+    (folder / "dialect.yaml").write_text("dialect: {separator: ';', encoding: latin-1}\n")
+    return folder / "export.csv", folder / "dialect.yaml"
+
+
+def test_spark_refuses_a_mapping_dialect_it_would_ignore(folder, semicolon_export):
+    # --engine spark read a ';' export as one column whatever the mapping's dialect said,
+    # and refused it as "21 required columns absent" (every column the file holds)
+    export, dialect = semicolon_export
+    out = resorb("score", "-i", str(export), "--mapping", str(dialect), "-o", "spark_out",
+                 "--engine", "spark", "--model", str(REFERENCE), cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "--engine spark reads CSV as comma-separated UTF-8" in out.stderr
+    assert "separator: ';'" in out.stderr and "encoding: 'latin-1'" in out.stderr
+    assert "required" not in out.stderr
+    assert not (folder / "spark_out").exists()
+    local = resorb("score", "-i", str(export), "--mapping", str(dialect), "-o", "local.csv",
+                   "--model", str(REFERENCE), cwd=folder)  # the local engine reads it
+    assert local.returncode == 0, local.stderr
+
+
+def test_spark_keeps_a_mapping_dialect_for_parquet_and_a_mapping_without_one(folder, tmp_path):
+    from resorb.intake import load_mapping
+    from resorb.scoring.spark.job import _without_csv_dialect
+
+    (tmp_path / "in.parquet").write_bytes(b"")
+    (tmp_path / "in.csv").write_text("age\n40\n")
+    (tmp_path / "d.yaml").write_text("dialect: {separator: ';'}\n")
+    (tmp_path / "m.yaml").write_text("columns:\n  age: {from: age}\n")
+    assert _without_csv_dialect(tmp_path / "d.yaml", str(tmp_path / "in.parquet")) == \
+        load_mapping(tmp_path / "d.yaml")
+    assert _without_csv_dialect(tmp_path / "m.yaml", str(tmp_path / "in.csv")) == \
+        load_mapping(tmp_path / "m.yaml")
+    assert _without_csv_dialect(None, str(tmp_path / "in.csv")) is None
