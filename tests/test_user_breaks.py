@@ -311,3 +311,31 @@ def test_spark_keeps_a_mapping_dialect_for_parquet_and_a_mapping_without_one(fol
     assert _without_csv_dialect(tmp_path / "m.yaml", str(tmp_path / "in.csv")) == \
         load_mapping(tmp_path / "m.yaml")
     assert _without_csv_dialect(None, str(tmp_path / "in.csv")) is None
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_compare_says_so_and_leaves_no_empty_store(tmp_path):
+    # Ctrl-C during compare ended with exit 130, not a word, and an mlflow.db holding no
+    # run (made before the first run was logged); SIGINT reaches the command as a terminal's
+    # Ctrl-C does (a default handler, not the ignored one a background job inherits)
+    import signal
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen(
+        [RESORB, "--params", str(FAST), "compare", "--synthetic", "2000"], cwd=tmp_path,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen = []
+    for line in proc.stderr:  # the folds have started: the store is open
+        seen.append(line)
+        if line.lstrip().startswith(".."):
+            proc.send_signal(signal.SIGINT)
+            break
+    _, rest = proc.communicate(timeout=300)
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted (exit 130)" in stderr
+    assert not (tmp_path / "mlflow.db").exists()

@@ -312,6 +312,12 @@ def domain_errors(func: F) -> F:
             _discard_new_store()
             err(f"error: {exc}")
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            # Ctrl-C in train/compare/evaluate ended with exit 130 and not a word, leaving an
+            # empty mlflow.db when it came before the first run was logged
+            _discard_new_store()
+            err("interrupted (exit 130); runs logged before it stay in the tracking store")
+            raise typer.Exit(130) from None
         except Exception as exc:
             refused = _server_refused(exc)
             if refused is None:
