@@ -339,3 +339,19 @@ def test_ctrl_c_in_compare_says_so_and_leaves_no_empty_store(tmp_path):
     assert "Traceback" not in stderr
     assert "interrupted (exit 130)" in stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("sheet.xlsx", "a spreadsheet workbook; save the sheet as 'CSV UTF-8'"),
+    ("sheet.ods", "a spreadsheet workbook; save the sheet as 'CSV UTF-8'"),
+    ("list.tsv", "rename it to .csv and declare the separator in a mapping file"),
+])
+@pytest.mark.parametrize("command", ["validate", "score"])
+def test_a_workbook_or_tab_file_is_told_what_to_save_it_as(folder, name, words, command):
+    # "unsupported file type '.xlsx'; use .csv or .parquet" left the clinic to guess how
+    (folder / name).write_bytes(b"PK\x03\x04" if name.endswith(("xlsx", "ods")) else b"a\tb\n")
+    args = (name,) if command == "validate" else ("-i", name, "-o", "scored.csv")
+    out = resorb(command, *args, cwd=folder)
+    assert out.returncode == 2, out.stderr
+    assert "unsupported file type" in out.stderr and words in out.stderr
+    assert not (folder / "scored.csv").exists()

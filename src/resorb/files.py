@@ -47,7 +47,18 @@ def table_format(path: str | os.PathLike[str], role: str = "file") -> TableForma
         raise InputError(f"{p}: is a folder, not a table; name a .csv or .parquet file "
                          f"(e.g. {p / ('scored.csv' if role == 'output' else 'patients.csv')})")
     raise InputError(f"{p.name}: unsupported {role} type '{p.suffix or '(none)'}'; "
-                     f"use .csv or .parquet")
+                     f"use .csv or .parquet"
+                     f"{_SUFFIX_HINTS.get(p.suffix.lower(), '') if role != 'output' else ''}")
+
+
+#: what to do with the files hospitals export most often besides CSV and Parquet
+_SUFFIX_HINTS = {
+    **dict.fromkeys((".xlsx", ".xls", ".xlsm", ".ods"),
+                    ": a spreadsheet workbook; save the sheet as 'CSV UTF-8' (File > Save as)"),
+    **dict.fromkeys((".tsv", ".tab", ".txt"),
+                    ": for tab-separated text, rename it to .csv and declare the separator in "
+                    "a mapping file (--mapping): dialect: {separator: tab}"),
+}
 
 
 def check_output_path(path: str | os.PathLike[str], what: str | None = None) -> Path:
