@@ -41,6 +41,24 @@ def test_grade_is_used_when_volumes_are_missing():
     assert derive_resorbed(frame, LabelRule()).tolist() == [True, False]
 
 
+@pytest.mark.parametrize(("given", "relabelled"), [
+    ([True, True, False, False], 0),     # the file agrees with the volumes
+    ([False, True, True, False], 2),     # two rows the volumes overrule
+    ([None, None, None, None], 0),       # no label of its own
+    ([False, False, True, True], 4),
+])
+def test_rows_whose_own_label_the_rule_overrules_are_counted(given, relabelled):
+    frame = pd.DataFrame({"herniation_volume_mm3": [1000.0, 1000, 1000, 1000],
+                          "volume_followup_mm3": [0.0, 400, 950, 1300],
+                          "resorbed": pd.array(given, dtype="boolean")})
+    data = labelled_rows(frame, LabelRule(min_reduction_pct=10))
+    assert data.y.tolist() == [1, 1, 0, 0]  # the volumes win
+    assert data.relabelled == relabelled
+    assert ("relabelled" in data.account()) == (relabelled > 0)
+    if relabelled:
+        assert f"; {relabelled} rows relabelled: the file's 'resorbed'" in data.account()
+
+
 def test_operated_rows_leave_training_and_are_counted(cohort):
     data = labelled_rows(cohort, LabelRule())
     operated = int(cohort["surgery"].astype(bool).sum())

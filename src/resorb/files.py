@@ -40,8 +40,25 @@ def table_format(path: str | os.PathLike[str], role: str = "file") -> TableForma
     try:
         return SUFFIXES[p.suffix.lower()]
     except KeyError:
-        raise InputError(f"{p.name}: unsupported {role} type '{p.suffix or '(none)'}'; "
-                         f"use .csv or .parquet") from None
+        pass
+    if not str(path).strip():  # `-o ""`: Path("") is the working folder
+        raise InputError(f"the {role} name is empty; name a .csv or .parquet file")
+    if p.is_dir():  # "unsupported type '(none)'" did not say what was wrong
+        raise InputError(f"{p}: is a folder, not a table; name a .csv or .parquet file "
+                         f"(e.g. {p / ('scored.csv' if role == 'output' else 'patients.csv')})")
+    raise InputError(f"{p.name}: unsupported {role} type '{p.suffix or '(none)'}'; "
+                     f"use .csv or .parquet"
+                     f"{_SUFFIX_HINTS.get(p.suffix.lower(), '') if role != 'output' else ''}")
+
+
+#: what to do with the files hospitals export most often besides CSV and Parquet
+_SUFFIX_HINTS = {
+    **dict.fromkeys((".xlsx", ".xls", ".xlsm", ".ods"),
+                    ": a spreadsheet workbook; save the sheet as 'CSV UTF-8' (File > Save as)"),
+    **dict.fromkeys((".tsv", ".tab", ".txt"),
+                    ": for tab-separated text, rename it to .csv and declare the separator in "
+                    "a mapping file (--mapping): dialect: {separator: tab}"),
+}
 
 
 def check_output_path(path: str | os.PathLike[str], what: str | None = None) -> Path:
@@ -65,7 +82,8 @@ def check_output_path(path: str | os.PathLike[str], what: str | None = None) -> 
     if p.is_dir():
         raise InputError(f"{what or f'output {p}'}: {p} is a folder; name a file in it")
     if not p.parent.exists():
-        raise InputError(f"{p.parent}: folder does not exist; create it first")
+        raise InputError(f"{what or f'output {p}'}: {p.parent}: folder does not exist; "
+                         f"create it first")
     check_writable_folder(p.parent, what or f"output {p}")
     return p
 

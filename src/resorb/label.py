@@ -3,7 +3,8 @@
 Precedence per row: baseline and follow-up volumes when both are measured, else the Komori
 grade, else a ``resorbed`` value already in the file. Operated rows (``surgery``) are a
 competing event: their resorption was never observed, so they leave the training set, and
-:class:`LabelledData` says how many left and why. No row disappears silently.
+:class:`LabelledData` says how many left and why. No row disappears silently, and no label
+changes silently: a row whose own ``resorbed`` the volumes or the grade overrule is counted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class LabelledData:
     y: np.ndarray
     n_input: int
     excluded: dict[str, int]
+    #: kept rows whose own ``resorbed`` value the rule overrode (volumes or grade said
+    #: otherwise): not dropped, but relabelled, so the account says how many
+    relabelled: int = 0
 
     @property
     def n_events(self) -> int:
@@ -40,7 +44,12 @@ class LabelledData:
         """One line: rows in, rows used, rows excluded by reason."""
         parts = [f"{n:,} {why}" for why, n in self.excluded.items() if n]
         out = f"{self.n_input:,} rows in, {len(self.y):,} used ({self.n_events:,} resorbed)"
-        return out + (f"; excluded: {', '.join(parts)}" if parts else "")
+        out += f"; excluded: {', '.join(parts)}" if parts else ""
+        if self.relabelled:
+            out += (f"; {self.relabelled:,} row{'s' * (self.relabelled != 1)} relabelled: the "
+                    f"file's 'resorbed' disagreed with the label rule on the measured volumes "
+                    f"or the grade, which win (params.yaml label)")
+        return out
 
 
 def derive_resorbed(frame: pd.DataFrame, rule: LabelRule) -> pd.Series:
@@ -97,5 +106,9 @@ def labelled_rows(frame: pd.DataFrame, rule: LabelRule) -> LabelledData:
         raise TrainingError(f"the outcome has {which} among {len(y):,} rows: discrimination and "
                             f"calibration are undefined; check the label rule "
                             f"'{rule.name}' (min_reduction_pct {rule.min_reduction_pct:g})")
+    relabelled = 0
+    if "resorbed" in frame:
+        given = frame["resorbed"].astype("boolean")
+        relabelled = int((keep & given.notna() & (given != label).fillna(False)).sum())
     return LabelledData(frame=frame.loc[keep.to_numpy()].reset_index(drop=True), y=y,
-                        n_input=len(frame), excluded=excluded)
+                        n_input=len(frame), excluded=excluded, relabelled=relabelled)

@@ -45,6 +45,7 @@ from resorb.cli.options import (
     noting_replacement,
     open_store,
     resolve_params,
+    worker_processes,
 )
 from resorb.cli.plan import plan_command
 from resorb.cli.preload import ResorbApp
@@ -244,14 +245,13 @@ def train(
 ) -> None:
     """Train one candidate, validate it (with intervals) and log it to MLflow."""
     from resorb.jobs import preflight, train_job
-    from resorb.parallel import resolve_jobs
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping, predictors)
     preflight(td, params, [model], command="train")
     _print_selection(td, params)
     open_store(params)
     result = train_job(td, params, model, register=register, strict=strict, progress=_progress,
-                       jobs=resolve_jobs(jobs))
+                       jobs=worker_processes(jobs))
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
     for note in result.notes:
@@ -278,14 +278,13 @@ def compare(
 ) -> None:
     """Compare every candidate on identical folds; the champion weighs calibration."""
     from resorb.jobs import compare_job, preflight
-    from resorb.parallel import resolve_jobs
 
     td, params = _training_data(ctx, data, synthetic, preset, seed, mapping, predictors)
     preflight(td, params, candidate)
     _print_selection(td, params)
     open_store(params)
     result = compare_job(td, params, register=register, candidates=candidate,
-                         progress=_progress, jobs=resolve_jobs(jobs))
+                         progress=_progress, jobs=worker_processes(jobs))
     if not result.sample_size_ok:
         err(f"warning: below the minimum sample size. {result.sample_size}")
     for note in result.notes:

@@ -77,6 +77,17 @@ def cohort_generate(
     typer.echo(f"wrote {len(frame):,} rows ({preset}, seed {seed}) to {out}")
 
 
+def _check_memory(n: int, seed: int, cohort, instead: str) -> None:
+    """Refuse ``--n`` rows that would not fit in memory, before any draw (exit 2): ``cohort
+    check --n 10**12`` and ``cohort fit`` ended in numpy's ArrayMemoryError traceback."""
+    from resorb.cohort import make_cohort
+    from resorb.cohort.size import CHECK_FROM, check_fits, peak_bytes_per_row
+
+    if n >= CHECK_FROM and seed >= 0:  # a negative seed is make_cohort's own message
+        check_fits(n, peak_bytes_per_row(lambda k: make_cohort(n=k, seed=seed, params=cohort)),
+                   instead=instead)
+
+
 @cohort_app.command("check")
 @domain_errors
 def cohort_check(
@@ -91,6 +102,8 @@ def cohort_check(
     from resorb.display import print_fidelity
 
     cohort = load_cohort_params(preset.value, resolve_params(ctx))
+    _check_memory(n, seed, cohort, "the default 200,000, whose intervals are already "
+                                   "narrower than the targets' tolerances")
     table = check_fidelity(preset=preset.value, n=n, seed=seed, params=cohort)
     print_fidelity(table, title=f"fidelity of preset '{preset}' (n={n:,}, seed {seed})")
     failed = int((~table["passed"].astype(bool)).sum())
@@ -123,7 +136,8 @@ def cohort_fit(
     from resorb.cohort.fitting import SEED, N, fit_preset
 
     start = load_cohort_params(preset.value, resolve_params(ctx))
-    values = fit_preset(preset.value, start, n=N if n is None else n,
-                        seed=SEED if seed is None else seed)
+    n, seed = (N if n is None else n), (SEED if seed is None else seed)
+    _check_memory(n, seed, start, f"the default {N:,}, the size params.yaml was fitted on")
+    values = fit_preset(preset.value, start, n=n, seed=seed)
     for path, value in values.items():
         typer.echo(f"{path}: {value:.4g}")

@@ -9,11 +9,26 @@ from typing import Annotated
 import typer
 
 from resorb.cli.options import domain_errors, noting_replacement, open_store, resolve_params
+from resorb.config import Params
 from resorb.errors import ModelNotFoundError
 
 #: what the reading commands say where no tracking store exists (they never create one)
 NO_REGISTRY = ("no model registry here (no mlflow.db in this folder, MLFLOW_TRACKING_URI and "
                "params.yaml tracking.uri unset)")
+
+
+def _no_registry(params: Params) -> str:
+    """What the reading commands say where no store is: NO_REGISTRY, or, when
+    MLFLOW_TRACKING_URI or params.yaml tracking.uri names a SQLite file that does not exist
+    (a typo in its path), that file: "... unset" would be untrue there."""
+    from resorb.config import named_store, tracking_uri
+
+    uri = tracking_uri(params.tracking.uri)
+    if not named_store(uri):
+        return NO_REGISTRY
+    return (f"no model registry at {uri} (MLFLOW_TRACKING_URI or params.yaml tracking.uri): "
+            f"the file does not exist; fix the path, or unset it to use this folder's mlflow.db")
+
 
 #: MLflow's rule for an alias (mlflow.utils.validation), checked here so that a bad alias is
 #: exit 2 before the store opens, not an MlflowException traceback
@@ -54,8 +69,9 @@ def models_list(ctx: typer.Context) -> None:
     from resorb import tracking
     from resorb.display import print_frame
 
-    if open_store(resolve_params(ctx), only_if_present=True) is None:  # never creates one
-        typer.echo(NO_REGISTRY)
+    params = resolve_params(ctx)
+    if open_store(params, only_if_present=True) is None:  # never creates one
+        typer.echo(_no_registry(params))
         return
     frame = tracking.list_versions()
     if frame.empty:
@@ -75,8 +91,9 @@ def models_promote(
     """Point an alias (default: champion) at a version; the move is kept in the history."""
     from resorb import tracking
 
-    if open_store(resolve_params(ctx), only_if_present=True) is None:
-        raise ModelNotFoundError(f"{NO_REGISTRY}, so no version to promote")
+    params = resolve_params(ctx)
+    if open_store(params, only_if_present=True) is None:
+        raise ModelNotFoundError(f"{_no_registry(params)}, so no version to promote")
     if version == "latest":
         versions = tracking.list_versions()
         if versions.empty:
@@ -96,8 +113,9 @@ def models_history(ctx: typer.Context) -> None:
     from resorb import tracking
     from resorb.display import print_frame
 
-    if open_store(resolve_params(ctx), only_if_present=True) is None:  # never creates one
-        typer.echo(NO_REGISTRY)
+    params = resolve_params(ctx)
+    if open_store(params, only_if_present=True) is None:  # never creates one
+        typer.echo(_no_registry(params))
         return
     history = tracking.alias_history()
     if not history:
@@ -122,8 +140,9 @@ def models_export(
     from resorb.files import check_creatable_folder
 
     check_creatable_folder(to / name, f"--to {to}")  # before the store is opened
-    if open_store(resolve_params(ctx), only_if_present=True) is None:
-        raise ModelNotFoundError(f"{NO_REGISTRY}, so nothing to export")
+    params = resolve_params(ctx)
+    if open_store(params, only_if_present=True) is None:
+        raise ModelNotFoundError(f"{_no_registry(params)}, so nothing to export")
     uri = tracking.resolve_model_uri(alias=None if version else alias, version=version)
     with noting_replacement(to / name):
         path = tracking.export(uri, to / name, verify=True)

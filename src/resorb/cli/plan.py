@@ -287,10 +287,10 @@ def plan(
     seed: Annotated[int, typer.Option(
         min=0, help="Seed of every cohort and model: same seed, same tables.")] = 2026,
     validation_rows: Annotated[int, typer.Option(
-        min=500, help="Rows drawn for the large validation cohort.")] = 20_000,
+        min=500, max=MAX_SIZE, help="Rows drawn for the large validation cohort.")] = 20_000,
     reference_rows: Annotated[int, typer.Option(
-        min=500, help="Rows drawn to fit the model of the external-validation study "
-                      "(without --model).")] = 20_000,
+        min=500, max=MAX_SIZE, help="Rows drawn to fit the model of the external-validation "
+                                    "study (without --model).")] = 20_000,
     jobs: Annotated[int, typer.Option(
         min=0, help="Worker processes, each single-threaded (0: every core); the results are "
                     "the same for any number.")] = 2,

@@ -23,7 +23,7 @@ from resorb.cli.options import (
     open_store,
     resolve_params,
 )
-from resorb.errors import TrainingError
+from resorb.errors import InputError, TrainingError
 
 
 class UpdateMethod(StrEnum):
@@ -104,6 +104,11 @@ def update_cmd(
     if model is None or is_registry_uri(model):
         open_store(params, only_if_present=True)
     loaded = load_for_predictors(model, predictors)
+    if out is not None and out.is_dir() and out.samefile(loaded.folder):
+        # the parent (models/reference itself, without --model) was replaced by its update:
+        # its own record, and the shipped predictor, gone with one "note: replaced"
+        raise InputError(f"--out {out} is the folder of the parent model ({loaded.source}); "
+                         f"the update would replace it: choose another --out (e.g. updated)")
     params = params.with_predictors(loaded.predictors)  # the data need the parent's only
     td = load_training_data(data, synthetic, preset.value, params.training.seed, mapping,
                             params)
@@ -222,7 +227,6 @@ def check_model_folder(out: Path) -> Path:
         Its parent is missing or not writable, it is a file, or it holds anything but an
         exported resorb model (whose files would be deleted).
     """
-    from resorb.errors import InputError
     from resorb.files import check_writable_folder
     from resorb.runs import ARTIFACTS
 

@@ -57,7 +57,9 @@ def _size(n_bytes: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
-def check_fits(n: int, bytes_per_row: float, available: int | None = None) -> None:
+def check_fits(n: int, bytes_per_row: float, available: int | None = None, *,
+               option: str = "--n",
+               instead: str = "--engine spark, which generates it in partitions") -> None:
     """Refuse a cohort whose estimated peak memory exceeds what is available.
 
     Parameters
@@ -68,6 +70,10 @@ def check_fits(n: int, bytes_per_row: float, available: int | None = None) -> No
         Peak bytes per row (a finished frame's bytes per row times :data:`PEAK_FACTOR`).
     available : int, optional
         Bytes available (default :func:`available_memory`; unknown: no check).
+    option : str
+        The option that asked for ``n`` rows, for the message (``--synthetic`` for training).
+    instead : str
+        The alternative to a smaller size the message offers.
 
     Raises
     ------
@@ -82,10 +88,10 @@ def check_fits(n: int, bytes_per_row: float, available: int | None = None) -> No
         return
     fits = int(available // bytes_per_row)
     raise InputError(
-        f"--n {n:,}: a cohort of {n:,} rows would need about {_size(need)} of memory "
+        f"{option} {n:,}: a cohort of {n:,} rows would need about {_size(need)} of memory "
         f"(~{bytes_per_row:,.0f} bytes per row while generating and writing), but "
-        f"{_size(available)} is available; use a smaller --n (at most about {fits:,} "
-        f"here) or --engine spark, which generates it in partitions")
+        f"{_size(available)} is available; use a smaller {option} (at most about {fits:,} "
+        f"here) or {instead}")
 
 
 def peak_bytes_per_row(make_sample) -> float:

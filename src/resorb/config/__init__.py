@@ -39,6 +39,7 @@ from resorb.config.sections import (
     TrackingParams,
     TrainingParams,
     artifact_root,
+    named_store,
     store_present,
     tracking_uri,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "config_error",
     "expand_keys",
     "merge",
+    "named_store",
     "project_file",
     "read_yaml",
     "store_present",

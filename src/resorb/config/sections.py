@@ -382,6 +382,14 @@ def store_present(configured: str | None = None) -> bool:
     return True
 
 
+def named_store(uri: str) -> bool:
+    """Whether ``uri`` is a SQLite store other than ``mlflow.db`` in the working folder: one
+    that ``$MLFLOW_TRACKING_URI`` or params.yaml ``tracking.uri`` named on purpose, so that
+    its absence is a mistake to report (a typo in its path), not "no registry here"."""
+    return (uri.startswith("sqlite:///")
+            and Path(uri.removeprefix("sqlite:///")) != Path.cwd() / DEFAULT_TRACKING_DB)
+
+
 def artifact_root(uri: str) -> str | None:
     """Where artifacts go beside a SQLite store (``mlartifacts/`` next to the file)."""
     if uri.startswith("sqlite:///"):

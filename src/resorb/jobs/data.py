@@ -50,7 +50,9 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
     Raises
     ------
     InputError
-        Neither or both of ``data`` and ``synthetic`` given.
+        Neither or both of ``data`` and ``synthetic`` given, or a synthetic cohort of
+        ``synthetic`` rows would not fit in the memory available
+        (:func:`resorb.cohort.size.check_fits`).
     DataValidationError
         The file breaks the data dictionary (the report lists every problem).
     """
@@ -58,8 +60,16 @@ def load_training_data(data: str | os.PathLike[str] | None, synthetic: int | Non
         raise InputError("give either --data FILE or --synthetic N (not both, not neither)")
     if synthetic is not None:
         from resorb.cohort import load_cohort_params, make_cohort
+        from resorb.cohort.size import CHECK_FROM, check_fits, peak_bytes_per_row
 
-        frame = make_cohort(n=synthetic, seed=seed, params=load_cohort_params(preset, params))
+        cohort = load_cohort_params(preset, params)
+        if synthetic >= CHECK_FROM:  # --synthetic 10**12 was numpy's ArrayMemoryError traceback
+            # the cohort alone must fit (a lower bound: fitting needs several times more)
+            check_fits(synthetic, peak_bytes_per_row(
+                lambda k: make_cohort(n=k, seed=seed, params=cohort)), option="--synthetic",
+                instead="a file of real patients (--data); fitting needs several times "
+                        "the cohort's memory")
+        frame = make_cohort(n=synthetic, seed=seed, params=cohort)
         return TrainingData(frame, DataSource("synthetic", preset, seed, synthetic))
     notes: list[str] = []
     derived: dict[str, str] = {}

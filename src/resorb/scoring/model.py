@@ -156,6 +156,18 @@ def registry_available(configured_uri: str | None = None) -> bool:
     return store_present(configured_uri)
 
 
+def _named_store_lacks(uri: str) -> str:
+    """Why a named SQLite store gives no registered model, and the fixes (one line)."""
+    db = Path(uri.removeprefix("sqlite:///"))
+    what = ("does not exist" if not db.is_file()
+            else f"holds no registered model '{REGISTERED_MODEL}'")
+    return (f"the tracking store {uri} (MLFLOW_TRACKING_URI or params.yaml tracking.uri) "
+            f"{what}; fix the path, or register and promote a model there (`resorb compare "
+            f"--register`, `resorb models promote VERSION`), or pass --model FOLDER (an "
+            f"exported model such as models/reference), or unset it to use this folder's "
+            f"registry or the shipped reference predictor")
+
+
 def registry_holds_model(configured_uri: str | None = None) -> bool:
     """Whether the tracking store holds the registered model ``resorb``.
 
@@ -320,17 +332,23 @@ def default_model(columns: Sequence[str] | None = None) -> str:
     Raises
     ------
     ModelNotFoundError
-        No registry and no reference folder.
+        No registry and no reference folder; or ``$MLFLOW_TRACKING_URI`` (params.yaml
+        ``tracking.uri``) names a SQLite file other than ``./mlflow.db`` that does not
+        exist or holds no model ``resorb`` (a typo in a path must not score with the
+        shipped predictor instead of the store's champion).
     NoModelFitsError
         The header fits none of the reference predictors; the message lists, per
         predictor, the columns it would still need.
     """
-    from resorb.config import tracking_uri
+    from resorb.config import named_store, tracking_uri
 
-    if not tracking_uri().startswith("sqlite:///") or registry_holds_model():
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///") or registry_holds_model():
         # a tracking server set on purpose: its champion, checked when loaded
         # (check_server_model), never silently replaced by a shipped model
         return DEFAULT_MODEL_URI
+    if named_store(uri):  # nor a SQLite file named on purpose (a typo in its path)
+        raise ModelNotFoundError(_named_store_lacks(uri))
     shipped = shipped_models()
     if not shipped:
         raise ModelNotFoundError(
@@ -454,6 +472,10 @@ def estimator_from_verified_bytes(data: bytes, card: ModelCard) -> Any:
 
 
 def _load_registered(uri: str) -> LoadedModel:
+    from resorb.config import named_store, tracking_uri
+
+    if not registry_available() and named_store(tracking_uri()):
+        raise ModelNotFoundError(f"{uri}: {_named_store_lacks(tracking_uri())}")
     if not registry_available():
         raise ModelNotFoundError(
             f"{uri}: no model registry here (no {TRACKING_DB} in {Path.cwd()} and "

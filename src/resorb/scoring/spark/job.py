@@ -187,6 +187,33 @@ def _check_output(output: str, source: str) -> str:
     return target
 
 
+def _without_csv_dialect(mapping: Any | None, source_name: str) -> Any | None:
+    """The mapping (loaded once), refused when it declares how a CSV input is written.
+
+    Spark reads CSV as comma-separated UTF-8 with ISO dates; a mapping's ``dialect`` (a
+    hospital export: ``;``, decimal commas, Latin-1, ``%d.%m.%Y``) is applied by the local
+    reader only. It was ignored here: a ``;`` export read as one column and was refused as
+    "21 required columns absent", naming every column the file holds.
+    """
+    from resorb.intake import Mapping, load_mapping
+    from resorb.intake.dialect import Dialect
+    from resorb.scoring.spark.read import input_format
+
+    if mapping is None or not isinstance(mapping, (str, os.PathLike, Mapping)):
+        return mapping
+    loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    dialect = loaded.dialect
+    if dialect is None or dialect == Dialect() or input_format(source_name) != "csv":
+        return loaded
+    declared = ", ".join(f"{key}: {value!r}" for key, value in dialect.model_dump().items()
+                         if value != getattr(Dialect(), key))
+    raise InputError(
+        f"{Path(source_name).name}: --engine spark reads CSV as comma-separated UTF-8 with "
+        f"ISO dates; the mapping's dialect ({declared}) is applied by the local engine "
+        f"only: score it with --engine local (the default), or save the export as Parquet "
+        f"or as comma-separated UTF-8 CSV")
+
+
 def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
                model: LoadedModel | str | os.PathLike[str] | None = None, *,
                mapping: Any | None = None, horizon_days: int | None = None,
@@ -230,6 +257,7 @@ def score_path(input: str | os.PathLike[str], output: str | os.PathLike[str],
     start = time.perf_counter()
     source_name = str(input)
     target = _check_output(str(output), source_name)
+    mapping = _without_csv_dialect(mapping, source_name)
     if isinstance(model, LoadedModel):  # a bad model folder fails before Spark starts
         loaded = model
     elif model is not None:
