@@ -73,6 +73,20 @@ def test_a_score_imports_its_libraries_before_typer_parses(tmp_path):
     assert not {"pandas", "sklearn"} & set(_imported(other, tmp_path))
 
 
+def test_ctrl_c_while_a_model_command_imports_its_libraries_is_one_line(tmp_path):
+    # SIGINT's own handler (KeyboardInterrupt) armed on a timer that fires while the console
+    # script imports pandas and scikit-learn (over a second in a fresh interpreter)
+    code = ("import signal, sys\nfrom resorb.cli import app\n"
+            "signal.signal(signal.SIGALRM, signal.default_int_handler)\n"
+            "sys.argv = ['resorb', 'score', '-i', 'x.csv', '-o', 'y.csv']\n"
+            "signal.setitimer(signal.ITIMER_REAL, 0.05)\napp()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert out.returncode == 130, out.stderr
+    assert out.stderr == "interrupted (exit 130): nothing written\n"
+    assert not list(tmp_path.iterdir())
+
+
 def _gc_states(command: str, model_command: bool, tmp_path: Path) -> dict[str, list]:
     """Garbage-collector state inside and after the console script's call of a command."""
     code = (

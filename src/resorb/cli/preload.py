@@ -84,6 +84,9 @@ class ResorbApp(typer.Typer):
                 import sklearn  # noqa: F401
 
                 import resorb.scoring  # noqa: F401
+            except KeyboardInterrupt:  # Ctrl+C before the command started: nothing written
+                sys.stderr.write("interrupted (exit 130): nothing written\n")
+                raise SystemExit(130) from None
             finally:
                 gc.enable()
             gc.freeze()
