@@ -182,17 +182,25 @@ def validate_for_model(path: str | os.PathLike[str], features: Sequence[str],
         load_mapping,
         read_table,
     )
+    from resorb.intake.derive import DerivedColumns, fold_into_report
 
-    raw = read_table(path)
+    loaded = (None if mapping is None
+              else mapping if isinstance(mapping, Mapping) else load_mapping(mapping))
+    if loaded is None:
+        raw = read_table(path)
+    else:  # the mapping's dialect, as validate and train read the file without --model
+        raw = read_table(path, dialect=loaded.dialect, numeric=loaded.numeric_sources)
     result = None
     allow_unknown = False
-    if mapping is not None:
-        loaded = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    if loaded is not None:
         result = apply_mapping(raw, loaded, source_name=Path(path).name)
         raw, allow_unknown = result.frame, not loaded.drop_unmapped
     ignored = tuple(c for c in raw.columns if c in schema.PREDICTORS and c not in features)
     frame, report = conform(raw.drop(columns=list(ignored)), purpose=purpose,
                             allow_unknown=allow_unknown)
+    if result is not None:  # the refusals of the derivations the model reads, as read_mapped
+        report = fold_into_report(report, DerivedColumns(tuple(
+            c for c in result.derived.columns if c.target not in ignored)))
     report = for_model(report, features)
     if purpose == "training" and len(frame):  # notes about the model's predictors only
         note = describe_unused(unused_predictors(model_input(frame, columns=tuple(features))))
