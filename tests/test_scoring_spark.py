@@ -166,6 +166,31 @@ def test_a_glob_picks_files_and_a_mapping_runs_on_the_executors(spark, tmp_path,
                          pd.read_parquet(tmp_path / "local.parquet"))
 
 
+def test_empty_rows_under_a_mapping_that_fills_a_constant_are_rejected_as_locally(
+        spark, tmp_path, reference):
+    """An export's ``,,,,`` rows, in two parts and mid-file, through a mapping with a fixed
+    value, a recode of empty cells and a derivation: each is an "empty row" on the
+    executors as in the local engine (docs/hardening.md)."""
+    from tests.leftovers.test_empty_rows_mapped import MAPPING, export
+
+    frame = export(resorb.cohort.make_cohort(n=120, seed=5)).astype(object)
+    blank = pd.DataFrame([[None] * frame.shape[1]] * 2, columns=frame.columns)
+    frame = pd.concat([frame.iloc[:50], blank, frame.iloc[50:], blank], ignore_index=True)
+    mapping = tmp_path / "mapping.yaml"  # Spark reads ','-separated CSV: no dialect
+    mapping.write_text(MAPPING.replace('dialect: {separator: ";"}\n', ""), encoding="utf-8")
+    folder = parts(frame, tmp_path / "in", ".csv", [60, 64])
+    local = score_file(folder.parent / "in-whole.csv", tmp_path / "local.parquet", reference,
+                       mapping=mapping, explain_k=2)
+    remote = score_path(folder, tmp_path / "out", reference, mapping=mapping, explain_k=2)
+    assert (remote.rows_in, remote.scored, remote.rejected) == (124, 120, 4)
+    assert remote.rejections == local.rejections == (("empty row", 4),)
+    by_spark = spark_output(tmp_path / "out")
+    assert_same_as_local(by_spark, pd.read_parquet(tmp_path / "local.parquet"))
+    empty = np.flatnonzero(by_spark["reason"].eq("empty row").to_numpy()) + 1
+    assert list(empty) == [51, 52, 123, 124]
+    assert by_spark.loc[empty - 1, "site"].isna().all()  # the constant is not filled in
+
+
 # ------------------------------------------------------------------ one row per episode
 
 

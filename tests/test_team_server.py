@@ -149,3 +149,20 @@ def test_the_evaluation_is_logged_on_the_server_and_reported(team_flow):
     assert "External validation on other data" in html
     assert "Externally validated on 1 data set." in html
     assert "No external validation of this model is recorded" not in html
+
+
+def test_resorb_pointed_at_the_postgresql_database_itself_passes_the_probe(team_flow,
+                                                                          team_server,
+                                                                          tmp_path):
+    """A database URI is probed before MLflow gets it (tests/leftovers/
+    test_unreachable_database.py); a database that answers is let through: the server's own
+    PostgreSQL, over its socket folder, lists the versions the flow registered."""
+    port = (team_server.folder / "pg.port").read_text().strip()
+    uri = (f"postgresql+psycopg2://resorb@/mlflow?host={team_server.folder / 'pg' / 'run'}"
+           f"&port={port}")
+    result = resorb(["models", "list"], team_server.env(signed_in=False,
+                                                        MLFLOW_TRACKING_URI=uri),
+                    tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "random_forest" in result.stdout or "logistic" in result.stdout
+    assert not (tmp_path / "mlflow.db").exists()

@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable
 
 from resorb.config import artifact_root, tracking_uri
-from resorb.errors import ResorbError
+from resorb.config.database import masked_uri, unreachable_database
+from resorb.errors import ConfigError, ResorbError
 
 HOST = "127.0.0.1"
 #: seconds the server's processes get to stop after SIGTERM before they are killed
@@ -61,11 +62,19 @@ def serve_ui(port: int = 5000, announce: Callable[[str], None] = print,
     ------
     ResorbError
         The server cannot be started, or the port is in use (:func:`check_port_free`).
+    ConfigError
+        The store is a database that cannot be reached
+        (:func:`resorb.config.database.unreachable_database`).
     """
     cmd = ui_command(port, store_uri)
     check_port_free(port)
     store = cmd[cmd.index("--backend-store-uri") + 1]
-    announce(f"MLflow UI on http://{HOST}:{port}  (store: {store})  - press Ctrl+C to stop")
+    if (why := unreachable_database(store)) is not None:  # the server would retry for minutes
+        raise ConfigError(f"the tracking database {masked_uri(store)} cannot be reached "
+                          f"({why}); start it, or fix MLFLOW_TRACKING_URI (params.yaml "
+                          f"tracking.uri)")
+    announce(f"MLflow UI on http://{HOST}:{port}  (store: {masked_uri(store)})  - press "
+             f"Ctrl+C to stop")
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     proc = None
     try:

@@ -41,8 +41,14 @@ def mapping(columns: dict, **top: object) -> Mapping:
 
 
 def mapped(cells: list, rule: dict, target: str) -> list:
-    """Map one source column through one rule; the output cells, missing as None."""
-    result = apply_mapping(raw(src=cells), mapping({target: {"from": "src", **rule}}))
+    """Map one source column through one rule; the output cells, missing as None.
+
+    Each row also holds a ``patient_id`` (passed through), so that a row whose ``src`` cell
+    is empty is not an empty row (into which no rule writes).
+    """
+    ids = [f"P{i}" for i in range(len(cells))]
+    result = apply_mapping(raw(src=cells, patient_id=ids),
+                           mapping({target: {"from": "src", **rule}}))
     out = result.frame[target]
     return [None if pd.isna(v) else v for v in out]
 
@@ -86,6 +92,25 @@ def test_format_prefixes_identifiers_without_float_tails():
         "yaml-booleans", "to-integers", "empty-cells"])
 def test_recode(target, values, cells, expected):
     assert mapped(cells, {"values": values}, target) == expected
+
+
+@pytest.mark.parametrize("rule", [{"value": "Hospital A"},
+                                  {"from": "src", "values": {"": "Hospital A"}}],
+                         ids=["fixed-value", "recoded-empty-cell"])
+def test_nothing_is_written_into_a_row_whose_every_read_cell_is_empty(rule):
+    """An export's ``;;;;`` rows stay empty rows: the cell rules then report them as one
+    problem, as without a mapping (docs/hardening.md)."""
+    source = raw(src=[None, None, " ", None], Age=["45", None, "", None],
+                 Notes=[None, None, None, "free text, not read"])
+    result = apply_mapping(source, mapping({"site": rule, "age": {"from": "Age"}}))
+    assert [None if pd.isna(v) else v for v in result.frame["site"]] == [
+        "Hospital A", None, None, None]
+    assert any("3 source rows with no cell the mapping reads left empty" in line
+               for line in result.log)
+    _, report = conform(result.frame)
+    (empty,) = [p for p in report.problems if p.rule == "empty_row"]
+    assert empty.rows == (2, 3, 4)
+    assert ("site", "required") not in rules(report)
 
 
 def test_recode_reads_typed_parquet_columns():

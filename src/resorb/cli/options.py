@@ -226,9 +226,15 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
 
     if only_if_present and not store_present(params.tracking.uri):
         return None
+    from resorb.config.database import masked_uri, unreachable_database
+
     wanted = tracking_uri(params.tracking.uri)
+    why = None
     if wanted.startswith("sqlite:///"):
         status = "local"  # no server to ask, and no scoring package (scikit-learn) to import
+    elif "://" in wanted and not wanted.startswith(("http://", "https://")):
+        why = unreachable_database(wanted)  # a TCP connect, seconds at most
+        status = "unknown" if why is None else "unreachable"
     else:
         from resorb.scoring.model import server_registry
 
@@ -236,7 +242,9 @@ def open_store(params: Params, *, only_if_present: bool = False) -> str | None:
     if status == "unreachable":  # MLflow would retry for minutes, then raise
         from resorb.errors import ConfigError
 
-        raise ConfigError(f"the tracking server {wanted} cannot be reached; start it, or fix "
+        what = "server" if why is None else "database"
+        raise ConfigError(f"the tracking {what} {masked_uri(wanted)} cannot be reached"
+                          f"{f' ({why})' if why else ''}; start it, or fix "
                           f"MLFLOW_TRACKING_URI (params.yaml tracking.uri), or unset it to "
                           f"keep runs in mlflow.db here; score, evaluate, explain and update "
                           f"also take --model FOLDER (an exported model such as "

@@ -160,8 +160,7 @@ class ChunkMapping:
     @property
     def sources(self) -> list[str]:
         """Source columns the mapping reads (the others need not be read at all)."""
-        read = [*self.mapping.sources, *(c.column for c in self.mapping.filter)]
-        return list(dict.fromkeys([*read, *self.plan.carried]))
+        return list(self.plan.read)
 
     def apply(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
         """One chunk mapped: every row transformed, and which rows the filter keeps.

@@ -21,6 +21,7 @@ import pandas as pd
 
 from resorb import schema
 from resorb.errors import ConfigError
+from resorb.intake.check import empty_rows
 from resorb.intake.codes import cell, code_keys, key, show, text
 from resorb.intake.derive import DerivedColumns, derive_columns
 from resorb.intake.mapping_file import ColumnRule, Mapping, allowed_units
@@ -44,6 +45,10 @@ class ColumnPlan:
         As in :class:`~resorb.intake.MappingResult`.
     log : tuple of str
         What happened to the columns that are not built (passed through, dropped, kept).
+    read : tuple of str
+        Every source column the mapping reads: its column rules and derivations, its
+        filter, then the carried columns. A row blank in all of them is an empty row
+        (:func:`transform` fills nothing into it).
     """
 
     targets: tuple[str, ...]
@@ -52,6 +57,7 @@ class ColumnPlan:
     kept_unmapped: tuple[str, ...]
     dropped: tuple[str, ...]
     log: tuple[str, ...]
+    read: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -109,8 +115,9 @@ def plan_columns(mapping: Mapping, names: Sequence[str],
         log.append(f"kept {len(kept)} unmapped source column{'s' * (len(kept) != 1)} "
                    f"under their own names: {', '.join(kept)}")
     targets = tuple(n for n in schema.NAMES if n in built)
+    sources = [*mapping.sources, *(c.column for c in mapping.filter), *carried]
     return ColumnPlan(targets, tuple(carried), tuple(passed), tuple(kept), tuple(dropped),
-                      tuple(log))
+                      tuple(log), tuple(dict.fromkeys(sources)))
 
 
 #: the two volumes the label rule compares (``label.min_reduction_pct``)
@@ -161,7 +168,11 @@ def transform(rows: pd.DataFrame, mapping: Mapping, plan: ColumnPlan,
     Returns
     -------
     frame : DataFrame of shape (n_rows, len(plan.columns))
-        Fresh ``0..n-1`` index, columns ``plan.columns``.
+        Fresh ``0..n-1`` index, columns ``plan.columns``. A row whose every cell the mapping
+        reads (``plan.read``) is blank stays blank: a fixed ``value``, a recode of empty
+        cells and a derivation fill nothing into it, so the cell rules see an empty row
+        (:func:`resorb.intake.check.empty_rows`) and report it as one, as they do without
+        a mapping.
     log : list of str
         One line per built column, e.g. ``vas_leg <- VAS_leg_100 (0-100 -> 0-10, /10)``.
     """
@@ -170,6 +181,7 @@ def transform(rows: pd.DataFrame, mapping: Mapping, plan: ColumnPlan,
         rows = rows.reset_index(drop=True)
     if mapping.derive and derived is None:
         derived = derive_columns(rows, mapping, labels)
+    blank = source_empty_rows(rows, plan, labels)
     out: dict[str, pd.Series] = {}
     log = []
     for target in plan.targets:
@@ -181,9 +193,41 @@ def transform(rows: pd.DataFrame, mapping: Mapping, plan: ColumnPlan,
         series = rows[labels[rule.source]] if rule.source is not None else None
         out[target], line = _build(target, rule, series, len(rows))
         log.append(line)
+    if blank.any():  # an export's trailing ;;;; rows: no fixed value makes them a patient
+        out = {name: values.mask(blank) for name, values in out.items()}
+        n = int(blank.sum())
+        log.append(f"{n:,} source row{'s' * (n != 1)} with no cell the mapping reads "
+                   "left empty (no fixed value or derivation filled in)")
     for name in plan.carried:
         out[name] = rows[labels[name]]
     return pd.DataFrame(out, index=pd.RangeIndex(len(rows))), log
+
+
+def source_empty_rows(rows: pd.DataFrame, plan: ColumnPlan,
+                      labels: AnyMapping[str, Hashable] | None = None) -> np.ndarray:
+    """Source rows blank in every column the mapping reads (spreadsheet export leftovers).
+
+    Emptiness is decided on the source cells, before fixed values, recodes of empty cells
+    and derivations; the same columns whether the whole table was read (``validate``,
+    ``train``) or only the columns the mapping reads (``score``, either engine).
+
+    Parameters
+    ----------
+    rows : DataFrame of shape (n_rows, n_source_columns)
+        Source rows; not modified.
+    plan : ColumnPlan
+        From :func:`plan_columns` on the same header.
+    labels : mapping, optional
+        Column name -> label in ``rows``; default ``str(label)``.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+        False everywhere when the mapping reads no column.
+    """
+    labels = labels if labels is not None else {str(c): c for c in rows.columns}
+    read = [labels[c] for c in plan.read if c in labels]
+    return empty_rows(rows.loc[:, read])
 
 
 def _check_sources(mapping: Mapping, names: list[str], source_name: str) -> None:

@@ -120,10 +120,14 @@ def episode_input(columns: InputColumns, names: list[str],
     if columns.mapping is None:
         return InputColumns(None, ["patient_id", "level"], ["patient_id", "level"])
     mapping = columns.mapping.mapping
+    keys = ("patient_id", "level")
     ids = mapping.model_copy(update={
-        "columns": {k: v for k, v in mapping.columns.items() if k in ("patient_id", "level")},
-        "derive": {}})
-    return input_columns(names, ids, file_name)
+        "columns": {k: v for k, v in mapping.columns.items() if k in keys}, "derive": {}})
+    # only the header's columns the key rules read: a source column under a resorb name
+    # that the whole mapping replaces (a fixed 'site') is one the run does not read, and
+    # the Spark key pass looks each column it reads up among the run's
+    needed = {*ids.sources, *(c.column for c in ids.filter), *keys}
+    return input_columns([n for n in names if n in needed], ids, file_name)
 
 
 def row_episode_keys(raw: pd.DataFrame, mapping: ChunkMapping | None) -> np.ndarray | None:

@@ -14,7 +14,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from resorb.config import artifact_root, tracking_uri
-from resorb.errors import TrackingAccessError
+from resorb.config.database import masked_uri, unreachable_database
+from resorb.errors import ConfigError, TrackingAccessError
 
 EXPERIMENT = "resorb"
 
@@ -32,8 +33,17 @@ def configure(configured_uri: str | None = None) -> str:
     ------
     TrackingAccessError
         The server refused the credentials (HTTP 401/403).
+    ConfigError
+        A tracking database (``postgresql://``, ``mysql://``, ``mssql://``) refuses the
+        connection or does not answer within seconds
+        (:func:`resorb.config.database.unreachable_database`): MLflow would retry it for
+        minutes, then raise.
     """
     uri = tracking_uri(configured_uri)
+    if (why := unreachable_database(uri)) is not None:
+        raise ConfigError(f"the tracking database {masked_uri(uri)} cannot be reached "
+                          f"({why}); start it, or fix MLFLOW_TRACKING_URI (params.yaml "
+                          f"tracking.uri)")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if uri.startswith("sqlite:///"):

@@ -83,6 +83,28 @@ class UpdatedModel(ValidatedParams, ClassifierMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
+    def __sklearn_clone__(self) -> UpdatedModel:
+        """An unfitted copy of this update around the same fitted parent.
+
+        The parent is the data the update is estimated on, not a hyper-parameter:
+        scikit-learn's default :func:`~sklearn.base.clone` clones it too, and an update of
+        an unfitted parent cannot be fitted (``clone(updated).fit(X, y)`` raised
+        ``NotFittedError``), so neither could ``cross_val_predict``, ``GridSearchCV`` or a
+        bootstrap of the update. As :class:`sklearn.frozen.FrozenEstimator` does for its
+        estimator, the parent is kept: the same object (``fit`` only reads its
+        predictions), while ``refit_estimator`` and the other parameters are cloned as
+        ``clone`` clones them. No attribute is added, so saved updates (skops) keep their
+        structure.
+
+        Returns
+        -------
+        UpdatedModel
+            Unfitted; ``clone(u).parent is u.parent``.
+        """
+        params = self.get_params(deep=False)
+        return type(self)(**{name: value if name == "parent" else clone(value, safe=False)
+                             for name, value in params.items()})
+
     @property
     def base(self) -> Any:
         """The model whose log-odds are updated: the parent, or the refitted model."""
