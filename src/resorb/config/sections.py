@@ -292,7 +292,10 @@ def tracking_uri(configured: str | None = None) -> str:
 #: database URI schemes of MLflow's SQLAlchemy store, each reached through a Python driver
 _DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
 #: every other scheme MLflow 3 accepts as a tracking URI (folder stores are refused by it)
-_OTHER_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc")
+_OTHER_SCHEMES = ("http", "https", "uc")
+#: Databricks workspaces: ``databricks`` (MLflow's spelling for the default profile) or
+#: ``databricks://PROFILE``; their credentials are checked here, without any connection
+_DATABRICKS_SCHEMES = ("databricks", "databricks-uc")
 
 
 def check_tracking_uri(uri: str, source: str) -> str:
@@ -318,8 +321,10 @@ def check_tracking_uri(uri: str, source: str) -> str:
     Raises
     ------
     ConfigError
-        A folder store, an unknown scheme, a SQLite file in a missing folder, or a database
-        URI whose SQLAlchemy driver cannot be imported.
+        A folder store, an unknown scheme, a word that is neither a URI nor a folder, a
+        Databricks workspace without credentials (:func:`databricks_credentials_missing`),
+        a SQLite file in a missing folder, or a database URI whose SQLAlchemy driver cannot
+        be imported.
     """
     import re
 
@@ -329,6 +334,14 @@ def check_tracking_uri(uri: str, source: str) -> str:
     shown = re.sub(r"//[^/@]*@", "//***@", uri)  # never print a password in the URI
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme in _OTHER_SCHEMES:
+        return uri
+    if scheme in _DATABRICKS_SCHEMES or uri in _DATABRICKS_SCHEMES:
+        if (missing := databricks_credentials_missing(uri)) is not None:
+            raise ConfigError(f"{source} {shown!r} is a Databricks workspace with no "
+                              f"credentials configured ({missing}); configure them "
+                              f"(databricks auth login), or use a tracking server "
+                              f"(http://host:port) or a SQLite file ({here}), or unset it to "
+                              f"use mlflow.db in the working folder")
         return uri
     if scheme == "sqlite":
         if not uri.startswith("sqlite:///") or uri == "sqlite:///":
@@ -356,11 +369,62 @@ def check_tracking_uri(uri: str, source: str) -> str:
             raise ConfigError(f"{source}: {shown!r} is not a database URI "
                               f"SQLAlchemy reads ({exc})") from None
         return uri
+    if scheme == "" and not _looks_like_path(uri):
+        raise ConfigError(f"{source} {shown!r} is not a tracking URI, nor an existing folder: "
+                          f"expected sqlite:///file.db (e.g. {here}), http(s)://host:port "
+                          f"or postgresql://user@host/db; or unset it to use mlflow.db in "
+                          f"the working folder")
     what = ("a folder: MLflow 3 no longer writes runs to folder stores ('./mlruns')"
             if scheme in ("", "file") else f"of unknown scheme '{scheme}://'")
     raise ConfigError(f"{source} {shown!r} is {what}; use a tracking server (http://host:port) "
                       f"or a SQLite file ({here}), or unset it to use mlflow.db in the working "
                       f"folder")
+
+
+def _looks_like_path(text: str) -> bool:
+    """Whether a scheme-less tracking URI names a folder (existing, or written as a path)."""
+    return (Path(text).expanduser().exists() or "/" in text or os.sep in text
+            or text.startswith((".", "~")))
+
+
+def databricks_credentials_missing(uri: str) -> str | None:
+    """What is missing to reach the Databricks workspace ``uri`` names, else None.
+
+    MLflow accepts ``databricks`` and ``databricks://PROFILE`` and only on first use raises
+    "Reading Databricks credential configuration failed" with a traceback. Its credentials
+    (databricks-sdk unified auth) come from ``$DATABRICKS_HOST`` (with a token or another
+    method), from the profile's section in ``~/.databrickscfg`` (``$DATABRICKS_CONFIG_FILE``),
+    or from the Databricks runtime itself. Nothing is connected to.
+
+    Parameters
+    ----------
+    uri : str
+        ``databricks``, ``databricks-uc``, ``databricks://PROFILE`` or
+        ``databricks://SCOPE:PREFIX``.
+
+    Returns
+    -------
+    str or None
+        Where credentials were looked for, for the message; None when some are configured
+        (MLflow and the workspace then decide).
+    """
+    import re
+
+    if os.environ.get("DATABRICKS_HOST") or os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return None
+    netloc = uri.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1] if "://" in uri else ""
+    named = netloc.split(":", 1)[0]
+    profile = named or os.environ.get("DATABRICKS_CONFIG_PROFILE") or "DEFAULT"
+    config = os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg"
+    path = Path(config).expanduser()
+    try:
+        text = path.read_text(errors="replace") if path.is_file() else ""
+    except OSError:
+        text = ""
+    if re.search(rf"^\s*\[\s*{re.escape(profile)}\s*\]", text, re.MULTILINE):
+        return None
+    return (f"profile '{profile}': neither DATABRICKS_HOST/DATABRICKS_TOKEN nor a "
+            f"[{profile}] section in {config}")
 
 
 def store_present(configured: str | None = None) -> bool:

@@ -160,16 +160,34 @@ def retrying(fn: Any, *args: Any, attempts: int = 8, **kwargs: Any) -> Any:
 
 @contextlib.contextmanager
 def access_errors(uri: str) -> Iterator[None]:
-    """Turn the server's 401/403 into :class:`TrackingAccessError` (exit 2, no traceback)."""
+    """Turn the server's 401/403 into :class:`TrackingAccessError`, and Databricks
+    credentials MLflow cannot read into :class:`ConfigError` (exit 2, no traceback)."""
+    import logging
+
+    # MLflow warns of the failed SDK client before raising: the error below is the one line
+    quiet = logging.getLogger("mlflow.utils.databricks_utils")
+    level = quiet.level
+    if uri.startswith("databricks"):
+        quiet.setLevel(logging.ERROR)
     try:
         yield
     except MlflowException as exc:
         code = getattr(exc, "error_code", "")
         text = str(exc)
+        if "Databricks credential configuration failed" in text:
+            # credentials configured but unusable (a profile section without a host):
+            # resorb.config refuses only their absence, without connecting
+            raise ConfigError(f"the tracking store {masked_uri(uri)} is a Databricks "
+                              f"workspace whose credentials MLflow could not read; check "
+                              f"DATABRICKS_HOST/DATABRICKS_TOKEN or ~/.databrickscfg "
+                              f"(databricks auth login), or fix MLFLOW_TRACKING_URI "
+                              f"(params.yaml tracking.uri)") from None
         if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or any(
                 s in text for s in ("error code 401", "error code 403")):
             raise TrackingAccessError(refused_message(uri, text)) from None
         raise
+    finally:
+        quiet.setLevel(level)
 
 
 def refused_message(uri: str, text: str) -> str:
