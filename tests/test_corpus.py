@@ -321,7 +321,7 @@ def _mapping_cases() -> list[Case]:
             ("patient_id",)),
         Case("map-not-yaml", mapping_case("columns: [unclosed\n"), 2, 2, ("not valid YAML",)),
         Case("map-list", mapping_case("- a\n- b\n"), 2, 2, ("must be a YAML mapping",)),
-        Case("map-empty", mapping_case(""), 2, 2, ("mapping",)),
+        Case("map-empty", mapping_case(""), 2, 2, ("is empty: give at least a 'columns'",)),
         Case("map-unknown-key", mapping_case(_GOOD_MAP + "colums: {}\n"), 2, 2,
              ("unknown key",)),
         Case("map-unknown-target", mapping_case("columns:\n  agee: {from: age}\n"), 2, 2,
