@@ -281,7 +281,7 @@ def _file_cases() -> list[Case]:
             "agee" if c == "age" else c for c in h])), 2, 2, ("age",)),
         # scoring reads the dictionary's columns: both commands accept and name the others
         Case("header-with-blank-name", file_case(_header(lambda h: [*h[:-1], ""])), 0, 0,
-             ("ignores 1 column",)),
+             ("header ends with 1 empty column name",)),
         Case("unknown-extra-column", file_case(lambda: frame.assign(notes="x").to_csv(
             index=False)), 0, 0, ("notes",)),
         Case("quote-never-closed", file_case(lambda: text().replace("P0003", '"P0003', 1)),

@@ -58,3 +58,47 @@ def test_a_type_problem_agrees_in_number(cohort, tmp_path, bad, words):
     out = resorb("validate", "c.csv", cwd=tmp_path)
     assert out.returncode == 2
     assert words in out.stdout + out.stderr
+
+
+
+def _export(cohort: pd.DataFrame, folder: Path, ends: list[str], sep: str = ",") -> Path:
+    """``cohort`` as a spreadsheet exports it, every line ending in ``ends[i]``."""
+    lines = cohort.to_csv(index=False, sep=sep).splitlines()
+    path = folder / "export.csv"
+    path.write_text("\n".join(line + end for line, end in zip(lines, ends, strict=True)) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def test_two_trailing_separators_are_empty_column_names_not_a_duplicate(cohort, tmp_path):
+    # 'a,b,c,,' on every line: two columns named '' were "[duplicate_column] '' appears 2
+    # times in the header", exit 2; one trailing separator was (and is) ignored with a note
+    _export(cohort, tmp_path, [",,"] * (len(cohort) + 1))
+    out = resorb("validate", "export.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "duplicate_column" not in out.stdout + out.stderr
+    assert ("the header ends with 2 empty column names (trailing separators, as a spreadsheet "
+            "exports 'a;b;c;;'): every command ignores them; they hold no value, so nothing "
+            "is lost") in out.stderr
+    scored = resorb("score", "-i", "export.csv", "-o", "s.csv", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    assert ", '', ''" in scored.stderr  # the ignored columns, named as empty
+    assert len(pd.read_csv(tmp_path / "s.csv")) == len(cohort)
+
+
+def test_values_under_an_empty_column_name_are_said_to_be_unread(cohort, tmp_path):
+    _export(cohort, tmp_path, [",,"] + [",,x"] * 2 + [",,"] * (len(cohort) - 2))
+    out = resorb("validate", "export.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("2 rows hold a value there, which no command reads: name them in the header if "
+            "they matter") in out.stderr
+
+
+def test_a_mapping_counts_the_columns_without_a_name_it_drops(cohort, tmp_path):
+    # the log said "dropped 1 unmapped source column: " for two columns named ''
+    _export(cohort, tmp_path, [";;"] * (len(cohort) + 1), sep=";")
+    (tmp_path / "m.yaml").write_text('dialect: {separator: ";"}\n', encoding="utf-8")
+    out = resorb("validate", "export.csv", "--mapping", "m.yaml", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("dropped 2 unmapped source columns: 2 without a name (trailing separators?)"
+            in out.stdout + out.stderr)

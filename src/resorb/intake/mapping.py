@@ -110,7 +110,7 @@ def apply_mapping(raw: pd.DataFrame, mapping: Mapping, *,
         The filter keeps none of the rows.
     """
     labels = {str(c): c for c in raw.columns}
-    plan = plan_columns(mapping, list(labels), source_name)
+    plan = plan_columns(mapping, [str(c) for c in raw.columns], source_name)
     keep, steps = filter_rows(raw, mapping.filter, labels)
     if not keep.any():
         raise InputError(f"{source_name}: the mapping's filter keeps none of its {len(raw):,} "
