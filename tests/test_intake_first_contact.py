@@ -102,3 +102,54 @@ def test_a_mapping_counts_the_columns_without_a_name_it_drops(cohort, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert ("dropped 2 unmapped source columns: 2 without a name (trailing separators?)"
             in out.stdout + out.stderr)
+
+
+TITLE = ("the first line holds a single cell and the next one {n} cells: it looks like a title "
+         "above the header; delete it so that the file starts with the column names")
+
+
+@pytest.mark.parametrize("command", ["validate", "score"])
+def test_a_title_line_above_the_header_is_named_as_one(cohort, tmp_path, command):
+    # "Export from PACS ..." above the header was "row 1 has 36 cells where the header has
+    # 1; is a separator missing or one too many?"
+    lines = ["Export from PACS 2026-11-30", *cohort.to_csv(index=False).splitlines()]
+    (tmp_path / "export.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["validate", "export.csv"] if command == "validate" else [
+        "score", "-i", "export.csv", "-o", "s.csv"]
+    out = resorb(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert f"export.csv: {TITLE.format(n=cohort.shape[1])}" in out.stderr
+    assert "Export from PACS" not in out.stderr  # the title may name a patient: never quoted
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize(("head", "declared", "words"), [
+    # a spreadsheet's title row: one filled cell, then separators
+    (["Export from PACS" + ";" * 5], True, TITLE),
+    (["Export from PACS", "", "30.11.2026"], True,
+     "the first 2 lines hold a single cell each and the next one {n} cells: they look like a "
+     "title above the header; delete them"),
+    # the separator is not declared: the message says which to declare
+    (["Export from PACS"], False, TITLE + ", and declare the separator in the mapping file "
+     "(--mapping) as dialect: {{separator: ';'}}"),
+])
+def test_title_lines_above_a_semicolon_header(cohort, tmp_path, head, declared, words):
+    lines = [*head, *cohort.to_csv(index=False, sep=";").splitlines()]
+    (tmp_path / "export.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text('dialect: {separator: ";"}\n', encoding="utf-8")
+    out = resorb("validate", "export.csv", *(["--mapping", "m.yaml"] if declared else []),
+                 cwd=tmp_path)
+    assert out.returncode == 2
+    assert words.format(n=cohort.shape[1]) in out.stderr
+
+
+def test_decimal_commas_in_a_semicolon_file_are_no_title(cohort, tmp_path):
+    # read with ',' the header is one cell and each row two ('...;24,5;...'): not a title,
+    # since ';' reads the whole file, first line included, as one table
+    df = cohort.assign(bmi=cohort["bmi"].map(lambda v: f"{v:.1f}".replace(".", ",")))
+    df.to_csv(tmp_path / "export.csv", index=False, sep=";")
+    out = resorb("validate", "export.csv", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "title" not in out.stderr
+    assert "separator: ';'" in out.stderr
