@@ -153,3 +153,12 @@ def test_decimal_commas_in_a_semicolon_file_are_no_title(cohort, tmp_path):
     assert out.returncode == 2
     assert "title" not in out.stderr
     assert "separator: ';'" in out.stderr
+
+
+def test_the_mapping_summary_of_one_row_says_row(cohort, tmp_path):
+    # "mapping m.yaml: 1 source rows x 36 columns -> 1 rows x 36 columns"
+    cohort.head(1).to_csv(tmp_path / "one.csv", index=False)
+    (tmp_path / "m.yaml").write_text("dialect: {separator: ','}\n", encoding="utf-8")
+    out = resorb("validate", "one.csv", "--mapping", "m.yaml", cwd=tmp_path)
+    n = cohort.shape[1]
+    assert f"1 source row x {n} columns -> 1 row x {n} columns" in out.stdout + out.stderr
