@@ -281,7 +281,7 @@ def _file_cases() -> list[Case]:
             "agee" if c == "age" else c for c in h])), 2, 2, ("age",)),
         # scoring reads the dictionary's columns: both commands accept and name the others
         Case("header-with-blank-name", file_case(_header(lambda h: [*h[:-1], ""])), 0, 0,
-             ("ignores 1 column",)),
+             ("header ends with 1 empty column name",)),
         Case("unknown-extra-column", file_case(lambda: frame.assign(notes="x").to_csv(
             index=False)), 0, 0, ("notes",)),
         Case("quote-never-closed", file_case(lambda: text().replace("P0003", '"P0003', 1)),
@@ -321,7 +321,7 @@ def _mapping_cases() -> list[Case]:
             ("patient_id",)),
         Case("map-not-yaml", mapping_case("columns: [unclosed\n"), 2, 2, ("not valid YAML",)),
         Case("map-list", mapping_case("- a\n- b\n"), 2, 2, ("must be a YAML mapping",)),
-        Case("map-empty", mapping_case(""), 2, 2, ("mapping",)),
+        Case("map-empty", mapping_case(""), 2, 2, ("is empty: give at least a 'columns'",)),
         Case("map-unknown-key", mapping_case(_GOOD_MAP + "colums: {}\n"), 2, 2,
              ("unknown key",)),
         Case("map-unknown-target", mapping_case("columns:\n  agee: {from: age}\n"), 2, 2,

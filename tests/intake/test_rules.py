@@ -67,7 +67,7 @@ def test_infinite_and_unparsed_numbers_are_told_apart_in_both_views():
     _, reasons = conform_rows(frame, purpose="scoring")
     messages = {p.message for p in report.problems if p.column == "vas_leg"}
     assert "has 2 infinite values" in messages
-    assert "has 1 value that is not numbers (found 'abc')" in messages
+    assert "has 1 value that is not a number (found 'abc')" in messages
     row = reasons.str.split("; ")
     assert "vas_leg: infinite" in row[0] and "vas_leg: infinite" in row[6]
     assert "vas_leg: not a number" in row[1] and "vas_leg above 10 points" in row[2]

@@ -34,7 +34,7 @@ def test_the_report_names_column_spelling_rows_and_the_dialect_line(tmp_path, co
             "the mapping file (--mapping FILE;") in err
     assert "dialect: {missing: ['n/a', 'N/A']}; otherwise fix the cells" in err
     # the other bad cell of the same column keeps its own entry and rows
-    assert "[type] 'bmi' has 1 value that is not numbers (found '24,x') (row 10)" in err
+    assert "[type] 'bmi' has 1 value that is not a number (found '24,x') (row 10)" in err
     assert ("[type] 'smoker' has 1 cell spelling a missing value that the reader does not "
             "know (found 'NA') (row 12): if it means 'missing', declare it") in err
     assert "dialect: {missing: ['NA']}" in err

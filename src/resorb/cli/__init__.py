@@ -462,7 +462,7 @@ def score(
     if summary.ignored_columns:
         err(f"ignored {len(summary.ignored_columns)} column"
             f"{'s' * (len(summary.ignored_columns) != 1)} not used for scoring: "
-            f"{', '.join(summary.ignored_columns)}")
+            f"{', '.join(c or repr(c) for c in summary.ignored_columns)}")
     if summary.unused_given:
         err(f"{summary.unused_given:,} scored row{'s' * (summary.unused_given != 1)} gave "
             f"values for predictors the model does not use "

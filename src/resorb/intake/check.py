@@ -60,9 +60,10 @@ def check_header(columns: Sequence[str], purpose: Purpose = "any",
 
 
 def _header_problems(names: list[str], purpose: Purpose) -> list[Problem]:
+    # empty names are trailing separators (``a;b;c;;``), not a column given twice: a note
     problems = [Problem(name, "duplicate_column", names.count(name),
                         f"appears {names.count(name)} times in the header", hint="keep one copy")
-                for name in sorted({c for c in names if names.count(c) > 1})]
+                for name in sorted({c for c in names if c and names.count(c) > 1})]
     for name in required_columns(purpose):
         if name not in names:
             col = schema.BY_NAME[name]
@@ -88,21 +89,56 @@ def _misspelt(names: list[str]) -> list[str]:
             and (close := _closest(c)) is not None and close not in present]
 
 
-def _ignored_note(names: list[str], purpose: Purpose = "scoring") -> tuple[str, ...]:
+def _ignored_note(names: list[str], purpose: Purpose = "scoring",
+                  df: pd.DataFrame | None = None) -> tuple[str, ...]:
     """Columns not in the dictionary are read by no command: a note naming them.
 
     Scoring ignores every one (as ``score`` says); for "any" and "training" the likely typos
-    (:func:`_misspelt`) are problems instead, so only the others are named here.
+    (:func:`_misspelt`) are problems instead, so only the others are named here. Columns
+    without a name get a note of their own (:func:`_blank_names_note`), which says, when the
+    table ``df`` is given, whether they hold any value.
     """
     skip = set() if purpose == "scoring" else set(_misspelt(names))
-    unknown = [c for c in dict.fromkeys(names) if c not in schema.BY_NAME and c not in skip]
+    unknown = [c for c in dict.fromkeys(names)
+               if c and c not in schema.BY_NAME and c not in skip]
+    verb = "scoring ignores" if purpose == "scoring" else "every command ignores"
+    notes = _blank_names_note(names, verb, df)
     if not unknown:
-        return ()
+        return notes
     shown = [f"'{c}'" + (f" (did you mean '{close}'?)" if (close := _closest(c)) else "")
              for c in unknown]
-    verb = "scoring ignores" if purpose == "scoring" else "every command ignores"
     return (f"{verb} {len(unknown)} column{'s' * (len(unknown) != 1)} not in the "
-            f"data dictionary: {', '.join(shown)}",)
+            f"data dictionary: {', '.join(shown)}", *notes)
+
+
+def _blank_names_note(names: list[str], verb: str,
+                      df: pd.DataFrame | None) -> tuple[str, ...]:
+    """Columns without a name, as trailing separators make them (``a;b;c;;``): a note.
+
+    Ignored as any column outside the dictionary is; with the table's cells at hand the
+    note says whether they hold a value (lost to every command) or none (nothing lost).
+    """
+    at = [i for i, c in enumerate(names) if not c]
+    if not at:
+        return ()
+    n = len(at)
+    s, it, they = ("", "it", "it") if n == 1 else ("s", "them", "they")
+    if at == list(range(len(names) - n, len(names))):
+        what = (f"the header ends with {n} empty column name{s} (trailing separator{s}, as a "
+                "spreadsheet exports 'a;b;c;;')")
+    else:
+        what = (f"the header has {n} empty column name{s} (column{s} "
+                f"{', '.join(str(i + 1) for i in at)} of {len(names)})")
+    text = f"{what}: {verb} {it}"
+    if df is not None:
+        filled = int((~empty_rows(df.iloc[:, at])).sum())
+        if filled:
+            text += (f"; {filled} row{'s' * (filled != 1)} hold a value there, which no "
+                     f"command reads: name {it} in the header if {they} matter")
+        else:
+            text += (f"; {they} hold{'s' * (n == 1)} no value, so nothing is lost (delete "
+                     f"{it} in the sheet to silence this)")
+    return (text,)
 
 
 def _in_dictionary_order(problems: list[Problem]) -> tuple[Problem, ...]:
@@ -188,6 +224,7 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
     """
     names = [str(c) for c in df.columns]
     problems = _header_problems(names, purpose)
+    as_read = df
     if df.columns.duplicated().any():
         df = df.loc[:, ~df.columns.duplicated()]
     bad = np.zeros(len(df), dtype=bool)
@@ -218,7 +255,7 @@ def conform(df: pd.DataFrame, purpose: Purpose = "any",
             if name not in schema.BY_NAME:
                 out[str(name)] = df[name]
     canonical = pd.DataFrame(out, index=df.index)
-    notes = (*purpose_notes(canonical, purpose), *_ignored_note(names, purpose))
+    notes = (*purpose_notes(canonical, purpose), *_ignored_note(names, purpose, as_read))
     report = ValidationReport(n_rows=len(df), n_columns=len(names),
                               problems=_in_dictionary_order(problems), purpose=purpose,
                               bad_rows=bad, notes=notes)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import re
 import zlib
 from pathlib import Path
@@ -208,6 +209,71 @@ def sniff(path: str | Path) -> Dialect:
         date_format = f"%d{days[0]}%m{days[0]}%Y"
     return Dialect(separator=separator, decimal=decimal, encoding=encoding,
                    date_format=date_format)
+
+
+#: title lines above a header that :func:`title_above_header` recognises at most
+MAX_TITLE_LINES = 5
+
+
+def title_above_header(path: str | Path, used: Dialect | None) -> str:
+    """What to do when a file's first lines are a title above its header.
+
+    PACS and registry exports often start with a line such as ``Export from PACS
+    2026-11-30`` (or ``Export;;;;`` from a spreadsheet): read as the header, it gave "row 1
+    has 36 cells where the header has 1". Recognised when, for some separator, the first
+    lines (at most :data:`MAX_TITLE_LINES`) hold at most one filled cell each, the next line
+    at least two, and every later line in the first 64 KiB as many cells as that line;
+    never when some separator reads the whole sample, first line included, as one table.
+
+    Parameters
+    ----------
+    path : path-like
+        A CSV file, possibly gzip-compressed.
+    used : Dialect or None
+        The dialect the file is read with (None: the default).
+
+    Returns
+    -------
+    str
+        E.g. ``"the first line holds a single cell and the next one 36 cells: it looks
+        like a title above the header; delete it so that the file starts with the column
+        names"`` (and the separator to declare when it is not ``used``'s); empty when the
+        file does not look so. The title itself is never quoted (it may name a patient).
+    """
+    used = used or Dialect()
+    head = head_bytes(Path(path))
+    encoding = bom_encoding(head) or codec(used.encoding)
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
+    seps = list(dict.fromkeys([used.separator, *",;\t|"]))
+    found: tuple[int, str, int] | None = None
+    for sep in seps:
+        rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
+                if any(c.strip() for c in r)]
+        if len(rows) > 2:
+            rows = rows[:-1]  # the last line of the sample may be cut
+        filled = [sum(1 for c in r if c.strip()) for r in rows]
+        if len(rows) < 2 or filled[0] >= 2:
+            if len(rows) >= 2 and all(len(r) == len(rows[0]) for r in rows):
+                return ""  # one table from its first line: no title
+            continue
+        k = next((i for i, f in enumerate(filled) if f >= 2), None)
+        if k is None or k > MAX_TITLE_LINES:
+            continue
+        width = len(rows[k])
+        if all(len(r) == width for r in rows[k + 1:]) and (found is None or width > found[2]):
+            found = (k, sep, width)
+    if found is None:
+        return ""
+    k, sep, width = found
+    lines = "line holds" if k == 1 else f"{k} lines hold"
+    each, it, looks = ("", "it", "it looks") if k == 1 else (" each", "them", "they look")
+    out = (f"the first {lines} a single cell{each} and the next one {width} cells: {looks} "
+           f"like a title above the header; delete {it} so that the file starts with the "
+           "column names")
+    if sep != used.separator:
+        out += (f", and declare the separator in the mapping file (--mapping) as dialect: "
+                f"{{separator: {_SHOWN.get(sep, sep)!r}}}")
+    return out
 
 
 def advice(path: str | Path, used: Dialect | None) -> str:

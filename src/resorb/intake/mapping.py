@@ -110,7 +110,7 @@ def apply_mapping(raw: pd.DataFrame, mapping: Mapping, *,
         The filter keeps none of the rows.
     """
     labels = {str(c): c for c in raw.columns}
-    plan = plan_columns(mapping, list(labels), source_name)
+    plan = plan_columns(mapping, [str(c) for c in raw.columns], source_name)
     keep, steps = filter_rows(raw, mapping.filter, labels)
     if not keep.any():
         raise InputError(f"{source_name}: the mapping's filter keeps none of its {len(raw):,} "
@@ -259,10 +259,16 @@ def describe(result: MappingResult) -> str:
         Several lines: sizes before and after, the filter's effect, one line per column.
     """
     rows, cols = result.frame.shape
-    lines = [f"mapping {result.origin}: {result.n_source_rows:,} source rows x "
-             f"{result.n_source_columns} columns -> {rows:,} rows x {cols} columns"]
+    lines = [f"mapping {result.origin}: {_many(result.n_source_rows, 'source row')} x "
+             f"{_many(result.n_source_columns, 'column')} -> {_many(rows, 'row')} x "
+             f"{_many(cols, 'column')}"]
     lines += [f"  {line}" for line in result.log]
     if result.n_filtered_out:
         lines.append("  row numbers in the validation report are source file rows "
                      "(1 = first row under the header)")
     return "\n".join(lines)
+
+
+def _many(n: int, noun: str) -> str:
+    """``1 row``, ``1,000 rows``: a count with its noun in agreement."""
+    return f"{n:,} {noun}{'s' * (n != 1)}"

@@ -428,6 +428,11 @@ def parse_mapping(data: Any, origin: str = IN_CODE) -> Mapping:
     ConfigError
         As :func:`load_mapping`.
     """
+    if data is None:  # an empty file, or one of comments only: YAML reads it as null
+        raise ConfigError(f"mapping {origin} is empty: give at least a 'columns' section "
+                          "(e.g. columns: {age: {from: Age}}), a 'derive' section, or only "
+                          "a 'dialect' for a file already in resorb's column names (see "
+                          "examples/README.md)")
     if not isinstance(data, dict):
         raise ConfigError(f"mapping {origin} must be a YAML mapping with a 'columns' "
                           f"section; got {type(data).__name__}")

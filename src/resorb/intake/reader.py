@@ -18,7 +18,8 @@ gzip compression and a byte-order mark are recognised without declaration. Cells
 normalised as they are read (``4,5`` -> ``4.5``, ``15.04.2020`` -> ``2020-04-15``), so every
 later step sees the same text as from a plain UTF-8 export. When a file cannot be read, or
 its header is one column, the error says which dialect the file looks written in
-(:func:`~resorb.intake.dialect.advice`).
+(:func:`~resorb.intake.dialect.advice`), or that its first lines look like a title above the
+header (:func:`~resorb.intake.dialect.title_above_header`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from resorb.intake.dialect import (
     head_bytes,
     is_gzip,
     open_bytes,
+    title_above_header,
 )
 
 _SNIFF_BYTES = 1 << 16  # text checked for UTF-8 before parsing (the header and first rows)
@@ -142,6 +144,9 @@ class TableFile:
         self.names = [n.strip() for n in self._raw_names]
         if not self.names:
             raise InputError(f"{p.name}: no columns found")
+        if (self.format == "csv" and sum(1 for n in self.names if n) <= 1
+                and (title := title_above_header(p, self.dialect))):
+            raise InputError(f"{p.name}: {title}")
         if self.format == "csv" and len(self.names) == 1 and (hint := advice(p, self.dialect)):
             raise InputError(f"{p.name}: the header has one column only; {hint}")
 
@@ -268,6 +273,10 @@ class TableFile:
         try:
             yield
         except (pa.ArrowException, OSError, UnicodeError, EOFError, zlib.error) as exc:
+            if (self.format == "csv" and "columns, got" in str(exc)
+                    and (title := title_above_header(self.path, self.dialect))):
+                # a title line read as the header: every row is "ragged", the title is not
+                raise InputError(f"{self.path.name}: {title}") from None
             reason = self._reason(exc)
             if self.format == "csv" and (hint := advice(self.path, self.dialect)):
                 reason += f"; {hint}"

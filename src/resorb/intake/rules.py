@@ -86,7 +86,8 @@ class CellRule:
 
     ``rule`` is the name the report shows (``"type"`` covers text that is no number and an
     infinite number, which ``name`` tells apart). ``message`` may use ``{n}``, ``{s}`` and
-    ``{are}`` for the count; ``reason`` words one rejected row and never quotes the value.
+    ``{are}`` for the count, and ``{kind}`` for what the column holds in agreement with it
+    ("a number", "numbers"); ``reason`` words one rejected row and never quotes the value.
     """
 
     name: str
@@ -135,7 +136,7 @@ CELL_RULES: tuple[CellRule, ...] = (
     CellRule(
         "unparsed", "type", lambda c, _: c.kind is not Kind.CATEGORY,
         lambda c, cells: cells.unparsed,
-        lambda c: "has {n} value{s} that {are} not " + _PLURAL.get(c.kind, "text"),
+        lambda c: "has {n} value{s} that {are} not {kind}",
         lambda c: f"{c.name}: not {_SINGULAR.get(c.kind, 'text')}",
         lambda c: c.hints.get("type", "fix the cells or recode with --mapping"),
         quotes_values=True),
@@ -221,8 +222,9 @@ class ColumnCheck:
             rest = mask if codes is None else mask & ~codes
             if rest.any():
                 n = int(rest.sum())
+                kind = (_SINGULAR if n == 1 else _PLURAL).get(self.column.kind, "text")
                 message = rule.message(self.column).format(
-                    n=n, s="" if n == 1 else "s", are="is" if n == 1 else "are")
+                    n=n, s="" if n == 1 else "s", are="is" if n == 1 else "are", kind=kind)
                 if rule.quotes_values and (found := self._examples(rest)):
                     message += f" (found {found})"
                 out.append(Problem(self.column.name, rule.rule, n, message, row_numbers(rest),

@@ -109,8 +109,13 @@ def plan_columns(mapping: Mapping, names: Sequence[str],
             carried.append(name)
     _one_way_label_volumes(mapping, passed, source_name)
     if dropped_unmapped := [d for d in dropped if d not in built]:
-        log.append(f"dropped {len(dropped_unmapped)} unmapped source column"
-                   f"{'s' * (len(dropped_unmapped) != 1)}: {', '.join(dropped_unmapped)}")
+        named = [d for d in dropped_unmapped if d]
+        # columns without a name (trailing separators, 'a;b;c;;'), counted, not shown as ''
+        blank = names.count("") if "" in dropped_unmapped else 0
+        n = len(named) + blank
+        what = ", ".join([*named, *([f"{blank} without a name (trailing separator"
+                                     f"{'s' * (blank != 1)}?)"] if blank else [])])
+        log.append(f"dropped {n} unmapped source column{'s' * (n != 1)}: {what}")
     if kept:
         log.append(f"kept {len(kept)} unmapped source column{'s' * (len(kept) != 1)} "
                    f"under their own names: {', '.join(kept)}")
