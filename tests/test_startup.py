@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "models" / "reference"
 HEAVY = ("mlflow", "matplotlib", "shap", "sklearn", "pandas", "rich", "pytest", "jinja2",
-         "scipy", "skops", "numpy", "pyarrow", "sqlalchemy")
+         "scipy", "skops", "numpy", "pyarrow", "sqlalchemy", "yaml")
 
 
 def _imported(code: str, cwd: Path) -> list[str]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from resorb.cli.options import domain_errors, noting_replacement, open_store, resolve_params
-from resorb.config import Params
 from resorb.errors import ModelNotFoundError
+
+if TYPE_CHECKING:  # resorb.config (PyYAML, pydantic models) stays out of `resorb --help`
+    from resorb.config import Params
 
 #: what the reading commands say where no tracking store exists (they never create one)
 NO_REGISTRY = ("no model registry here (no mlflow.db in this folder, MLFLOW_TRACKING_URI and "
