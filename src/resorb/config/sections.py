@@ -326,12 +326,11 @@ def check_tracking_uri(uri: str, source: str) -> str:
         a SQLite file in a missing folder, or a database URI whose SQLAlchemy driver cannot
         be imported.
     """
-    import re
-
+    from resorb.config.database import masked_uri
     from resorb.errors import ConfigError
 
     here = f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_DB}"
-    shown = re.sub(r"//[^/@]*@", "//***@", uri)  # never print a password in the URI
+    shown = masked_uri(uri)  # never print a password in the URI
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme in _OTHER_SCHEMES:
         return uri
