@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -132,3 +135,15 @@ def model_card(**changes: object) -> ModelCard:
         features=("age", "sex", "modic_type"), skops_sha256="ab" * 32)
     fields.update(changes)
     return ModelCard(**fields)
+
+
+RESORB = Path(sys.executable).with_name("resorb")
+
+
+def resorb_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``resorb ARGS`` as a subprocess in ``cwd``: one thread per library, no tracking server
+    from the environment, output captured as text."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return subprocess.run([str(RESORB), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)

@@ -16,6 +16,7 @@ import pytest
 
 from resorb import schema
 from resorb.cohort import make_cohort
+from tests.factories import resorb_cli
 
 REPO = Path(__file__).resolve().parents[1]
 RESORB = Path(sys.executable).with_name("resorb")
@@ -23,12 +24,7 @@ ROUTINE = schema.PREDICTOR_SETS["routine"].members
 OUTSIDE = tuple(p for p in schema.PREDICTORS if p not in ROUTINE)
 
 
-def resorb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``resorb ARGS`` in ``cwd``, one thread per library, no tracking server."""
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run([str(RESORB), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+resorb = resorb_cli  # the shared subprocess helper (tests/factories.py)
 
 
 @pytest.fixture(scope="module")

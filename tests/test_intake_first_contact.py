@@ -7,25 +7,15 @@ mapping file answered with a Python type name, and "1 value that is not numbers"
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from resorb.cohort import make_cohort
+from tests.factories import resorb_cli
 
-RESORB = Path(sys.executable).with_name("resorb")
-
-
-def resorb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``resorb ARGS`` in ``cwd``, one thread per library, no tracking server."""
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run([str(RESORB), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+resorb = resorb_cli  # the shared subprocess helper (tests/factories.py)
 
 
 @pytest.fixture(scope="module")
